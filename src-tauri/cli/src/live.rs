@@ -1,0 +1,140 @@
+//! `onair live DEST`: one Go Live, one Stop (Ctrl-C or --duration).
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use onair_engine::clock::MediaClock;
+use onair_engine::destination::Destination;
+use onair_engine::events::{Event, SessionState};
+use onair_engine::pipeline::capture::{Capture, CaptureSpec};
+use onair_engine::session::{self, LiveConfig};
+use onair_engine::source::{AudioChoice, VideoChoice};
+use onair_engine::OnairError;
+
+#[derive(Args)]
+pub struct LiveArgs {
+    /// file:PATH, rtmp(s)://..., ws(s)://... or http(s)://...
+    dest: String,
+    /// test, or camera[:N]
+    #[arg(long, default_value = "test", value_parser = parse_video)]
+    video: VideoChoice,
+    /// test, mic[:NAME] or none
+    #[arg(long, default_value = "test", value_parser = parse_audio)]
+    audio: AudioChoice,
+    /// Picture size as WIDTHxHEIGHT.
+    #[arg(long, default_value = "1280x720", value_parser = parse_size)]
+    size: (u32, u32),
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=120))]
+    fps: u32,
+    /// Video bitrate in kbit/s.
+    #[arg(long, default_value_t = 2500, value_parser = clap::value_parser!(u32).range(100..=50_000))]
+    bitrate: u32,
+    /// Stop by itself after this many seconds.
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Print one JSON event per line instead of a status line.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_video(s: &str) -> Result<VideoChoice, String> {
+    match s.split_once(':') {
+        None if s == "test" => Ok(VideoChoice::TestPattern),
+        None if s == "camera" => Ok(VideoChoice::Camera(None)),
+        Some(("camera", n)) => n
+            .parse()
+            .map(|n| VideoChoice::Camera(Some(n)))
+            .map_err(|_| format!("camera index must be a number, not {n:?}")),
+        _ => Err("use test, camera or camera:N".into()),
+    }
+}
+
+fn parse_audio(s: &str) -> Result<AudioChoice, String> {
+    match s.split_once(':') {
+        None if s == "test" => Ok(AudioChoice::TestTone),
+        None if s == "none" => Ok(AudioChoice::None),
+        None if s == "mic" => Ok(AudioChoice::Microphone(None)),
+        Some(("mic", name)) => Ok(AudioChoice::Microphone(Some(name.to_string()))),
+        _ => Err("use test, mic, mic:NAME or none".into()),
+    }
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("size must look like 1280x720, not {s:?}");
+    let (w, h) = s.split_once('x').ok_or_else(bad)?;
+    let (w, h): (u32, u32) = (w.parse().map_err(|_| bad())?, h.parse().map_err(|_| bad())?);
+    if !(16..=3840).contains(&w) || !(16..=2160).contains(&h) {
+        return Err("size must be between 16x16 and 3840x2160".into());
+    }
+    Ok((w, h))
+}
+
+pub fn run(args: LiveArgs) -> ExitCode {
+    let json = args.json;
+    let print = move |event: Event| {
+        let mut out = std::io::stdout().lock();
+        let _ = if json {
+            writeln!(out, "{}", event.to_json_line())
+        } else {
+            writeln!(out, "{}", human(&event))
+        };
+        let _ = out.flush();
+    };
+    let fail = |error: OnairError| {
+        print(Event::State {
+            state: SessionState::Failed,
+            at_ms: 0,
+            error: Some(error),
+        });
+        ExitCode::from(1)
+    };
+
+    let destination = match Destination::parse(&args.dest) {
+        Ok(d) => d,
+        Err(e) => return fail(e),
+    };
+    let spec = CaptureSpec {
+        video: args.video,
+        audio: args.audio,
+        width: args.size.0,
+        height: args.size.1,
+        fps: args.fps,
+    };
+    let capture = match Capture::open(spec, MediaClock::start()) {
+        Ok(c) => Arc::new(c),
+        Err(e) => return fail(e),
+    };
+    let mut config = LiveConfig::new(destination);
+    config.video_kbps = args.bitrate;
+    config.duration = args.duration.map(Duration::from_secs_f64);
+
+    let handle = session::start(config, capture, Arc::new(print));
+    let stopper = handle.stopper();
+    // Ctrl-C is Stop: the recording is finished properly, the exit status is 0.
+    let _ = ctrlc::set_handler(move || stopper.stop());
+    match handle.join() {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::from(1), // already reported as a failed state event
+    }
+}
+
+fn human(event: &Event) -> String {
+    match event {
+        Event::State { state, error: Some(e), .. } => format!("{state:?}: {} [{}]", e.message, e.code.as_str()),
+        Event::State { state, at_ms, .. } => format!("{:>6.1}s  {}", *at_ms as f64 / 1000.0, format!("{state:?}").to_uppercase()),
+        Event::Stats { at_ms, video, audio } => format!(
+            "{:>6.1}s  LIVE  {:.0} fps  {:.0} kbps video  {:.0} kbps audio  encode {:.1} ms  dropped {}",
+            *at_ms as f64 / 1000.0,
+            video.fps,
+            video.kbps,
+            audio.as_ref().map_or(0.0, |a| a.kbps),
+            video.encode_ms,
+            video.dropped
+        ),
+        Event::Viewers { count } => format!("viewers: {count}"),
+        Event::Recording { path } => format!("recording to {path}"),
+    }
+}

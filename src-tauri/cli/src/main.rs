@@ -1,0 +1,28 @@
+//! `onair`: the headless broadcaster over the same engine as the desktop app.
+//! Exit status: 0 after a clean end, 1 on failure, 2 on a usage error.
+
+mod live;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "onair", version, about = "Go live from the command line")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Go live to DEST until Ctrl-C or --duration.
+    Live(live::LiveArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Live(args) => live::run(args),
+    }
+}

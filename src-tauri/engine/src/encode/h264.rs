@@ -1,0 +1,80 @@
+//! H.264 with openh264: Constrained Baseline, bitrate rate control, a keyframe
+//! every two seconds and on request. One whole access unit per frame.
+
+use std::sync::Arc;
+
+use openh264::encoder::{
+    BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, RateControlMode,
+    UsageType,
+};
+use openh264::OpenH264API;
+
+use super::{EncodeError, VideoEncoder};
+use crate::media::{EncodedVideo, VideoFrame};
+
+pub const KEYFRAME_INTERVAL_S: u32 = 2;
+
+#[derive(Debug, Clone, Copy)]
+pub struct H264Settings {
+    pub fps: u32,
+    pub bitrate_kbps: u32,
+}
+
+impl H264Settings {
+    pub fn encoder_config(&self) -> EncoderConfig {
+        EncoderConfig::new()
+            .bitrate(BitRate::from_bps(self.bitrate_kbps * 1000))
+            .max_frame_rate(FrameRate::from_hz(self.fps as f32))
+            .rate_control_mode(RateControlMode::Bitrate)
+            .usage_type(UsageType::CameraVideoRealTime)
+            // Never skip: a skipped frame is a lost frame for the viewer.
+            .skip_frames(false)
+            .intra_frame_period(IntraFramePeriod::from_num_frames(self.fps * KEYFRAME_INTERVAL_S))
+    }
+}
+
+pub struct H264Encoder {
+    encoder: Encoder,
+    keyframe_requested: bool,
+}
+
+impl H264Encoder {
+    pub fn new(settings: H264Settings) -> Result<Self, EncodeError> {
+        let encoder = Encoder::with_api_config(OpenH264API::from_source(), settings.encoder_config())
+            .map_err(|e| EncodeError::H264(e.to_string()))?;
+        Ok(H264Encoder {
+            encoder,
+            keyframe_requested: false,
+        })
+    }
+}
+
+impl VideoEncoder for H264Encoder {
+    fn encode(&mut self, frame: &VideoFrame, pts_us: i64) -> Result<Option<EncodedVideo>, EncodeError> {
+        if std::mem::take(&mut self.keyframe_requested) {
+            self.encoder.force_intra_frame();
+        }
+        let bitstream = self
+            .encoder
+            .encode(frame)
+            .map_err(|e| EncodeError::H264(e.to_string()))?;
+        let keyframe = match bitstream.frame_type() {
+            FrameType::IDR | FrameType::I => true,
+            FrameType::P | FrameType::IPMixed => false,
+            FrameType::Skip | FrameType::Invalid => return Ok(None),
+        };
+        let data = bitstream.to_vec();
+        if data.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(EncodedVideo {
+            data: Arc::new(data),
+            keyframe,
+            pts_us,
+        }))
+    }
+
+    fn request_keyframe(&mut self) {
+        self.keyframe_requested = true;
+    }
+}

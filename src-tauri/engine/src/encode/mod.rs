@@ -1,0 +1,38 @@
+//! Encoders behind small traits, each on its own OS thread in the pipeline.
+
+pub mod aac;
+pub mod h264;
+
+use crate::error::OnairError;
+use crate::media::{EncodedAudio, EncodedVideo, VideoFrame};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    #[error("the H.264 encoder failed: {0}")]
+    H264(String),
+    #[error("the AAC encoder failed: {0}")]
+    Aac(String),
+}
+
+impl From<EncodeError> for OnairError {
+    fn from(e: EncodeError) -> Self {
+        OnairError::internal(e.to_string())
+    }
+}
+
+pub trait VideoEncoder: Send {
+    /// Encodes one frame; `None` when the encoder produced nothing for it.
+    fn encode(&mut self, frame: &VideoFrame, pts_us: i64) -> Result<Option<EncodedVideo>, EncodeError>;
+    fn request_keyframe(&mut self);
+}
+
+pub trait AudioEncoder: Send {
+    /// Samples per channel in one encoded frame.
+    fn frame_samples(&self) -> usize;
+    /// Samples per channel the encoder holds back before its first output.
+    fn delay_samples(&self) -> usize;
+    /// Codec configuration a container needs (AudioSpecificConfig for AAC).
+    fn config(&self) -> Vec<u8>;
+    /// Encodes exactly `frame_samples()` interleaved samples.
+    fn encode(&mut self, pcm: &[f32], pts_us: i64) -> Result<Option<EncodedAudio>, EncodeError>;
+}

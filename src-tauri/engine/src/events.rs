@@ -1,0 +1,142 @@
+//! The typed event stream of a session. The UI and `onair live --json` are two
+//! views of exactly these values (one JSON object per line).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::OnairError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum SessionState {
+    Idle,
+    Preparing,
+    Connecting,
+    Live,
+    Reconnecting,
+    Stopping,
+    Ended,
+    Failed,
+}
+
+impl SessionState {
+    /// True once the session can change no more.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, SessionState::Ended | SessionState::Failed)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct VideoStats {
+    /// Frames encoded per second over the last interval.
+    pub fps: f64,
+    pub kbps: f64,
+    /// Frames encoded since Go Live.
+    pub encoded: u32,
+    /// Frames lost since Go Live, whatever the cause (capture, encoder, sink).
+    pub dropped: u32,
+    /// Mean encode time per frame over the last interval.
+    pub encode_ms: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct AudioStats {
+    pub kbps: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    State {
+        state: SessionState,
+        /// Milliseconds since Go Live was pressed.
+        at_ms: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<OnairError>,
+    },
+    Stats {
+        at_ms: u32,
+        video: VideoStats,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        audio: Option<AudioStats>,
+    },
+    Viewers {
+        count: u32,
+    },
+    /// A local recording was opened; where to find it once the session ends.
+    Recording {
+        path: String,
+    },
+}
+
+impl Event {
+    pub fn to_json_line(&self) -> String {
+        serde_json::to_string(self).expect("events always serialize")
+    }
+}
+
+/// Where a session sends its events. Must not block for long: it is called
+/// from the session's own thread.
+pub trait EventSink: Send + Sync + 'static {
+    fn emit(&self, event: Event);
+}
+
+impl<F: Fn(Event) + Send + Sync + 'static> EventSink for F {
+    fn emit(&self, event: Event) {
+        self(event)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    #[test]
+    fn state_events_match_the_cli_contract() {
+        let live = Event::State {
+            state: SessionState::Live,
+            at_ms: 1234,
+            error: None,
+        };
+        assert_eq!(
+            live.to_json_line(),
+            r#"{"type":"state","state":"live","at_ms":1234}"#
+        );
+        let failed = Event::State {
+            state: SessionState::Failed,
+            at_ms: 5,
+            error: Some(OnairError::new(ErrorCode::KeyRejected, "no")),
+        };
+        assert_eq!(
+            failed.to_json_line(),
+            r#"{"type":"state","state":"failed","at_ms":5,"error":{"code":"key_rejected","message":"no"}}"#
+        );
+    }
+
+    #[test]
+    fn stats_and_viewers_match_the_cli_contract() {
+        let stats = Event::Stats {
+            at_ms: 1000,
+            video: VideoStats {
+                fps: 30.0,
+                kbps: 2500.0,
+                encoded: 30,
+                dropped: 0,
+                encode_ms: 4.5,
+            },
+            audio: Some(AudioStats { kbps: 128.0 }),
+        };
+        let v: serde_json::Value = serde_json::from_str(&stats.to_json_line()).unwrap();
+        assert_eq!(v["type"], "stats");
+        assert_eq!(v["video"]["fps"], 30.0);
+        assert_eq!(v["audio"]["kbps"], 128.0);
+        assert_eq!(
+            Event::Viewers { count: 3 }.to_json_line(),
+            r#"{"type":"viewers","count":3}"#
+        );
+    }
+}

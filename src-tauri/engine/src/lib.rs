@@ -1,0 +1,17 @@
+//! Onair's engine: capture, encode, publish, session. No Tauri, no GTK: the
+//! desktop app and the `onair` CLI are two thin shells over this crate.
+
+pub mod clock;
+pub mod destination;
+pub mod encode;
+pub mod error;
+pub mod events;
+pub mod flv;
+pub mod media;
+pub mod pipeline;
+pub mod session;
+pub mod sink;
+pub mod source;
+
+pub use error::{ErrorCode, OnairError};
+pub use events::{Event, EventSink, SessionState};

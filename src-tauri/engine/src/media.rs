@@ -1,0 +1,123 @@
+//! Raw and encoded media as they flow through the pipeline.
+
+use std::sync::Arc;
+
+/// An I420 picture: Y plane, then U, then V, without padding.
+#[derive(Debug, Clone)]
+pub struct VideoFrame {
+    pub width: u32,
+    pub height: u32,
+    pub data: Arc<Vec<u8>>,
+    /// Capture time on the media clock.
+    pub capture_us: u64,
+}
+
+impl VideoFrame {
+    pub fn i420_len(width: u32, height: u32) -> usize {
+        let (w, h) = (width as usize, height as usize);
+        w * h + 2 * (w.div_ceil(2) * h.div_ceil(2))
+    }
+
+    pub fn planes(&self) -> (&[u8], &[u8], &[u8]) {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let chroma = w.div_ceil(2) * h.div_ceil(2);
+        let (y, rest) = self.data.split_at(w * h);
+        let (u, v) = rest.split_at(chroma);
+        (y, u, v)
+    }
+}
+
+impl openh264::formats::YUVSource for VideoFrame {
+    fn dimensions(&self) -> (usize, usize) {
+        (self.width as usize, self.height as usize)
+    }
+
+    fn strides(&self) -> (usize, usize, usize) {
+        let cw = (self.width as usize).div_ceil(2);
+        (self.width as usize, cw, cw)
+    }
+
+    fn y(&self) -> &[u8] {
+        self.planes().0
+    }
+
+    fn u(&self) -> &[u8] {
+        self.planes().1
+    }
+
+    fn v(&self) -> &[u8] {
+        self.planes().2
+    }
+}
+
+/// Interleaved f32 samples at `rate`. The capture time is that of the first sample.
+#[derive(Debug, Clone)]
+pub struct AudioChunk {
+    pub rate: u32,
+    pub channels: u16,
+    pub samples: Arc<Vec<f32>>,
+    pub capture_us: u64,
+}
+
+impl AudioChunk {
+    pub fn frames(&self) -> usize {
+        self.samples.len() / self.channels as usize
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VideoCodec {
+    H264,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AudioCodec {
+    Aac,
+}
+
+/// One H.264 access unit in Annex B form, parameter sets included on keyframes.
+#[derive(Debug, Clone)]
+pub struct EncodedVideo {
+    pub data: Arc<Vec<u8>>,
+    pub keyframe: bool,
+    /// Presentation time on the session timeline (0 = Go Live).
+    pub pts_us: i64,
+}
+
+/// One raw AAC frame (no ADTS header).
+#[derive(Debug, Clone)]
+pub struct EncodedAudio {
+    pub data: Arc<Vec<u8>>,
+    /// Presentation time on the session timeline. Negative for the encoder's
+    /// priming frames, so that decoded samples line up with their capture time.
+    pub pts_us: i64,
+}
+
+#[derive(Debug, Clone)]
+pub enum Packet {
+    Video(EncodedVideo),
+    Audio(EncodedAudio),
+}
+
+/// What a sink needs to know about the streams before the first packet.
+#[derive(Debug, Clone)]
+pub struct StreamInfo {
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    pub video_kbps: u32,
+    pub audio: Option<AudioInfo>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AudioInfo {
+    pub codec: AudioCodec,
+    pub rate: u32,
+    pub channels: u16,
+    pub kbps: u32,
+    /// AudioSpecificConfig for AAC.
+    pub config: Vec<u8>,
+    /// How far before 0 the first packet's pts may lie (encoder priming).
+    /// Container sinks shift every timestamp by this so none is negative.
+    pub lead_us: i64,
+}

@@ -1,0 +1,289 @@
+//! The encoder threads of a session. Each reads its capture subscription,
+//! stamps media onto the session timeline (0 = Go Live) and fans out.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::broadcast::Subscription;
+use super::fanout::Fanout;
+use super::stats::PipelineCounters;
+use crate::clock::MediaClock;
+use crate::encode::{AudioEncoder, VideoEncoder};
+use crate::error::OnairError;
+use crate::media::{AudioChunk, VideoFrame};
+
+/// The session's span on the media clock. `end` starts open and is set once,
+/// by Stop or by the requested duration; the threads finish at exactly `end`.
+pub struct Timeline {
+    pub clock: MediaClock,
+    pub start_us: u64,
+    end_us: AtomicU64,
+}
+
+impl Timeline {
+    pub fn new(clock: MediaClock, start_us: u64, duration: Option<Duration>) -> Self {
+        let end = duration.map_or(u64::MAX, |d| d.as_micros() as u64);
+        Timeline {
+            clock,
+            start_us,
+            end_us: AtomicU64::new(end),
+        }
+    }
+
+    /// Session time now.
+    pub fn now_us(&self) -> u64 {
+        self.clock.now_us().saturating_sub(self.start_us)
+    }
+
+    pub fn end_us(&self) -> u64 {
+        self.end_us.load(Ordering::Relaxed)
+    }
+
+    /// Ends the session now (or keeps an earlier end).
+    pub fn stop_now(&self) {
+        self.end_us.fetch_min(self.now_us(), Ordering::Relaxed);
+    }
+
+    fn past_end(&self) -> bool {
+        self.now_us() >= self.end_us()
+    }
+}
+
+const POLL: Duration = Duration::from_millis(50);
+
+pub fn spawn_video(
+    input: Subscription<VideoFrame>,
+    mut encoder: Box<dyn VideoEncoder>,
+    mut fanout: Fanout,
+    timeline: Arc<Timeline>,
+    counters: Arc<PipelineCounters>,
+) -> JoinHandle<Result<(), OnairError>> {
+    std::thread::Builder::new()
+        .name("onair-video-encode".into())
+        .spawn(move || {
+            loop {
+                let frame = match input.rx.recv_timeout(POLL) {
+                    Ok(frame) => frame,
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) if !timeline.past_end() => continue,
+                    Err(_) => break,
+                };
+                let Some(pts) = frame.capture_us.checked_sub(timeline.start_us) else { continue };
+                if pts >= timeline.end_us() {
+                    break;
+                }
+                let started = Instant::now();
+                let encoded = encoder.encode(&frame, pts as i64)?;
+                counters.encode_ns.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                match encoded {
+                    Some(video) => {
+                        counters.video_encoded.fetch_add(1, Ordering::Relaxed);
+                        counters.video_bytes.fetch_add(video.data.len() as u64, Ordering::Relaxed);
+                        if fanout.send_video(&video) {
+                            encoder.request_keyframe();
+                        }
+                    }
+                    None => {
+                        counters.video_dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            counters.video_dropped.fetch_add(input.dropped(), Ordering::Relaxed);
+            Ok(())
+        })
+        .expect("spawn video encoder thread")
+}
+
+pub fn spawn_audio(
+    input: Subscription<AudioChunk>,
+    mut encoder: Box<dyn AudioEncoder>,
+    mut fanout: Fanout,
+    timeline: Arc<Timeline>,
+    counters: Arc<PipelineCounters>,
+) -> JoinHandle<Result<(), OnairError>> {
+    std::thread::Builder::new()
+        .name("onair-audio-encode".into())
+        .spawn(move || {
+            let mut framer = AudioFramer::new(encoder.frame_samples(), encoder.delay_samples());
+            let mut send = |pcm: &[f32], pts_us: i64, fanout: &mut Fanout| -> Result<(), OnairError> {
+                if let Some(audio) = encoder.encode(pcm, pts_us)? {
+                    if audio.pts_us < timeline.end_us() as i64 {
+                        counters.audio_bytes.fetch_add(audio.data.len() as u64, Ordering::Relaxed);
+                        fanout.send_audio(&audio);
+                    }
+                }
+                Ok(())
+            };
+            'capture: loop {
+                let chunk = match input.rx.recv_timeout(POLL) {
+                    Ok(chunk) => chunk,
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) if !timeline.past_end() => continue,
+                    Err(_) => break,
+                };
+                framer.push(&chunk, timeline.start_us, timeline.end_us());
+                while let Some((pcm, pts)) = framer.next_frame() {
+                    send(&pcm, pts, &mut fanout)?;
+                }
+                if framer.reached() {
+                    break 'capture;
+                }
+            }
+            // Push the encoder's held-back samples out with silence.
+            for (pcm, pts) in framer.flush() {
+                send(&pcm, pts, &mut fanout)?;
+            }
+            Ok(())
+        })
+        .expect("spawn audio encoder thread")
+}
+
+/// Cuts captured audio into encoder frames on the session timeline. Time comes
+/// from the sample count since the first sample after Go Live; the encoder's
+/// priming delay is subtracted so decoded audio lines up with its capture time.
+struct AudioFramer {
+    frame: usize,
+    delay: i64,
+    channels: usize,
+    rate: u32,
+    first_sample_us: Option<i64>,
+    samples_out: u64,
+    pending: Vec<f32>,
+    /// Samples (per channel) accepted up to the session's end.
+    samples_in: u64,
+    end_reached: bool,
+}
+
+impl AudioFramer {
+    fn new(frame: usize, delay: usize) -> Self {
+        AudioFramer {
+            frame,
+            delay: delay as i64,
+            channels: 2,
+            rate: 48_000,
+            first_sample_us: None,
+            samples_out: 0,
+            pending: Vec::new(),
+            samples_in: 0,
+            end_reached: false,
+        }
+    }
+
+    fn push(&mut self, chunk: &AudioChunk, start_us: u64, end_us: u64) {
+        self.channels = chunk.channels as usize;
+        self.rate = chunk.rate;
+        let per_sample_us = 1e6 / chunk.rate as f64;
+        let mut skip = 0usize;
+        if self.first_sample_us.is_none() {
+            // Drop samples captured before Go Live.
+            if chunk.capture_us < start_us {
+                skip = ((start_us - chunk.capture_us) as f64 / per_sample_us).ceil() as usize;
+            }
+            if skip >= chunk.frames() {
+                return;
+            }
+            let first_us = chunk.capture_us as f64 + skip as f64 * per_sample_us - start_us as f64;
+            self.first_sample_us = Some(first_us.round() as i64);
+        }
+        let mut take = chunk.frames() - skip;
+        let end_sample = self.sample_at(end_us);
+        if self.samples_in + take as u64 >= end_sample {
+            take = end_sample.saturating_sub(self.samples_in) as usize;
+            self.end_reached = true;
+        }
+        self.samples_in += take as u64;
+        self.pending
+            .extend_from_slice(&chunk.samples[skip * self.channels..(skip + take) * self.channels]);
+    }
+
+    /// Samples since the first one up to session time `us`.
+    fn sample_at(&self, us: u64) -> u64 {
+        if us == u64::MAX {
+            return u64::MAX;
+        }
+        let first = self.first_sample_us.unwrap_or(0);
+        ((us as i64 - first).max(0) as u128 * self.rate as u128 / 1_000_000) as u64
+    }
+
+    fn reached(&self) -> bool {
+        self.end_reached
+    }
+
+    fn pts_of(&self, sample: u64) -> i64 {
+        let first = self.first_sample_us.unwrap_or(0);
+        first + ((sample as i64 - self.delay) * 1_000_000) / self.rate as i64
+    }
+
+    fn next_frame(&mut self) -> Option<(Vec<f32>, i64)> {
+        let len = self.frame * self.channels;
+        if self.pending.len() < len {
+            return None;
+        }
+        let pcm: Vec<f32> = self.pending.drain(..len).collect();
+        let pts = self.pts_of(self.samples_out);
+        self.samples_out += self.frame as u64;
+        Some((pcm, pts))
+    }
+
+    /// The last partial frame padded with silence, then enough silence to
+    /// drain the encoder's delay.
+    fn flush(&mut self) -> Vec<(Vec<f32>, i64)> {
+        let len = self.frame * self.channels;
+        let mut out = Vec::new();
+        let frames_to_drain = (self.delay as usize).div_ceil(self.frame) + 1;
+        if !self.pending.is_empty() {
+            self.pending.resize(len, 0.0);
+        }
+        for _ in 0..frames_to_drain {
+            if self.pending.len() < len {
+                self.pending.resize(len, 0.0);
+            }
+            out.extend(self.next_frame());
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(capture_us: u64, frames: usize) -> AudioChunk {
+        AudioChunk {
+            rate: 48_000,
+            channels: 2,
+            samples: Arc::new(vec![0.25; frames * 2]),
+            capture_us,
+        }
+    }
+
+    #[test]
+    fn audio_time_comes_from_sample_counts_minus_encoder_delay() {
+        let mut framer = AudioFramer::new(1024, 2048);
+        // Go Live at 1 s; the chunk began 5 ms earlier, so 240 samples are dropped.
+        framer.push(&chunk(995_000, 480), 1_000_000, u64::MAX);
+        for i in 0..4 {
+            framer.push(&chunk(1_005_000 + i * 10_000, 480), 1_000_000, u64::MAX);
+        }
+        let (_, pts0) = framer.next_frame().unwrap();
+        let (_, pts1) = framer.next_frame().unwrap();
+        assert_eq!(pts0, -42_666);
+        assert_eq!(pts1, -21_333);
+        assert!(framer.next_frame().is_none(), "240 + 1920 samples make two frames");
+    }
+
+    #[test]
+    fn stops_accepting_at_the_end_and_drains_the_delay() {
+        let mut framer = AudioFramer::new(1024, 2048);
+        for i in 0..10 {
+            framer.push(&chunk(i * 10_000, 480), 0, 50_000);
+        }
+        assert!(framer.reached());
+        assert_eq!(framer.samples_in, 2400);
+        let frames: Vec<_> = std::iter::from_fn(|| framer.next_frame()).collect();
+        assert_eq!(frames.len(), 2);
+        let drained = framer.flush();
+        assert_eq!(drained.len(), 3);
+        assert_eq!(drained[0].1, 0, "the first drained frame starts at sample 2048");
+    }
+}

@@ -1,0 +1,106 @@
+//! Encode once, fan out. Every sink has its own bounded queue; a sink that
+//! falls behind loses video until the next keyframe (and asks for one), never
+//! stalling the encoder or the other sinks.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use crossbeam_channel::{Sender, TrySendError};
+
+use crate::media::{EncodedAudio, EncodedVideo, Packet};
+
+pub struct SinkPort {
+    tx: Sender<Packet>,
+    waiting_for_keyframe: bool,
+    dropped: Arc<AtomicU32>,
+}
+
+impl SinkPort {
+    pub fn new(tx: Sender<Packet>, dropped: Arc<AtomicU32>) -> Self {
+        SinkPort {
+            tx,
+            waiting_for_keyframe: true,
+            dropped,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Fanout {
+    ports: Vec<SinkPort>,
+}
+
+impl Fanout {
+    pub fn new(ports: Vec<SinkPort>) -> Self {
+        Fanout { ports }
+    }
+
+    /// Returns true when some sink needs a keyframe to recover.
+    pub fn send_video(&mut self, video: &EncodedVideo) -> bool {
+        let mut want_keyframe = false;
+        self.ports.retain_mut(|port| {
+            if port.waiting_for_keyframe && !video.keyframe {
+                port.dropped.fetch_add(1, Ordering::Relaxed);
+                want_keyframe = true;
+                return true;
+            }
+            match port.tx.try_send(Packet::Video(video.clone())) {
+                Ok(()) => {
+                    port.waiting_for_keyframe = false;
+                    true
+                }
+                Err(TrySendError::Full(_)) => {
+                    port.dropped.fetch_add(1, Ordering::Relaxed);
+                    port.waiting_for_keyframe = true;
+                    want_keyframe = true;
+                    true
+                }
+                Err(TrySendError::Disconnected(_)) => false,
+            }
+        });
+        want_keyframe
+    }
+
+    pub fn send_audio(&mut self, audio: &EncodedAudio) {
+        self.ports
+            .retain(|port| !matches!(port.tx.try_send(Packet::Audio(audio.clone())), Err(TrySendError::Disconnected(_))));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossbeam_channel::bounded;
+
+    fn video(keyframe: bool, pts_us: i64) -> EncodedVideo {
+        EncodedVideo {
+            data: Arc::new(vec![0]),
+            keyframe,
+            pts_us,
+        }
+    }
+
+    #[test]
+    fn a_slow_sink_waits_for_a_keyframe_while_a_fast_one_gets_everything() {
+        let (slow_tx, slow_rx) = bounded(1);
+        let (fast_tx, fast_rx) = bounded(100);
+        let slow_drops = Arc::new(AtomicU32::new(0));
+        let mut fanout = Fanout::new(vec![
+            SinkPort::new(slow_tx, slow_drops.clone()),
+            SinkPort::new(fast_tx, Arc::default()),
+        ]);
+        assert!(fanout.send_video(&video(false, 0)), "nobody may start on a delta frame");
+        assert!(!fanout.send_video(&video(true, 1)));
+        assert!(fanout.send_video(&video(false, 2)), "slow sink is full");
+        slow_rx.try_recv().unwrap();
+        assert!(fanout.send_video(&video(false, 3)), "still waiting for a keyframe");
+        assert!(!fanout.send_video(&video(true, 4)));
+        let slow: Vec<i64> = slow_rx.try_iter().map(|p| match p {
+            Packet::Video(v) => v.pts_us,
+            Packet::Audio(_) => unreachable!(),
+        }).collect();
+        assert_eq!(slow, vec![4]);
+        assert_eq!(fast_rx.try_iter().count(), 4);
+        assert_eq!(slow_drops.load(Ordering::Relaxed), 3);
+    }
+}

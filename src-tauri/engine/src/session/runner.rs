@@ -1,0 +1,446 @@
+//! Runs one session: performs the machine's actions with real encoders, sink
+//! threads and the capture, and reports every step as an event.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender};
+
+use super::machine::{Action, Input, Machine};
+use crate::destination::Destination;
+use crate::encode::aac::AacEncoder;
+use crate::encode::h264::{H264Encoder, H264Settings};
+use crate::encode::{AudioEncoder, VideoEncoder};
+use crate::error::{ErrorCode, OnairError};
+use crate::events::{Event, EventSink, SessionState};
+use crate::media::{AudioCodec, AudioInfo, Packet, StreamInfo};
+use crate::pipeline::capture::Capture;
+use crate::pipeline::encoders::{self, Timeline};
+use crate::pipeline::fanout::{Fanout, SinkPort};
+use crate::pipeline::stats::{PipelineCounters, StatsMeter};
+use crate::sink::file::FileSink;
+use crate::sink::Sink;
+
+#[derive(Debug, Clone)]
+pub struct LiveConfig {
+    pub destination: Destination,
+    pub video_kbps: u32,
+    pub audio_kbps: u32,
+    /// Stop by itself after this much media.
+    pub duration: Option<Duration>,
+}
+
+impl LiveConfig {
+    pub fn new(destination: Destination) -> Self {
+        LiveConfig {
+            destination,
+            video_kbps: 2500,
+            audio_kbps: 128,
+            duration: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionSummary {
+    pub recording: Option<PathBuf>,
+    pub duration_ms: u32,
+    pub frames_encoded: u32,
+    pub frames_dropped: u32,
+}
+
+/// Owner's side of a running session. Stop is idempotent; dropping the handle
+/// stops the session too, so nothing is ever left half-live.
+pub struct SessionHandle {
+    stop_tx: Sender<()>,
+    thread: Option<JoinHandle<Result<SessionSummary, OnairError>>>,
+}
+
+/// A Stop button that can live elsewhere (a signal handler, a tray menu).
+#[derive(Clone)]
+pub struct Stopper(Sender<()>);
+
+impl Stopper {
+    pub fn stop(&self) {
+        let _ = self.0.try_send(());
+    }
+}
+
+impl SessionHandle {
+    pub fn stop(&self) {
+        let _ = self.stop_tx.try_send(());
+    }
+
+    pub fn stopper(&self) -> Stopper {
+        Stopper(self.stop_tx.clone())
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    pub fn join(mut self) -> Result<SessionSummary, OnairError> {
+        let thread = self.thread.take().expect("joined once");
+        thread
+            .join()
+            .unwrap_or_else(|_| Err(OnairError::internal("the session thread panicked")))
+    }
+}
+
+impl Drop for SessionHandle {
+    fn drop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            self.stop();
+            let _ = thread.join();
+        }
+    }
+}
+
+pub fn start(config: LiveConfig, capture: Arc<Capture>, events: Arc<dyn EventSink>) -> SessionHandle {
+    let (stop_tx, stop_rx) = bounded(1);
+    let thread = std::thread::Builder::new()
+        .name("onair-session".into())
+        .spawn(move || Runner::new(config, capture, events, stop_rx).run())
+        .expect("spawn session thread");
+    SessionHandle {
+        stop_tx,
+        thread: Some(thread),
+    }
+}
+
+const STATS_INTERVAL: Duration = Duration::from_secs(1);
+/// About four seconds of packets: a sink slower than that drops to a keyframe.
+const SINK_QUEUE: usize = 256;
+const CAPTURE_QUEUE: usize = 8;
+
+struct Prepared {
+    sinks: Vec<Box<dyn Sink>>,
+    video: Box<dyn VideoEncoder>,
+    audio: Option<Box<dyn AudioEncoder>>,
+    info: StreamInfo,
+}
+
+struct Running {
+    timeline: Arc<Timeline>,
+    counters: Arc<PipelineCounters>,
+    sink_drops: Vec<Arc<AtomicU32>>,
+    encoders: Vec<JoinHandle<Result<(), OnairError>>>,
+    sinks: Vec<JoinHandle<()>>,
+    sinks_left: usize,
+}
+
+struct Runner {
+    config: LiveConfig,
+    capture: Arc<Capture>,
+    events: Arc<dyn EventSink>,
+    stop_rx: Receiver<()>,
+    go_live_at: Instant,
+    machine: Machine,
+    prepared: Option<Prepared>,
+    running: Option<Running>,
+    sink_done: (Sender<Result<(), OnairError>>, Receiver<Result<(), OnairError>>),
+    summary: SessionSummary,
+    failure: Option<OnairError>,
+    meter: StatsMeter,
+}
+
+impl Runner {
+    fn new(config: LiveConfig, capture: Arc<Capture>, events: Arc<dyn EventSink>, stop_rx: Receiver<()>) -> Self {
+        Runner {
+            config,
+            capture,
+            events,
+            stop_rx,
+            go_live_at: Instant::now(),
+            machine: Machine::new(),
+            prepared: None,
+            running: None,
+            sink_done: unbounded(),
+            summary: SessionSummary::default(),
+            failure: None,
+            meter: StatsMeter::default(),
+        }
+    }
+
+    fn run(mut self) -> Result<SessionSummary, OnairError> {
+        let mut inputs = vec![Input::GoLive];
+        while !self.machine.state().is_terminal() {
+            let input = match inputs.pop() {
+                Some(input) => input,
+                None => self.wait_while_live(),
+            };
+            for action in self.machine.handle(input) {
+                if let Some(next) = self.perform(action) {
+                    inputs.push(next);
+                }
+            }
+        }
+        match self.machine.state() {
+            SessionState::Ended => Ok(self.summary),
+            _ => Err(self.failure.take().unwrap_or_else(|| OnairError::internal("the session failed"))),
+        }
+    }
+
+    fn at_ms(&self) -> u32 {
+        self.go_live_at.elapsed().as_millis() as u32
+    }
+
+    fn emit_state(&self, state: SessionState, error: Option<OnairError>) {
+        self.events.emit(Event::State {
+            state,
+            at_ms: self.at_ms(),
+            error,
+        });
+    }
+
+    /// Performs one action; returns what happened as the machine's next input.
+    fn perform(&mut self, action: Action) -> Option<Input> {
+        match action {
+            Action::Enter(SessionState::Failed) => None, // reported with its error by Fail
+            Action::Enter(state) => {
+                self.emit_state(state, None);
+                None
+            }
+            Action::Fail(error) => {
+                self.emit_state(SessionState::Failed, Some(error.clone()));
+                self.failure = Some(error);
+                None
+            }
+            Action::Prepare => Some(self.stop_requested().unwrap_or_else(|| match self.prepare() {
+                Ok(prepared) => {
+                    self.prepared = Some(prepared);
+                    Input::Prepared
+                }
+                Err(e) => Input::Failed(e),
+            })),
+            Action::Connect => Some(self.stop_requested().unwrap_or_else(|| match self.connect() {
+                Ok(()) => Input::Connected,
+                Err(e) => Input::Failed(e),
+            })),
+            Action::StartMedia => {
+                self.start_media();
+                None
+            }
+            Action::Unwind => Some(match self.unwind() {
+                Ok(()) => Input::Unwound,
+                Err(e) => {
+                    // Report the failure, then the machine still hears that unwinding finished.
+                    self.machine.handle(Input::Failed(e));
+                    Input::Unwound
+                }
+            }),
+        }
+    }
+
+    fn stop_requested(&self) -> Option<Input> {
+        self.stop_rx.try_recv().ok().map(|()| Input::Stop)
+    }
+
+    fn prepare(&mut self) -> Result<Prepared, OnairError> {
+        let sink: Box<dyn Sink> = match &self.config.destination {
+            Destination::File(path) => Box::new(FileSink::new(path.clone())),
+            other => {
+                return Err(OnairError::new(
+                    ErrorCode::InvalidDestination,
+                    format!(
+                        "Publishing over {} is not available in this version of Onair yet. Record locally with file:PATH.",
+                        other.kind()
+                    ),
+                ))
+            }
+        };
+        let spec = self.capture.spec();
+        let video = H264Encoder::new(H264Settings {
+            fps: spec.fps,
+            bitrate_kbps: self.config.video_kbps,
+        })?;
+        let wants_aac = sink.needs().aac;
+        let audio: Option<Box<dyn AudioEncoder>> = match self.capture.subscribe_audio(0) {
+            Some(_) if wants_aac => Some(Box::new(AacEncoder::new(48_000, 2, self.config.audio_kbps)?)),
+            _ => None,
+        };
+        let info = StreamInfo {
+            width: spec.width & !1,
+            height: spec.height & !1,
+            fps: spec.fps,
+            video_kbps: self.config.video_kbps,
+            audio: audio.as_ref().map(|a| AudioInfo {
+                codec: AudioCodec::Aac,
+                rate: 48_000,
+                channels: 2,
+                kbps: self.config.audio_kbps,
+                config: a.config(),
+                lead_us: a.delay_samples() as i64 * 1_000_000 / 48_000,
+            }),
+        };
+        Ok(Prepared {
+            sinks: vec![sink],
+            video: Box::new(video),
+            audio,
+            info,
+        })
+    }
+
+    fn connect(&mut self) -> Result<(), OnairError> {
+        let prepared = self.prepared.as_mut().expect("prepared before connect");
+        for sink in &mut prepared.sinks {
+            sink.open(&prepared.info)?;
+        }
+        if let Destination::File(path) = &self.config.destination {
+            let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+            self.events.emit(Event::Recording {
+                path: path.display().to_string(),
+            });
+            self.summary.recording = Some(path);
+        }
+        Ok(())
+    }
+
+    fn start_media(&mut self) {
+        let Prepared { sinks, video, audio, .. } = self.prepared.take().expect("prepared before start");
+        let clock = self.capture.clock();
+        let timeline = Arc::new(Timeline::new(clock, clock.now_us(), self.config.duration));
+        let counters = Arc::new(PipelineCounters::default());
+        self.meter.sample(&counters, 0, 0);
+
+        let mut video_ports = Vec::new();
+        let mut audio_ports = Vec::new();
+        let mut sink_drops = Vec::new();
+        let mut sink_threads = Vec::new();
+        for sink in sinks {
+            let (tx, rx) = bounded(SINK_QUEUE);
+            let dropped = Arc::new(AtomicU32::new(0));
+            video_ports.push(SinkPort::new(tx.clone(), dropped.clone()));
+            audio_ports.push(SinkPort::new(tx, dropped.clone()));
+            sink_drops.push(dropped);
+            sink_threads.push(spawn_sink(sink, rx, timeline.clone(), self.sink_done.0.clone()));
+        }
+        let sinks_left = sink_threads.len();
+
+        let mut encoder_threads = vec![encoders::spawn_video(
+            self.capture.subscribe_video(CAPTURE_QUEUE),
+            video,
+            Fanout::new(video_ports),
+            timeline.clone(),
+            counters.clone(),
+        )];
+        if let (Some(encoder), Some(input)) = (audio, self.capture.subscribe_audio(CAPTURE_QUEUE * 4)) {
+            encoder_threads.push(encoders::spawn_audio(
+                input,
+                encoder,
+                Fanout::new(audio_ports),
+                timeline.clone(),
+                counters.clone(),
+            ));
+        }
+        self.running = Some(Running {
+            timeline,
+            counters,
+            sink_drops,
+            encoders: encoder_threads,
+            sinks: sink_threads,
+            sinks_left,
+        });
+    }
+
+    /// Blocks while live until Stop, the end of the requested duration or a
+    /// sink failure, emitting stats every second.
+    fn wait_while_live(&mut self) -> Input {
+        let mut next_stats = Instant::now() + STATS_INTERVAL;
+        loop {
+            let timeout = next_stats.saturating_duration_since(Instant::now());
+            let Some(running) = self.running.as_mut() else { return Input::Stop };
+            select! {
+                recv(self.stop_rx) -> _ => return Input::Stop,
+                recv(self.sink_done.1) -> done => match done {
+                    Ok(Err(e)) => return Input::Failed(e),
+                    _ => {
+                        running.sinks_left -= 1;
+                        if running.sinks_left == 0 {
+                            return Input::MediaEnded;
+                        }
+                    }
+                },
+                default(timeout) => {
+                    self.emit_stats();
+                    next_stats += STATS_INTERVAL;
+                }
+            }
+        }
+    }
+
+    fn emit_stats(&mut self) {
+        let Some(running) = &self.running else { return };
+        let sink_dropped = running.sink_drops.iter().map(|d| d.load(Ordering::Relaxed)).max().unwrap_or(0);
+        let (video, audio) = self
+            .meter
+            .sample(&running.counters, sink_dropped, running.timeline.now_us());
+        let has_audio = running.encoders.len() > 1;
+        self.events.emit(Event::Stats {
+            at_ms: self.at_ms(),
+            video,
+            audio: has_audio.then_some(audio),
+        });
+    }
+
+    /// Stops what was started, newest first: encoders finish at the end of the
+    /// timeline, sinks drain their queues and close. Idempotent.
+    fn unwind(&mut self) -> Result<(), OnairError> {
+        let mut first_error = None;
+        if let Some(running) = self.running.take() {
+            running.timeline.stop_now();
+            for thread in running.encoders {
+                let result = thread
+                    .join()
+                    .unwrap_or_else(|_| Err(OnairError::internal("an encoder thread panicked")));
+                if let Err(e) = result {
+                    first_error.get_or_insert(e);
+                }
+            }
+            for thread in running.sinks {
+                let _ = thread.join();
+            }
+            while let Ok(done) = self.sink_done.1.try_recv() {
+                if let Err(e) = done {
+                    first_error.get_or_insert(e);
+                }
+            }
+            let c = &running.counters;
+            self.summary.duration_ms = (running.timeline.end_us().min(running.timeline.now_us()) / 1000) as u32;
+            self.summary.frames_encoded = c.video_encoded.load(Ordering::Relaxed);
+            self.summary.frames_dropped = c.video_dropped.load(Ordering::Relaxed)
+                + running.sink_drops.iter().map(|d| d.load(Ordering::Relaxed)).max().unwrap_or(0);
+        }
+        if let Some(mut prepared) = self.prepared.take() {
+            for sink in &mut prepared.sinks {
+                if let Err(e) = sink.close(0) {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+fn spawn_sink(
+    mut sink: Box<dyn Sink>,
+    rx: Receiver<Packet>,
+    timeline: Arc<Timeline>,
+    done: Sender<Result<(), OnairError>>,
+) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("onair-sink".into())
+        .spawn(move || {
+            let mut result = rx.iter().try_for_each(|packet| sink.write(&packet));
+            let duration = timeline.end_us().min(timeline.now_us());
+            let closed = sink.close(duration);
+            if result.is_ok() {
+                result = closed;
+            }
+            let _ = done.send(result);
+        })
+        .expect("spawn sink thread")
+}

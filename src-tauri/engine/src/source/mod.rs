@@ -1,0 +1,68 @@
+//! Where raw media comes from. Cameras, microphones and the built-in test
+//! sources sit behind the same two traits, so everything downstream (and every
+//! test) treats them alike.
+
+pub mod stamp;
+pub mod test_pattern;
+pub mod test_tone;
+
+use crate::error::{ErrorCode, OnairError};
+use crate::media::{AudioChunk, VideoFrame};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("{0} is not available")]
+    Unavailable(String),
+    #[error("the source was stopped")]
+    Stopped,
+}
+
+impl From<SourceError> for OnairError {
+    fn from(e: SourceError) -> Self {
+        match e {
+            SourceError::Unavailable(what) => OnairError::new(
+                ErrorCode::DeviceUnavailable,
+                format!("{what} is not available. Choose another device, or use the test pattern (--video test)."),
+            ),
+            SourceError::Stopped => OnairError::internal("a capture source stopped unexpectedly"),
+        }
+    }
+}
+
+/// A video source paces itself: `next_frame` blocks until a frame is captured.
+pub trait VideoSource: Send {
+    fn describe(&self) -> String;
+    fn next_frame(&mut self) -> Result<VideoFrame, SourceError>;
+}
+
+/// An audio source paces itself: `next_chunk` blocks until samples are captured.
+pub trait AudioSource: Send {
+    fn describe(&self) -> String;
+    fn next_chunk(&mut self) -> Result<AudioChunk, SourceError>;
+}
+
+/// Which video source a session or the preview should open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VideoChoice {
+    TestPattern,
+    Camera(Option<u32>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AudioChoice {
+    TestTone,
+    Microphone(Option<String>),
+    None,
+}
+
+/// Cameras this machine exposes. Real enumeration arrives with camera capture;
+/// until then only the device nodes are counted, so the UI can say "no camera".
+pub fn camera_count() -> usize {
+    std::fs::read_dir("/dev")
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().starts_with("video"))
+                .count()
+        })
+        .unwrap_or(0)
+}

@@ -1,0 +1,132 @@
+//! The built-in video source and measuring instrument: moving colour bars, the
+//! stamp on top, and an all-white frame at every whole second of the media
+//! clock (when the test tone beeps).
+
+use std::sync::Arc;
+
+use super::stamp::{self, Stamp};
+use super::{SourceError, VideoSource};
+use crate::clock::MediaClock;
+use crate::media::VideoFrame;
+
+/// 75 % colour bars in BT.601 limited range: white, yellow, cyan, green,
+/// magenta, red, blue, black.
+const BARS_YUV: [(u8, u8, u8); 8] = [
+    (180, 128, 128),
+    (162, 44, 142),
+    (131, 156, 44),
+    (112, 72, 58),
+    (84, 184, 198),
+    (65, 100, 212),
+    (35, 212, 114),
+    (16, 128, 128),
+];
+const FLASH_LUMA: u8 = 235;
+/// Pixels the bars move per frame.
+const SPEED: u64 = 4;
+
+pub struct TestPattern {
+    width: u32,
+    height: u32,
+    fps: u32,
+    clock: MediaClock,
+    next_frame: u64,
+}
+
+impl TestPattern {
+    /// Frames are numbered from the clock's epoch: frame `n` is due at `n / fps`
+    /// seconds, so the flash (n % fps == 0) meets the tone's beep exactly.
+    pub fn new(width: u32, height: u32, fps: u32, clock: MediaClock) -> Self {
+        let next_frame = (clock.now_us() * fps as u64).div_ceil(1_000_000);
+        TestPattern {
+            width: width & !1,
+            height: height & !1,
+            fps,
+            clock,
+            next_frame,
+        }
+    }
+
+    pub fn frame_time_us(&self, n: u64) -> u64 {
+        n * 1_000_000 / self.fps as u64
+    }
+
+    /// Draws frame `n` as captured at `capture_us`.
+    pub fn render(&self, n: u64, capture_us: u64) -> VideoFrame {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let mut data = vec![0u8; VideoFrame::i420_len(self.width, self.height)];
+        let (y, rest) = data.split_at_mut(w * h);
+        let (u, v) = rest.split_at_mut(rest.len() / 2);
+        let cw = w.div_ceil(2);
+        let flash = n % self.fps as u64 == 0;
+
+        // Every row of the picture is the same, so draw one row per plane and copy it.
+        let offset = (n * SPEED) as usize % w;
+        let bar_at = |x: usize| BARS_YUV[((x + offset) % w) * BARS_YUV.len() / w];
+        let luma_row: Vec<u8> = (0..w)
+            .map(|x| if flash { FLASH_LUMA } else { bar_at(x).0 })
+            .collect();
+        let u_row: Vec<u8> = (0..cw)
+            .map(|cx| if flash { 128 } else { bar_at(cx * 2).1 })
+            .collect();
+        let v_row: Vec<u8> = (0..cw)
+            .map(|cx| if flash { 128 } else { bar_at(cx * 2).2 })
+            .collect();
+        y.chunks_exact_mut(w).for_each(|r| r.copy_from_slice(&luma_row));
+        u.chunks_exact_mut(cw).for_each(|r| r.copy_from_slice(&u_row));
+        v.chunks_exact_mut(cw).for_each(|r| r.copy_from_slice(&v_row));
+
+        let time_ms = self.clock.unix_ms_at(capture_us) as u32;
+        stamp::draw(y, u, v, self.width, Stamp { frame: n as u32, time_ms });
+
+        VideoFrame {
+            width: self.width,
+            height: self.height,
+            data: Arc::new(data),
+            capture_us,
+        }
+    }
+}
+
+impl VideoSource for TestPattern {
+    fn describe(&self) -> String {
+        format!("test pattern {}x{} at {} fps", self.width, self.height, self.fps)
+    }
+
+    fn next_frame(&mut self) -> Result<VideoFrame, SourceError> {
+        let n = self.next_frame;
+        self.next_frame += 1;
+        let due = self.frame_time_us(n);
+        self.clock.sleep_until(due);
+        Ok(self.render(n, due))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_carry_their_stamp_and_flash_once_a_second() {
+        let clock = MediaClock::start();
+        let pattern = TestPattern::new(640, 360, 30, clock);
+        for n in [29u64, 30, 31] {
+            let frame = pattern.render(n, pattern.frame_time_us(n));
+            let (y, _, _) = frame.planes();
+            let read = stamp::read(y, 640).expect("stamp readable");
+            assert_eq!(read.frame, n as u32);
+            let below_stamp = &y[stamp::height(640) as usize * 640..];
+            let mean = below_stamp.iter().map(|&p| p as u64).sum::<u64>() / below_stamp.len() as u64;
+            assert_eq!(mean == FLASH_LUMA as u64, n == 30, "frame {n} mean {mean}");
+        }
+    }
+
+    #[test]
+    fn bars_move_between_frames() {
+        let pattern = TestPattern::new(320, 180, 30, MediaClock::start());
+        let a = pattern.render(1, 0);
+        let b = pattern.render(2, 0);
+        let row = stamp::height(320) as usize * 320;
+        assert_ne!(a.planes().0[row..row + 320], b.planes().0[row..row + 320]);
+    }
+}
