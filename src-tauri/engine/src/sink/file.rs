@@ -41,7 +41,8 @@ impl FileSink {
     }
 
     fn timestamp_ms(&self, pts_us: i64) -> u32 {
-        ((pts_us + self.lead_us).max(0) / 1000) as u32
+        // Rounded, not truncated: 33.3 ms frames land on the nearest millisecond.
+        (((pts_us + self.lead_us).max(0) + 500) / 1000) as u32
     }
 }
 

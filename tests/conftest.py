@@ -1,0 +1,65 @@
+"""Shared fixtures for Onair's end-to-end suites.
+
+Measurements a test records with the ``measurements`` fixture are printed in
+a section of their own at the end of the run, even with ``-q``, so they land
+in CI logs.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from onair_testkit import onair  # noqa: E402
+
+_MEASUREMENTS: list[tuple[str, str]] = []
+
+
+@pytest.fixture(scope="session")
+def onair_bin() -> Path:
+    """The onair binary under test; a missing one fails the test loudly."""
+    try:
+        return onair.onair_bin()
+    except onair.OnairNotFound as e:
+        pytest.fail(str(e), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def ffmpeg() -> None:
+    missing = [tool for tool in ("ffmpeg", "ffprobe") if shutil.which(tool) is None]
+    if missing:
+        pytest.fail(f"{' and '.join(missing)} not installed; the suites decode media with them", pytrace=False)
+
+
+class Measurements:
+    def __init__(self, nodeid: str):
+        self._nodeid = nodeid
+
+    def record(self, text: str) -> None:
+        print(text)
+        _MEASUREMENTS.append((self._nodeid, text))
+
+
+@pytest.fixture
+def measurements(request) -> Measurements:
+    return Measurements(request.node.nodeid)
+
+
+@pytest.fixture(scope="module")
+def module_measurements(request) -> Measurements:
+    return Measurements(request.module.__name__)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _MEASUREMENTS:
+        return
+    terminalreporter.section("Onair measurements")
+    for where, text in _MEASUREMENTS:
+        terminalreporter.write_line(f"[{where}]")
+        for line in text.splitlines():
+            terminalreporter.write_line(f"  {line}")
