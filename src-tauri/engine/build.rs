@@ -9,7 +9,10 @@ fn main() {
     if !needs_nasm || std::env::var_os("ONAIR_ALLOW_NO_NASM").is_some() {
         return;
     }
-    let found = Command::new("nasm").arg("-v").output().map(|o| o.status.success());
+    let found = Command::new("nasm")
+        .arg("-v")
+        .output()
+        .map(|o| o.status.success());
     if !matches!(found, Ok(true)) {
         panic!(
             "nasm is not installed: openh264 would build without its assembly and encode \

@@ -62,7 +62,8 @@ pub fn source_info(state: State<'_, Arc<AppState>>) -> SourceInfo {
     let test_pattern = spec.video == VideoChoice::TestPattern;
     let note = test_pattern.then(|| match state.cameras_found {
         0 => "No camera found: showing the test pattern.".to_string(),
-        _ => "Camera capture is not supported in this version yet: showing the test pattern.".to_string(),
+        _ => "Camera capture is not supported in this version yet: showing the test pattern."
+            .to_string(),
     });
     SourceInfo {
         description: state.capture.describe().to_string(),
@@ -84,12 +85,19 @@ pub fn go_live(app: AppHandle, state: State<'_, Arc<AppState>>) -> Result<(), On
     if current.as_ref().is_some_and(|s| !s.is_finished()) {
         return Ok(());
     }
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
     let destination = Destination::File(default_recording_path(&state.recordings_dir, now));
     let emit = move |event: Event| {
         let _ = SessionEvent(event).emit(&app);
     };
-    *current = Some(session::start(LiveConfig::new(destination), state.capture.clone(), Arc::new(emit)));
+    *current = Some(session::start(
+        LiveConfig::new(destination),
+        state.capture.clone(),
+        Arc::new(emit),
+    ));
     Ok(())
 }
 

@@ -55,9 +55,16 @@ mod tests {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/ui/src/bindings.ts");
         let before = std::fs::read_to_string(path).unwrap_or_default();
         super::specta_builder()
-            .export(Typescript::default().header("// Generated from Rust by tauri-specta. Do not edit.\n"), path)
+            .export(
+                Typescript::default()
+                    .header("// Generated from Rust by tauri-specta. Do not edit.\n"),
+                path,
+            )
             .expect("export bindings");
         let after = std::fs::read_to_string(path).unwrap();
-        assert!(before == after, "ui/src/bindings.ts was stale; it has been regenerated, commit it");
+        assert!(
+            before == after,
+            "ui/src/bindings.ts was stale; it has been regenerated, commit it"
+        );
     }
 }

@@ -19,7 +19,9 @@ impl Destination {
         let invalid = |why: &str| {
             OnairError::new(
                 ErrorCode::InvalidDestination,
-                format!("{why} Use file:PATH, rtmp(s)://host/app, ws(s)://host or http(s)://host/whip."),
+                format!(
+                    "{why} Use file:PATH, rtmp(s)://host/app, ws(s)://host or http(s)://host/whip."
+                ),
             )
         };
         if let Some(path) = input.strip_prefix("file:") {
@@ -38,7 +40,9 @@ impl Destination {
             "rtmp" | "rtmps" => Ok(Destination::Rtmp(input.to_string())),
             "ws" | "wss" => Ok(Destination::LiveKit(input.to_string())),
             "http" | "https" => Ok(Destination::Whip(input.to_string())),
-            _ => Err(invalid(&format!("Onair cannot publish to {scheme}:// URLs."))),
+            _ => Err(invalid(&format!(
+                "Onair cannot publish to {scheme}:// URLs."
+            ))),
         }
     }
 
@@ -58,10 +62,22 @@ mod tests {
 
     #[test]
     fn schemes_pick_the_protocol() {
-        assert_eq!(Destination::parse("file:out.flv").unwrap(), Destination::File("out.flv".into()));
-        assert!(matches!(Destination::parse("rtmps://a/live").unwrap(), Destination::Rtmp(_)));
-        assert!(matches!(Destination::parse("wss://lk.example").unwrap(), Destination::LiveKit(_)));
-        assert!(matches!(Destination::parse("https://x/whip").unwrap(), Destination::Whip(_)));
+        assert_eq!(
+            Destination::parse("file:out.flv").unwrap(),
+            Destination::File("out.flv".into())
+        );
+        assert!(matches!(
+            Destination::parse("rtmps://a/live").unwrap(),
+            Destination::Rtmp(_)
+        ));
+        assert!(matches!(
+            Destination::parse("wss://lk.example").unwrap(),
+            Destination::LiveKit(_)
+        ));
+        assert!(matches!(
+            Destination::parse("https://x/whip").unwrap(),
+            Destination::Whip(_)
+        ));
     }
 
     #[test]

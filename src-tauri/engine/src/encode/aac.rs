@@ -30,7 +30,9 @@ impl AacEncoder {
             audio_object_type: AudioObjectType::Mpeg4LowComplexity,
         })
         .map_err(|e| EncodeError::Aac(e.to_string()))?;
-        let info = encoder.info().map_err(|e| EncodeError::Aac(e.to_string()))?;
+        let info = encoder
+            .info()
+            .map_err(|e| EncodeError::Aac(e.to_string()))?;
         Ok(AacEncoder {
             channels,
             frame_samples: info.frameLength as usize,
@@ -59,8 +61,10 @@ impl AudioEncoder for AacEncoder {
     fn encode(&mut self, pcm: &[f32], pts_us: i64) -> Result<Option<EncodedAudio>, EncodeError> {
         debug_assert_eq!(pcm.len(), self.frame_samples * self.channels as usize);
         self.pcm.clear();
-        self.pcm
-            .extend(pcm.iter().map(|s| (s.clamp(-1.0, 1.0) * i16::MAX as f32) as i16));
+        self.pcm.extend(
+            pcm.iter()
+                .map(|s| (s.clamp(-1.0, 1.0) * i16::MAX as f32) as i16),
+        );
         let info = self
             .encoder
             .encode(&self.pcm, &mut self.out)
@@ -86,9 +90,7 @@ mod tests {
         // AudioSpecificConfig: object type 2 (LC), frequency index 3 (48 kHz), 2 channels.
         assert_eq!(enc.config(), vec![0x11, 0x90]);
         let pcm = vec![0.1f32; 2048];
-        let produced = (0..10)
-            .filter_map(|i| enc.encode(&pcm, i).unwrap())
-            .count();
+        let produced = (0..10).filter_map(|i| enc.encode(&pcm, i).unwrap()).count();
         assert!(produced >= 8, "{produced} frames out of 10");
     }
 }

@@ -29,7 +29,9 @@ impl H264Settings {
             .usage_type(UsageType::CameraVideoRealTime)
             // Never skip: a skipped frame is a lost frame for the viewer.
             .skip_frames(false)
-            .intra_frame_period(IntraFramePeriod::from_num_frames(self.fps * KEYFRAME_INTERVAL_S))
+            .intra_frame_period(IntraFramePeriod::from_num_frames(
+                self.fps * KEYFRAME_INTERVAL_S,
+            ))
     }
 }
 
@@ -40,8 +42,9 @@ pub struct H264Encoder {
 
 impl H264Encoder {
     pub fn new(settings: H264Settings) -> Result<Self, EncodeError> {
-        let encoder = Encoder::with_api_config(OpenH264API::from_source(), settings.encoder_config())
-            .map_err(|e| EncodeError::H264(e.to_string()))?;
+        let encoder =
+            Encoder::with_api_config(OpenH264API::from_source(), settings.encoder_config())
+                .map_err(|e| EncodeError::H264(e.to_string()))?;
         Ok(H264Encoder {
             encoder,
             keyframe_requested: false,
@@ -50,7 +53,11 @@ impl H264Encoder {
 }
 
 impl VideoEncoder for H264Encoder {
-    fn encode(&mut self, frame: &VideoFrame, pts_us: i64) -> Result<Option<EncodedVideo>, EncodeError> {
+    fn encode(
+        &mut self,
+        frame: &VideoFrame,
+        pts_us: i64,
+    ) -> Result<Option<EncodedVideo>, EncodeError> {
         if std::mem::take(&mut self.keyframe_requested) {
             self.encoder.force_intra_frame();
         }

@@ -22,7 +22,11 @@ impl From<EncodeError> for OnairError {
 
 pub trait VideoEncoder: Send {
     /// Encodes one frame; `None` when the encoder produced nothing for it.
-    fn encode(&mut self, frame: &VideoFrame, pts_us: i64) -> Result<Option<EncodedVideo>, EncodeError>;
+    fn encode(
+        &mut self,
+        frame: &VideoFrame,
+        pts_us: i64,
+    ) -> Result<Option<EncodedVideo>, EncodeError>;
     fn request_keyframe(&mut self);
 }
 

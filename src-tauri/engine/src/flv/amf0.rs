@@ -68,8 +68,11 @@ mod tests {
         Amf0::String("onMetaData".into()).encode(&mut out);
         assert_eq!(&out[..3], &[0x02, 0x00, 0x0a]);
         out.clear();
-        Amf0::EcmaArray(vec![("w".into(), Amf0::Number(1.0)), ("s".into(), Amf0::Boolean(true))])
-            .encode(&mut out);
+        Amf0::EcmaArray(vec![
+            ("w".into(), Amf0::Number(1.0)),
+            ("s".into(), Amf0::Boolean(true)),
+        ])
+        .encode(&mut out);
         assert_eq!(
             out,
             [

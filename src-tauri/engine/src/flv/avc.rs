@@ -90,7 +90,10 @@ mod tests {
     fn splits_on_three_and_four_byte_start_codes() {
         let nals = split_annexb(AU);
         assert_eq!(nals.len(), 3);
-        assert_eq!(nals.iter().map(|n| nal_type(n)).collect::<Vec<_>>(), [7, 8, 5]);
+        assert_eq!(
+            nals.iter().map(|n| nal_type(n)).collect::<Vec<_>>(),
+            [7, 8, 5]
+        );
         assert_eq!(nals[2], &[0x65, 0x88, 0x84, 0x00]);
     }
 

@@ -25,7 +25,11 @@ pub fn video_sequence_header(sps: &[u8], pps: &[u8]) -> Vec<u8> {
 
 /// One access unit; Baseline has no B-frames, so composition time is 0.
 pub fn video_frame(annexb: &[u8], keyframe: bool) -> Vec<u8> {
-    let kind = if keyframe { VIDEO_KEY_AVC } else { VIDEO_INTER_AVC };
+    let kind = if keyframe {
+        VIDEO_KEY_AVC
+    } else {
+        VIDEO_INTER_AVC
+    };
     let mut body = vec![kind, AVC_NALU, 0, 0, 0];
     body.extend(avc::to_avcc(annexb));
     body
@@ -62,7 +66,10 @@ pub fn metadata_properties(info: &StreamInfo, duration_s: f64) -> Vec<(String, A
             ("stereo".into(), Amf0::Boolean(audio.channels == 2)),
         ]);
     }
-    props.push(("encoder".into(), Amf0::String(format!("Onair {}", env!("CARGO_PKG_VERSION")))));
+    props.push((
+        "encoder".into(),
+        Amf0::String(format!("Onair {}", env!("CARGO_PKG_VERSION"))),
+    ));
     props
 }
 

@@ -76,7 +76,10 @@ mod tests {
         let bytes = w.finish(12.5).unwrap().into_inner();
         let at = 13 + 11 + 13 + 5 + 10 + 1;
         assert_eq!(&bytes[at - 9..at - 1], b"duration");
-        assert_eq!(f64::from_be_bytes(bytes[at..at + 8].try_into().unwrap()), 12.5);
+        assert_eq!(
+            f64::from_be_bytes(bytes[at..at + 8].try_into().unwrap()),
+            12.5
+        );
         // The last tag: timestamp 40 and a trailing size of 11 + 3.
         let tail = &bytes[bytes.len() - 18..];
         assert_eq!(tail[0], tags::TAG_VIDEO);

@@ -75,7 +75,12 @@ impl Capture {
         let running = Arc::new(AtomicBool::new(true));
         let video = Arc::new(Broadcast::new());
         let latest_frame = Arc::new(Mutex::new(None));
-        let mut threads = vec![spawn_video(video_source, video.clone(), latest_frame.clone(), running.clone())];
+        let mut threads = vec![spawn_video(
+            video_source,
+            video.clone(),
+            latest_frame.clone(),
+            running.clone(),
+        )];
         let audio = audio_source.map(|source| {
             let broadcast = Arc::new(Broadcast::new());
             threads.push(spawn_audio(source, broadcast.clone(), running.clone()));
@@ -142,7 +147,9 @@ fn spawn_video(
         .name("onair-video-capture".into())
         .spawn(move || {
             while running.load(Ordering::Relaxed) {
-                let Ok(frame) = source.next_frame() else { break };
+                let Ok(frame) = source.next_frame() else {
+                    break;
+                };
                 *latest.lock().unwrap() = Some(frame.clone());
                 out.send(&frame);
             }
@@ -151,12 +158,18 @@ fn spawn_video(
         .expect("spawn video capture thread")
 }
 
-fn spawn_audio(mut source: Box<dyn AudioSource>, out: Arc<Broadcast<AudioChunk>>, running: Arc<AtomicBool>) -> JoinHandle<()> {
+fn spawn_audio(
+    mut source: Box<dyn AudioSource>,
+    out: Arc<Broadcast<AudioChunk>>,
+    running: Arc<AtomicBool>,
+) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("onair-audio-capture".into())
         .spawn(move || {
             while running.load(Ordering::Relaxed) {
-                let Ok(chunk) = source.next_chunk() else { break };
+                let Ok(chunk) = source.next_chunk() else {
+                    break;
+                };
                 out.send(&chunk);
             }
             out.close();

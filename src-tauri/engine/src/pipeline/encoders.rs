@@ -66,20 +66,28 @@ pub fn spawn_video(
             loop {
                 let frame = match input.rx.recv_timeout(POLL) {
                     Ok(frame) => frame,
-                    Err(crossbeam_channel::RecvTimeoutError::Timeout) if !timeline.past_end() => continue,
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) if !timeline.past_end() => {
+                        continue
+                    }
                     Err(_) => break,
                 };
-                let Some(pts) = frame.capture_us.checked_sub(timeline.start_us) else { continue };
+                let Some(pts) = frame.capture_us.checked_sub(timeline.start_us) else {
+                    continue;
+                };
                 if pts >= timeline.end_us() {
                     break;
                 }
                 let started = Instant::now();
                 let encoded = encoder.encode(&frame, pts as i64)?;
-                counters.encode_ns.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                counters
+                    .encode_ns
+                    .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
                 match encoded {
                     Some(video) => {
                         counters.video_encoded.fetch_add(1, Ordering::Relaxed);
-                        counters.video_bytes.fetch_add(video.data.len() as u64, Ordering::Relaxed);
+                        counters
+                            .video_bytes
+                            .fetch_add(video.data.len() as u64, Ordering::Relaxed);
                         if fanout.send_video(&video) {
                             encoder.request_keyframe();
                         }
@@ -89,7 +97,9 @@ pub fn spawn_video(
                     }
                 }
             }
-            counters.video_dropped.fetch_add(input.dropped(), Ordering::Relaxed);
+            counters
+                .video_dropped
+                .fetch_add(input.dropped(), Ordering::Relaxed);
             Ok(())
         })
         .expect("spawn video encoder thread")
@@ -106,19 +116,24 @@ pub fn spawn_audio(
         .name("onair-audio-encode".into())
         .spawn(move || {
             let mut framer = AudioFramer::new(encoder.frame_samples(), encoder.delay_samples());
-            let mut send = |pcm: &[f32], pts_us: i64, fanout: &mut Fanout| -> Result<(), OnairError> {
-                if let Some(audio) = encoder.encode(pcm, pts_us)? {
-                    if audio.pts_us < timeline.end_us() as i64 {
-                        counters.audio_bytes.fetch_add(audio.data.len() as u64, Ordering::Relaxed);
-                        fanout.send_audio(&audio);
+            let mut send =
+                |pcm: &[f32], pts_us: i64, fanout: &mut Fanout| -> Result<(), OnairError> {
+                    if let Some(audio) = encoder.encode(pcm, pts_us)? {
+                        if audio.pts_us < timeline.end_us() as i64 {
+                            counters
+                                .audio_bytes
+                                .fetch_add(audio.data.len() as u64, Ordering::Relaxed);
+                            fanout.send_audio(&audio);
+                        }
                     }
-                }
-                Ok(())
-            };
+                    Ok(())
+                };
             'capture: loop {
                 let chunk = match input.rx.recv_timeout(POLL) {
                     Ok(chunk) => chunk,
-                    Err(crossbeam_channel::RecvTimeoutError::Timeout) if !timeline.past_end() => continue,
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) if !timeline.past_end() => {
+                        continue
+                    }
                     Err(_) => break,
                 };
                 framer.push(&chunk, timeline.start_us, timeline.end_us());
@@ -269,7 +284,10 @@ mod tests {
         let (_, pts1) = framer.next_frame().unwrap();
         assert_eq!(pts0, -42_666);
         assert_eq!(pts1, -21_333);
-        assert!(framer.next_frame().is_none(), "240 + 1920 samples make two frames");
+        assert!(
+            framer.next_frame().is_none(),
+            "240 + 1920 samples make two frames"
+        );
     }
 
     #[test]
@@ -284,6 +302,9 @@ mod tests {
         assert_eq!(frames.len(), 2);
         let drained = framer.flush();
         assert_eq!(drained.len(), 3);
-        assert_eq!(drained[0].1, 0, "the first drained frame starts at sample 2048");
+        assert_eq!(
+            drained[0].1, 0,
+            "the first drained frame starts at sample 2048"
+        );
     }
 }

@@ -62,8 +62,12 @@ impl Fanout {
     }
 
     pub fn send_audio(&mut self, audio: &EncodedAudio) {
-        self.ports
-            .retain(|port| !matches!(port.tx.try_send(Packet::Audio(audio.clone())), Err(TrySendError::Disconnected(_))));
+        self.ports.retain(|port| {
+            !matches!(
+                port.tx.try_send(Packet::Audio(audio.clone())),
+                Err(TrySendError::Disconnected(_))
+            )
+        });
     }
 }
 
@@ -89,16 +93,25 @@ mod tests {
             SinkPort::new(slow_tx, slow_drops.clone()),
             SinkPort::new(fast_tx, Arc::default()),
         ]);
-        assert!(fanout.send_video(&video(false, 0)), "nobody may start on a delta frame");
+        assert!(
+            fanout.send_video(&video(false, 0)),
+            "nobody may start on a delta frame"
+        );
         assert!(!fanout.send_video(&video(true, 1)));
         assert!(fanout.send_video(&video(false, 2)), "slow sink is full");
         slow_rx.try_recv().unwrap();
-        assert!(fanout.send_video(&video(false, 3)), "still waiting for a keyframe");
+        assert!(
+            fanout.send_video(&video(false, 3)),
+            "still waiting for a keyframe"
+        );
         assert!(!fanout.send_video(&video(true, 4)));
-        let slow: Vec<i64> = slow_rx.try_iter().map(|p| match p {
-            Packet::Video(v) => v.pts_us,
-            Packet::Audio(_) => unreachable!(),
-        }).collect();
+        let slow: Vec<i64> = slow_rx
+            .try_iter()
+            .map(|p| match p {
+                Packet::Video(v) => v.pts_us,
+                Packet::Audio(_) => unreachable!(),
+            })
+            .collect();
         assert_eq!(slow, vec![4]);
         assert_eq!(fast_rx.try_iter().count(), 4);
         assert_eq!(slow_drops.load(Ordering::Relaxed), 3);

@@ -29,7 +29,12 @@ pub struct StatsMeter {
 }
 
 impl StatsMeter {
-    pub fn sample(&mut self, c: &PipelineCounters, dropped_elsewhere: u32, now_us: u64) -> (VideoStats, AudioStats) {
+    pub fn sample(
+        &mut self,
+        c: &PipelineCounters,
+        dropped_elsewhere: u32,
+        now_us: u64,
+    ) -> (VideoStats, AudioStats) {
         let now = Snapshot {
             encoded: c.video_encoded.load(Ordering::Relaxed),
             video_bytes: c.video_bytes.load(Ordering::Relaxed),

@@ -60,7 +60,10 @@ impl Machine {
                 self.failure = Some(e);
                 vec![Enter(S::Stopping), Unwind]
             }
-            (S::Preparing | S::Connecting | S::Live | S::Reconnecting, Input::Stop | Input::MediaEnded) => {
+            (
+                S::Preparing | S::Connecting | S::Live | S::Reconnecting,
+                Input::Stop | Input::MediaEnded,
+            ) => {
                 vec![Enter(S::Stopping), Unwind]
             }
             // A failure while unwinding is still reported, and unwinding finishes.
@@ -129,7 +132,12 @@ mod tests {
 
     #[test]
     fn go_live_twice_starts_once() {
-        let (m, actions) = run(vec![Input::GoLive, Input::GoLive, Input::Prepared, Input::GoLive]);
+        let (m, actions) = run(vec![
+            Input::GoLive,
+            Input::GoLive,
+            Input::Prepared,
+            Input::GoLive,
+        ]);
         assert_eq!(actions.iter().filter(|a| **a == Prepare).count(), 1);
         assert_eq!(m.state(), S::Connecting);
     }
@@ -145,7 +153,11 @@ mod tests {
             let mut inputs = prefix.clone();
             inputs.extend([Input::Stop, Input::Stop, Input::Unwound, Input::Stop]);
             let (m, actions) = run(inputs);
-            assert_eq!(actions.iter().filter(|a| **a == Unwind).count(), 1, "{prefix:?}");
+            assert_eq!(
+                actions.iter().filter(|a| **a == Unwind).count(),
+                1,
+                "{prefix:?}"
+            );
             assert_eq!(m.state(), S::Ended, "{prefix:?}");
         }
     }
@@ -162,7 +174,10 @@ mod tests {
             inputs.extend([Input::Failed(err()), Input::Unwound]);
             let (m, actions) = run(inputs);
             assert_eq!(m.state(), S::Failed, "{prefix:?}");
-            assert_eq!(actions[actions.len() - 3..], [Unwind, Enter(S::Failed), Fail(err())]);
+            assert_eq!(
+                actions[actions.len() - 3..],
+                [Unwind, Enter(S::Failed), Fail(err())]
+            );
         }
     }
 
@@ -181,7 +196,13 @@ mod tests {
 
     #[test]
     fn duration_end_stops_like_the_stop_button() {
-        let (m, _) = run(vec![Input::GoLive, Input::Prepared, Input::Connected, Input::MediaEnded, Input::Unwound]);
+        let (m, _) = run(vec![
+            Input::GoLive,
+            Input::Prepared,
+            Input::Connected,
+            Input::MediaEnded,
+            Input::Unwound,
+        ]);
         assert_eq!(m.state(), S::Ended);
     }
 }

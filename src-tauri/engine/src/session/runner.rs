@@ -99,7 +99,11 @@ impl Drop for SessionHandle {
     }
 }
 
-pub fn start(config: LiveConfig, capture: Arc<Capture>, events: Arc<dyn EventSink>) -> SessionHandle {
+pub fn start(
+    config: LiveConfig,
+    capture: Arc<Capture>,
+    events: Arc<dyn EventSink>,
+) -> SessionHandle {
     let (stop_tx, stop_rx) = bounded(1);
     let thread = std::thread::Builder::new()
         .name("onair-session".into())
@@ -110,6 +114,8 @@ pub fn start(config: LiveConfig, capture: Arc<Capture>, events: Arc<dyn EventSin
         thread: Some(thread),
     }
 }
+
+type SinkResult = Result<(), OnairError>;
 
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
 /// About four seconds of packets: a sink slower than that drops to a keyframe.
@@ -141,14 +147,22 @@ struct Runner {
     machine: Machine,
     prepared: Option<Prepared>,
     running: Option<Running>,
-    sink_done: (Sender<Result<(), OnairError>>, Receiver<Result<(), OnairError>>),
+    /// Each sink thread reports here once, when it has finished.
+    sink_done_tx: Sender<SinkResult>,
+    sink_done: Receiver<SinkResult>,
     summary: SessionSummary,
     failure: Option<OnairError>,
     meter: StatsMeter,
 }
 
 impl Runner {
-    fn new(config: LiveConfig, capture: Arc<Capture>, events: Arc<dyn EventSink>, stop_rx: Receiver<()>) -> Self {
+    fn new(
+        config: LiveConfig,
+        capture: Arc<Capture>,
+        events: Arc<dyn EventSink>,
+        stop_rx: Receiver<()>,
+    ) -> Self {
+        let (sink_done_tx, sink_done) = unbounded();
         Runner {
             config,
             capture,
@@ -158,7 +172,8 @@ impl Runner {
             machine: Machine::new(),
             prepared: None,
             running: None,
-            sink_done: unbounded(),
+            sink_done_tx,
+            sink_done,
             summary: SessionSummary::default(),
             failure: None,
             meter: StatsMeter::default(),
@@ -180,7 +195,10 @@ impl Runner {
         }
         match self.machine.state() {
             SessionState::Ended => Ok(self.summary),
-            _ => Err(self.failure.take().unwrap_or_else(|| OnairError::internal("the session failed"))),
+            _ => Err(self
+                .failure
+                .take()
+                .unwrap_or_else(|| OnairError::internal("the session failed"))),
         }
     }
 
@@ -209,17 +227,21 @@ impl Runner {
                 self.failure = Some(error);
                 None
             }
-            Action::Prepare => Some(self.stop_requested().unwrap_or_else(|| match self.prepare() {
-                Ok(prepared) => {
-                    self.prepared = Some(prepared);
-                    Input::Prepared
-                }
-                Err(e) => Input::Failed(e),
-            })),
-            Action::Connect => Some(self.stop_requested().unwrap_or_else(|| match self.connect() {
-                Ok(()) => Input::Connected,
-                Err(e) => Input::Failed(e),
-            })),
+            Action::Prepare => Some(self.stop_requested().unwrap_or_else(
+                || match self.prepare() {
+                    Ok(prepared) => {
+                        self.prepared = Some(prepared);
+                        Input::Prepared
+                    }
+                    Err(e) => Input::Failed(e),
+                },
+            )),
+            Action::Connect => Some(self.stop_requested().unwrap_or_else(
+                || match self.connect() {
+                    Ok(()) => Input::Connected,
+                    Err(e) => Input::Failed(e),
+                },
+            )),
             Action::StartMedia => {
                 self.start_media();
                 None
@@ -259,7 +281,11 @@ impl Runner {
         })?;
         let wants_aac = sink.needs().aac;
         let audio: Option<Box<dyn AudioEncoder>> = match self.capture.subscribe_audio(0) {
-            Some(_) if wants_aac => Some(Box::new(AacEncoder::new(48_000, 2, self.config.audio_kbps)?)),
+            Some(_) if wants_aac => Some(Box::new(AacEncoder::new(
+                48_000,
+                2,
+                self.config.audio_kbps,
+            )?)),
             _ => None,
         };
         let info = StreamInfo {
@@ -300,7 +326,12 @@ impl Runner {
     }
 
     fn start_media(&mut self) {
-        let Prepared { sinks, video, audio, .. } = self.prepared.take().expect("prepared before start");
+        let Prepared {
+            sinks,
+            video,
+            audio,
+            ..
+        } = self.prepared.take().expect("prepared before start");
         let clock = self.capture.clock();
         let timeline = Arc::new(Timeline::new(clock, clock.now_us(), self.config.duration));
         let counters = Arc::new(PipelineCounters::default());
@@ -316,7 +347,12 @@ impl Runner {
             video_ports.push(SinkPort::new(tx.clone(), dropped.clone()));
             audio_ports.push(SinkPort::new(tx, dropped.clone()));
             sink_drops.push(dropped);
-            sink_threads.push(spawn_sink(sink, rx, timeline.clone(), self.sink_done.0.clone()));
+            sink_threads.push(spawn_sink(
+                sink,
+                rx,
+                timeline.clone(),
+                self.sink_done_tx.clone(),
+            ));
         }
         let sinks_left = sink_threads.len();
 
@@ -327,7 +363,9 @@ impl Runner {
             timeline.clone(),
             counters.clone(),
         )];
-        if let (Some(encoder), Some(input)) = (audio, self.capture.subscribe_audio(CAPTURE_QUEUE * 4)) {
+        if let (Some(encoder), Some(input)) =
+            (audio, self.capture.subscribe_audio(CAPTURE_QUEUE * 4))
+        {
             encoder_threads.push(encoders::spawn_audio(
                 input,
                 encoder,
@@ -352,10 +390,12 @@ impl Runner {
         let mut next_stats = Instant::now() + STATS_INTERVAL;
         loop {
             let timeout = next_stats.saturating_duration_since(Instant::now());
-            let Some(running) = self.running.as_mut() else { return Input::Stop };
+            let Some(running) = self.running.as_mut() else {
+                return Input::Stop;
+            };
             select! {
                 recv(self.stop_rx) -> _ => return Input::Stop,
-                recv(self.sink_done.1) -> done => match done {
+                recv(self.sink_done) -> done => match done {
                     Ok(Err(e)) => return Input::Failed(e),
                     _ => {
                         running.sinks_left -= 1;
@@ -374,10 +414,15 @@ impl Runner {
 
     fn emit_stats(&mut self) {
         let Some(running) = &self.running else { return };
-        let sink_dropped = running.sink_drops.iter().map(|d| d.load(Ordering::Relaxed)).max().unwrap_or(0);
-        let (video, audio) = self
-            .meter
-            .sample(&running.counters, sink_dropped, running.timeline.now_us());
+        let sink_dropped = running
+            .sink_drops
+            .iter()
+            .map(|d| d.load(Ordering::Relaxed))
+            .max()
+            .unwrap_or(0);
+        let (video, audio) =
+            self.meter
+                .sample(&running.counters, sink_dropped, running.timeline.now_us());
         let has_audio = running.encoders.len() > 1;
         self.events.emit(Event::Stats {
             at_ms: self.at_ms(),
@@ -403,16 +448,22 @@ impl Runner {
             for thread in running.sinks {
                 let _ = thread.join();
             }
-            while let Ok(done) = self.sink_done.1.try_recv() {
+            while let Ok(done) = self.sink_done.try_recv() {
                 if let Err(e) = done {
                     first_error.get_or_insert(e);
                 }
             }
             let c = &running.counters;
-            self.summary.duration_ms = (running.timeline.end_us().min(running.timeline.now_us()) / 1000) as u32;
+            self.summary.duration_ms =
+                (running.timeline.end_us().min(running.timeline.now_us()) / 1000) as u32;
             self.summary.frames_encoded = c.video_encoded.load(Ordering::Relaxed);
             self.summary.frames_dropped = c.video_dropped.load(Ordering::Relaxed)
-                + running.sink_drops.iter().map(|d| d.load(Ordering::Relaxed)).max().unwrap_or(0);
+                + running
+                    .sink_drops
+                    .iter()
+                    .map(|d| d.load(Ordering::Relaxed))
+                    .max()
+                    .unwrap_or(0);
         }
         if let Some(mut prepared) = self.prepared.take() {
             for sink in &mut prepared.sinks {
@@ -429,7 +480,7 @@ fn spawn_sink(
     mut sink: Box<dyn Sink>,
     rx: Receiver<Packet>,
     timeline: Arc<Timeline>,
-    done: Sender<Result<(), OnairError>>,
+    done: Sender<SinkResult>,
 ) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("onair-sink".into())

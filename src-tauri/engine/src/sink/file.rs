@@ -36,7 +36,10 @@ impl FileSink {
     fn io_error(&self, e: std::io::Error) -> OnairError {
         OnairError::new(
             ErrorCode::InvalidDestination,
-            format!("Cannot write the recording {}: {e}. Choose a folder you can write to.", self.path.display()),
+            format!(
+                "Cannot write the recording {}: {e}. Choose a folder you can write to.",
+                self.path.display()
+            ),
         )
     }
 
@@ -56,11 +59,16 @@ impl Sink for FileSink {
             std::fs::create_dir_all(dir).map_err(|e| self.io_error(e))?;
         }
         let file = File::create(&self.path).map_err(|e| self.io_error(e))?;
-        let mut writer = FlvWriter::new(BufWriter::new(file), info).map_err(|e| self.io_error(e))?;
+        let mut writer =
+            FlvWriter::new(BufWriter::new(file), info).map_err(|e| self.io_error(e))?;
         if let Some(audio) = &info.audio {
             self.lead_us = audio.lead_us;
             writer
-                .write_tag(tags::TAG_AUDIO, 0, &tags::audio_sequence_header(&audio.config))
+                .write_tag(
+                    tags::TAG_AUDIO,
+                    0,
+                    &tags::audio_sequence_header(&audio.config),
+                )
                 .map_err(|e| self.io_error(e))?;
         }
         self.writer = Some(writer);
@@ -72,18 +80,33 @@ impl Sink for FileSink {
             Packet::Video(v) => {
                 if !self.video_started {
                     // The fan-out starts every sink on a keyframe, which carries SPS and PPS.
-                    let Some((sps, pps)) = avc::parameter_sets(&v.data) else { return Ok(()) };
+                    let Some((sps, pps)) = avc::parameter_sets(&v.data) else {
+                        return Ok(());
+                    };
                     let ts = self.timestamp_ms(v.pts_us);
                     let header = tags::video_sequence_header(&sps, &pps);
                     let w = self.writer.as_mut().expect("opened");
-                    w.write_tag(tags::TAG_VIDEO, ts, &header).map_err(|e| self.io_error(e))?;
+                    w.write_tag(tags::TAG_VIDEO, ts, &header)
+                        .map_err(|e| self.io_error(e))?;
                     self.video_started = true;
                 }
-                (tags::TAG_VIDEO, self.timestamp_ms(v.pts_us), tags::video_frame(&v.data, v.keyframe))
+                (
+                    tags::TAG_VIDEO,
+                    self.timestamp_ms(v.pts_us),
+                    tags::video_frame(&v.data, v.keyframe),
+                )
             }
-            Packet::Audio(a) => (tags::TAG_AUDIO, self.timestamp_ms(a.pts_us), tags::audio_frame(&a.data)),
+            Packet::Audio(a) => (
+                tags::TAG_AUDIO,
+                self.timestamp_ms(a.pts_us),
+                tags::audio_frame(&a.data),
+            ),
         };
-        let result = self.writer.as_mut().expect("opened").write_tag(kind, ts, &body);
+        let result = self
+            .writer
+            .as_mut()
+            .expect("opened")
+            .write_tag(kind, ts, &body);
         result.map_err(|e| self.io_error(e))
     }
 

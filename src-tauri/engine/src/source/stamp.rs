@@ -133,9 +133,18 @@ mod tests {
     #[test]
     fn encode_then_decode_round_trips() {
         for stamp in [
-            Stamp { frame: 0, time_ms: 0 },
-            Stamp { frame: 123_456, time_ms: 0xdead_beef },
-            Stamp { frame: u32::MAX, time_ms: u32::MAX },
+            Stamp {
+                frame: 0,
+                time_ms: 0,
+            },
+            Stamp {
+                frame: 123_456,
+                time_ms: 0xdead_beef,
+            },
+            Stamp {
+                frame: u32::MAX,
+                time_ms: u32::MAX,
+            },
         ] {
             assert_eq!(decode(&encode(stamp)), Some(stamp));
         }
@@ -143,7 +152,10 @@ mod tests {
 
     #[test]
     fn a_flipped_bit_is_detected() {
-        let mut bits = encode(Stamp { frame: 42, time_ms: 7 });
+        let mut bits = encode(Stamp {
+            frame: 42,
+            time_ms: 7,
+        });
         bits[20] = !bits[20];
         assert_eq!(decode(&bits), None);
     }
@@ -155,7 +167,10 @@ mod tests {
             let mut data = vec![100u8; len];
             let (y, rest) = data.split_at_mut((w * h) as usize);
             let (u, v) = rest.split_at_mut(rest.len() / 2);
-            let stamp = Stamp { frame: 77, time_ms: 1_700_000_123 };
+            let stamp = Stamp {
+                frame: 77,
+                time_ms: 1_700_000_123,
+            };
             draw(y, u, v, w, stamp);
             assert_eq!(read(y, w), Some(stamp), "{w}x{h}");
         }

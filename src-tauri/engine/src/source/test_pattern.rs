@@ -58,7 +58,7 @@ impl TestPattern {
         let (y, rest) = data.split_at_mut(w * h);
         let (u, v) = rest.split_at_mut(rest.len() / 2);
         let cw = w.div_ceil(2);
-        let flash = n % self.fps as u64 == 0;
+        let flash = n.is_multiple_of(self.fps as u64);
 
         // Every row of the picture is the same, so draw one row per plane and copy it.
         let offset = (n * SPEED) as usize % w;
@@ -72,12 +72,24 @@ impl TestPattern {
         let v_row: Vec<u8> = (0..cw)
             .map(|cx| if flash { 128 } else { bar_at(cx * 2).2 })
             .collect();
-        y.chunks_exact_mut(w).for_each(|r| r.copy_from_slice(&luma_row));
-        u.chunks_exact_mut(cw).for_each(|r| r.copy_from_slice(&u_row));
-        v.chunks_exact_mut(cw).for_each(|r| r.copy_from_slice(&v_row));
+        y.chunks_exact_mut(w)
+            .for_each(|r| r.copy_from_slice(&luma_row));
+        u.chunks_exact_mut(cw)
+            .for_each(|r| r.copy_from_slice(&u_row));
+        v.chunks_exact_mut(cw)
+            .for_each(|r| r.copy_from_slice(&v_row));
 
         let time_ms = self.clock.unix_ms_at(capture_us) as u32;
-        stamp::draw(y, u, v, self.width, Stamp { frame: n as u32, time_ms });
+        stamp::draw(
+            y,
+            u,
+            v,
+            self.width,
+            Stamp {
+                frame: n as u32,
+                time_ms,
+            },
+        );
 
         VideoFrame {
             width: self.width,
@@ -90,7 +102,10 @@ impl TestPattern {
 
 impl VideoSource for TestPattern {
     fn describe(&self) -> String {
-        format!("test pattern {}x{} at {} fps", self.width, self.height, self.fps)
+        format!(
+            "test pattern {}x{} at {} fps",
+            self.width, self.height, self.fps
+        )
     }
 
     fn next_frame(&mut self) -> Result<VideoFrame, SourceError> {
@@ -116,7 +131,8 @@ mod tests {
             let read = stamp::read(y, 640).expect("stamp readable");
             assert_eq!(read.frame, n as u32);
             let below_stamp = &y[stamp::height(640) as usize * 640..];
-            let mean = below_stamp.iter().map(|&p| p as u64).sum::<u64>() / below_stamp.len() as u64;
+            let mean =
+                below_stamp.iter().map(|&p| p as u64).sum::<u64>() / below_stamp.len() as u64;
             assert_eq!(mean == FLASH_LUMA as u64, n == 30, "frame {n} mean {mean}");
         }
     }

@@ -57,7 +57,8 @@ impl AudioSource for TestTone {
         let first = self.next_sample;
         self.next_sample += CHUNK_FRAMES;
         // Like a sound card, a chunk is delivered once its last sample is captured.
-        self.clock.sleep_until(Self::sample_time_us(self.next_sample));
+        self.clock
+            .sleep_until(Self::sample_time_us(self.next_sample));
         let mut samples = Vec::with_capacity((CHUNK_FRAMES * CHANNELS as u64) as usize);
         for k in first..first + CHUNK_FRAMES {
             let s = Self::sample(k);
@@ -78,7 +79,9 @@ mod tests {
 
     #[test]
     fn beeps_loud_at_each_second_and_hums_quietly_between() {
-        let peak = |range: std::ops::Range<u64>| range.map(|k| TestTone::sample(k).abs()).fold(0.0, f32::max);
+        let peak = |range: std::ops::Range<u64>| {
+            range.map(|k| TestTone::sample(k).abs()).fold(0.0, f32::max)
+        };
         assert!(peak(0..BEEP_SAMPLES) > 0.49);
         assert!(peak(RATE as u64..RATE as u64 + BEEP_SAMPLES) > 0.49);
         let between = peak(BEEP_SAMPLES..RATE as u64);

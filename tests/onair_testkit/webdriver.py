@@ -1,0 +1,165 @@
+"""A small W3C WebDriver client (plain HTTP + JSON) and the desktop harness:
+Xvfb, a private session bus and WebKitWebDriver driving the real Onair window.
+
+tauri-driver is only a proxy in front of WebKitWebDriver that sets
+TAURI_WEBVIEW_AUTOMATION and rewrites one capability; its proxy (2.1.0) reset
+connections now and then here, losing clicks. So the harness does those two
+things itself and talks to WebKitWebDriver directly."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
+
+
+class WebDriverError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class WebDriver:
+    def __init__(self, base: str):
+        self.base = base.rstrip("/")
+        self.session: Optional[str] = None
+
+    def _call(self, method: str, path: str, body: Any = None, timeout: float = 60) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return json.loads(resp.read() or b"{}").get("value")
+        except urllib.error.HTTPError as e:
+            raise WebDriverError(f"{method} {path}: {e.code} {e.read().decode(errors='replace')}") from None
+
+    def start(self, application: Path) -> None:
+        caps = {"capabilities": {"alwaysMatch": {"webkitgtk:browserOptions": {"binary": str(application), "args": []}}}}
+        self.session = self._call("POST", "/session", caps, timeout=120)["sessionId"]
+
+    def quit(self) -> None:
+        if self.session:
+            try:
+                self._call("DELETE", f"/session/{self.session}", timeout=20)
+            except (OSError, WebDriverError):
+                pass  # the app closing can drop the connection before the reply
+            finally:
+                self.session = None
+
+    def find(self, css: str) -> str:
+        query = {"using": "css selector", "value": css}
+        return self._call("POST", f"/session/{self.session}/element", query)[ELEMENT]
+
+    def click(self, css: str) -> None:
+        self._call("POST", f"/session/{self.session}/element/{self.find(css)}/click", {})
+
+    def text(self, css: str) -> str:
+        return self._call("GET", f"/session/{self.session}/element/{self.find(css)}/text")
+
+    def script(self, source: str, *args: Any) -> Any:
+        body = {"script": source, "args": list(args)}
+        return self._call("POST", f"/session/{self.session}/execute/sync", body)
+
+    def screenshot(self, path: Path) -> Path:
+        png = base64.b64decode(self._call("GET", f"/session/{self.session}/screenshot"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(png)
+        return path
+
+    def wait_for(self, what: str, check: Callable[[], Any], timeout: float = 20) -> Any:
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            last = check()
+            if last:
+                return last
+            time.sleep(0.1)
+        raise TimeoutError(f"waited {timeout}s for {what}; last saw {last!r}")
+
+
+class Desktop:
+    """Xvfb + dbus-run-session + WebKitWebDriver, torn down in reverse order."""
+
+    def __init__(self, home: Path):
+        self.home = home
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self) -> WebDriver:
+        for tool in ("Xvfb", "dbus-run-session", "WebKitWebDriver"):
+            if shutil.which(tool) is None:
+                raise RuntimeError(f"{tool} is not installed (the project's setup installs it)")
+        display = self._start_xvfb()
+        runtime = self.home / "run"
+        runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # NO_AT_BRIDGE: the accessibility bus stalls WebKitGTK under a bare session bus.
+        env = dict(
+            os.environ,
+            DISPLAY=display,
+            HOME=str(self.home),
+            XDG_RUNTIME_DIR=str(runtime),
+            NO_AT_BRIDGE="1",
+            TAURI_WEBVIEW_AUTOMATION="true",  # lets WebKitWebDriver drive the app's webview
+        )
+        port = free_port()
+        self.log = open(self.home / "webdriver.log", "wb")
+        driver = subprocess.Popen(
+            ["dbus-run-session", "--", "WebKitWebDriver", f"--port={port}", "--host=127.0.0.1"],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.procs.append(driver)
+        wd = WebDriver(f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                wd._call("GET", "/status", timeout=2)
+                break
+            except (OSError, WebDriverError):
+                if time.monotonic() > deadline or driver.poll() is not None:
+                    raise RuntimeError(f"WebKitWebDriver did not start; see {self.home / 'webdriver.log'}")
+                time.sleep(0.2)
+        return wd
+
+    def _start_xvfb(self) -> str:
+        """A private X display; returns once it accepts clients."""
+        number = next(n for n in range(100, 200) if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists())
+        display = f":{number}"
+        xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"], stderr=subprocess.DEVNULL)
+        self.procs.append(xvfb)
+        deadline = time.monotonic() + 15
+        while subprocess.run(["xdpyinfo", "-display", display], capture_output=True).returncode != 0:
+            if time.monotonic() > deadline or xvfb.poll() is not None:
+                raise RuntimeError(f"Xvfb {display} did not start")
+            time.sleep(0.1)
+        (self.home / "display").write_text(display)
+        return display
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            try:
+                os.killpg(proc.pid, 15) if proc.args[0] == "dbus-run-session" else proc.terminate()
+                proc.wait(timeout=10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                proc.kill()
+        self.procs.clear()
+
+
+def desktop_bin() -> Path:
+    if os.environ.get("ONAIR_DESKTOP_BIN"):
+        return Path(os.environ["ONAIR_DESKTOP_BIN"])
+    from .onair import onair_bin
+
+    return onair_bin().with_name("onair-desktop")
