@@ -83,6 +83,8 @@ def test_go_live_records_locally_and_stop_says_where(window, ffmpeg, measurement
     assert codecs == ["aac", "h264"]
     duration = float(info["format"]["duration"])
     assert 2.0 < duration < 15.0
+    audio_packets = len(media.packet_times(path, "a:0")[0])
+    assert abs(audio_packets - duration * 48_000 / 1024) <= 3, f"{audio_packets} audio packets in {duration:.2f} s"
     measurements.record(f"desktop Go Live -> Stop recording: {duration:.2f} s, {path.name}")
 
 

@@ -8,6 +8,7 @@ reads the same files, so the suite takes about as long as the longest one.
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
@@ -269,3 +270,24 @@ def test_usage_errors_exit_2(onair_bin, tmp_path, args):
     assert run.returncode == 2, run.describe()
     assert run.stderr.strip(), "a usage error should explain itself on stderr"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_ends_an_open_ended_session_cleanly_with_all_its_audio(onair_bin, ffmpeg, tmp_path, measurements):
+    """No --duration: the creator stops with Ctrl-C. Every second of the
+    recording must carry its audio (an open end once dropped every packet)."""
+    out = tmp_path / "open.flv"
+    with onair.Session(["live", f"file:{out}", "--json"]) as session:
+        session.wait_for_state("live", timeout=15)
+        time.sleep(3)
+        assert session.stop() == 0, session.stderr
+    assert session.states == ["preparing", "connecting", "live", "stopping", "ended"]
+    duration = float(media.probe(out)["format"]["duration"])
+    audio_pts, _ = media.packet_times(out, "a:0")
+    video_pts, _ = media.packet_times(out, "v:0")
+    expected_audio = duration * 48_000 / 1024
+    measurements.record(
+        f"Ctrl-C after ~3 s live: {duration:.2f} s, {len(video_pts)} video and "
+        f"{len(audio_pts)} audio packets (expected ~{expected_audio:.0f})"
+    )
+    assert len(video_pts) >= duration * 30 - 2
+    assert abs(len(audio_pts) - expected_audio) <= 3

@@ -41,6 +41,12 @@ impl Timeline {
         self.end_us.load(Ordering::Relaxed)
     }
 
+    /// The end as a signed presentation time (an open end stays open: a plain
+    /// cast of u64::MAX would make it -1 and drop every packet).
+    pub fn end_pts(&self) -> i64 {
+        i64::try_from(self.end_us()).unwrap_or(i64::MAX)
+    }
+
     /// Ends the session now (or keeps an earlier end).
     pub fn stop_now(&self) {
         self.end_us.fetch_min(self.now_us(), Ordering::Relaxed);
@@ -119,7 +125,7 @@ pub fn spawn_audio(
             let mut send =
                 |pcm: &[f32], pts_us: i64, fanout: &mut Fanout| -> Result<(), OnairError> {
                     if let Some(audio) = encoder.encode(pcm, pts_us)? {
-                        if audio.pts_us < timeline.end_us() as i64 {
+                        if audio.pts_us < timeline.end_pts() {
                             counters
                                 .audio_bytes
                                 .fetch_add(audio.data.len() as u64, Ordering::Relaxed);
@@ -270,6 +276,14 @@ mod tests {
             samples: Arc::new(vec![0.25; frames * 2]),
             capture_us,
         }
+    }
+
+    #[test]
+    fn an_open_ended_session_keeps_every_pts() {
+        let open = Timeline::new(MediaClock::start(), 0, None);
+        assert_eq!(open.end_pts(), i64::MAX);
+        let ten_seconds = Timeline::new(MediaClock::start(), 0, Some(Duration::from_secs(10)));
+        assert_eq!(ten_seconds.end_pts(), 10_000_000);
     }
 
     #[test]
