@@ -56,6 +56,11 @@ def _run(args: list[str]) -> subprocess.CompletedProcess:
 # Probing
 
 
+def _ffmpeg_reading(path: str | Path, selector: str) -> list[str]:
+    """The start of an ffmpeg command that decodes one stream of `path`."""
+    return [_tool("ffmpeg"), "-v", "error", "-nostdin", "-i", str(path), "-map", f"0:{selector}"]
+
+
 def probe(path: str | Path) -> dict:
     """ffprobe's JSON for the file: ``{"streams": [...], "format": {...}}``."""
     done = _run(
@@ -186,14 +191,7 @@ def decode_video(path: str | Path, stream: int = 0) -> DecodedVideo:
 
     # Raw I420 out, so the luma plane arrives untouched (no range conversion).
     args = [
-        _tool("ffmpeg"),
-        "-v",
-        "error",
-        "-nostdin",
-        "-i",
-        str(path),
-        "-map",
-        f"0:{selector}",
+        *_ffmpeg_reading(path, selector),
         *_passthrough_args(),
         "-f",
         "rawvideo",
@@ -310,14 +308,7 @@ def decode_audio(path: str | Path, stream: int = 0, rate: int = AUDIO_RATE) -> D
     start = float(first[0]) if len(first) and np.isfinite(first[0]) else _float(audios[stream].get("start_time")) or 0.0
     done = _run(
         [
-            _tool("ffmpeg"),
-            "-v",
-            "error",
-            "-nostdin",
-            "-i",
-            str(path),
-            "-map",
-            f"0:{selector}",
+            *_ffmpeg_reading(path, selector),
             "-ar",
             str(rate),
             "-ac",

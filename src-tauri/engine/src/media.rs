@@ -66,11 +66,6 @@ impl AudioChunk {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VideoCodec {
-    H264,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AudioCodec {
     Aac,
 }

@@ -114,6 +114,10 @@ impl Capture {
         self.video.subscribe(capacity)
     }
 
+    pub fn has_audio(&self) -> bool {
+        self.audio.is_some()
+    }
+
     pub fn subscribe_audio(&self, capacity: usize) -> Option<Subscription<AudioChunk>> {
         self.audio.as_ref().map(|a| a.subscribe(capacity))
     }
