@@ -9,6 +9,8 @@ pub mod events;
 pub mod flv;
 pub mod media;
 pub mod pipeline;
+pub mod redact;
+pub mod secret;
 pub mod session;
 pub mod sink;
 pub mod source;
