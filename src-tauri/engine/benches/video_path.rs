@@ -42,6 +42,7 @@ use onair_engine::clock::MediaClock;
 use onair_engine::encode::h264::{H264Encoder, H264Settings};
 use onair_engine::media::{Packet, VideoFrame};
 use onair_engine::pipeline::broadcast::Broadcast;
+use onair_engine::pipeline::control::EncoderControl;
 use onair_engine::pipeline::encoders::{self, Timeline};
 use onair_engine::pipeline::fanout::{Fanout, SinkPort};
 use onair_engine::pipeline::stats::PipelineCounters;
@@ -171,7 +172,14 @@ fn engine_pass(fixture: &Fixture, feed: Feed) -> Pass {
     let timeline = Arc::new(Timeline::new(MediaClock::start(), 0, None));
     let counters = Arc::new(PipelineCounters::default());
     let encoder = Box::new(H264Encoder::new(fixture.settings).expect("engine H.264 encoder"));
-    let encode = encoders::spawn_video(input, encoder, fanout, timeline, counters.clone());
+    let encode = encoders::spawn_video(
+        input,
+        encoder,
+        fanout,
+        Arc::new(EncoderControl::new(2500)),
+        timeline,
+        counters.clone(),
+    );
 
     let started = Instant::now();
     match feed {

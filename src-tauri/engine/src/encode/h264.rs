@@ -8,6 +8,8 @@ use openh264::encoder::{
     UsageType,
 };
 use openh264::OpenH264API;
+use openh264_sys2::{SBitrateInfo, ENCODER_OPTION_BITRATE, SPATIAL_LAYER_ALL};
+use std::os::raw::c_int;
 
 use super::{EncodeError, VideoEncoder};
 use crate::media::{EncodedVideo, VideoFrame};
@@ -83,5 +85,26 @@ impl VideoEncoder for H264Encoder {
 
     fn request_keyframe(&mut self) {
         self.keyframe_requested = true;
+    }
+
+    fn set_bitrate(&mut self, kbps: u32) -> Result<(), EncodeError> {
+        let mut info = SBitrateInfo {
+            iLayer: SPATIAL_LAYER_ALL,
+            iBitrate: (kbps * 1000) as c_int,
+        };
+        // SAFETY: the option id and the struct it points to match openh264's
+        // ISVCEncoder::SetOption contract; `info` outlives the call.
+        let status = unsafe {
+            self.encoder.raw_api().set_option(
+                ENCODER_OPTION_BITRATE,
+                (&raw mut info).cast::<std::ffi::c_void>(),
+            )
+        };
+        if status != 0 {
+            return Err(EncodeError::H264(format!(
+                "setting the bitrate to {kbps} kbps failed ({status})"
+            )));
+        }
+        Ok(())
     }
 }

@@ -28,6 +28,8 @@ pub trait VideoEncoder: Send {
         pts_us: i64,
     ) -> Result<Option<EncodedVideo>, EncodeError>;
     fn request_keyframe(&mut self);
+    /// Changes the target bitrate from the next frame on.
+    fn set_bitrate(&mut self, kbps: u32) -> Result<(), EncodeError>;
 }
 
 pub trait AudioEncoder: Send {

@@ -7,6 +7,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::broadcast::Subscription;
+use super::control::EncoderControl;
 use super::fanout::Fanout;
 use super::stats::PipelineCounters;
 use crate::clock::MediaClock;
@@ -63,6 +64,7 @@ pub fn spawn_video(
     input: Subscription<VideoFrame>,
     mut encoder: Box<dyn VideoEncoder>,
     mut fanout: Fanout,
+    control: Arc<EncoderControl>,
     timeline: Arc<Timeline>,
     counters: Arc<PipelineCounters>,
 ) -> JoinHandle<Result<(), OnairError>> {
@@ -82,6 +84,12 @@ pub fn spawn_video(
                 };
                 if pts >= timeline.end_us() {
                     break;
+                }
+                if control.take_keyframe_request() {
+                    encoder.request_keyframe();
+                }
+                if let Some(kbps) = control.take_bitrate_change() {
+                    encoder.set_bitrate(kbps)?;
                 }
                 let started = Instant::now();
                 let encoded = encoder.encode(&frame, pts as i64)?;

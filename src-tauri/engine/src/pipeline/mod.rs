@@ -3,6 +3,7 @@
 
 pub mod broadcast;
 pub mod capture;
+pub mod control;
 pub mod encoders;
 pub mod fanout;
 pub mod stats;

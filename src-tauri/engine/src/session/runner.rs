@@ -18,6 +18,7 @@ use crate::error::{ErrorCode, OnairError};
 use crate::events::{Event, EventSink, SessionState};
 use crate::media::{AudioCodec, AudioInfo, Packet, StreamInfo};
 use crate::pipeline::capture::Capture;
+use crate::pipeline::control::EncoderControl;
 use crate::pipeline::encoders::{self, Timeline};
 use crate::pipeline::fanout::{Fanout, SinkPort};
 use crate::pipeline::stats::{PipelineCounters, StatsMeter};
@@ -360,6 +361,7 @@ impl Runner {
             self.capture.subscribe_video(CAPTURE_QUEUE),
             video,
             Fanout::new(video_ports),
+            Arc::new(EncoderControl::new(self.config.video_kbps)),
             timeline.clone(),
             counters.clone(),
         )];
