@@ -22,12 +22,15 @@ use crate::pipeline::control::EncoderControl;
 use crate::pipeline::encoders::{self, Timeline};
 use crate::pipeline::fanout::{Fanout, SinkPort};
 use crate::pipeline::stats::{PipelineCounters, StatsMeter};
+use crate::secret::Secret;
 use crate::sink::file::FileSink;
 use crate::sink::Sink;
 
 #[derive(Debug, Clone)]
 pub struct LiveConfig {
     pub destination: Destination,
+    /// The stream key or bearer token, from the keychain or `--key-stdin`.
+    pub secret: Option<Secret>,
     pub video_kbps: u32,
     pub audio_kbps: u32,
     /// Stop by itself after this much media.
@@ -38,6 +41,7 @@ impl LiveConfig {
     pub fn new(destination: Destination) -> Self {
         LiveConfig {
             destination,
+            secret: None,
             video_kbps: 2500,
             audio_kbps: 128,
             duration: None,
