@@ -38,6 +38,9 @@ pub struct LiveArgs {
     /// Print one JSON event per line instead of a status line.
     #[arg(long)]
     json: bool,
+    /// Also print the audio meter (about 20 events a second).
+    #[arg(long)]
+    levels: bool,
 }
 
 fn parse_video(s: &str) -> Result<VideoChoice, String> {
@@ -74,7 +77,11 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
 
 pub fn run(args: LiveArgs) -> ExitCode {
     let json = args.json;
-    let print = move |event: Event| {
+    let levels = args.levels;
+    let print = Arc::new(move |event: Event| {
+        if matches!(event, Event::Levels { .. }) && !levels {
+            return;
+        }
         let mut out = std::io::stdout().lock();
         let _ = if json {
             writeln!(out, "{}", event.to_json_line())
@@ -82,7 +89,7 @@ pub fn run(args: LiveArgs) -> ExitCode {
             writeln!(out, "{}", human(&event))
         };
         let _ = out.flush();
-    };
+    });
     let fail = |error: OnairError| {
         print(Event::State {
             state: SessionState::Failed,
@@ -103,7 +110,7 @@ pub fn run(args: LiveArgs) -> ExitCode {
         height: args.size.1,
         fps: args.fps,
     };
-    let capture = match Capture::open(spec, MediaClock::start()) {
+    let capture = match Capture::open(spec, MediaClock::start(), print.clone()) {
         Ok(c) => Arc::new(c),
         Err(e) => return fail(e),
     };
@@ -111,7 +118,7 @@ pub fn run(args: LiveArgs) -> ExitCode {
     config.video_kbps = args.bitrate;
     config.duration = args.duration.map(Duration::from_secs_f64);
 
-    let handle = session::start(config, capture, Arc::new(print));
+    let handle = session::start(config, capture, print);
     let stopper = handle.stopper();
     // Ctrl-C is Stop: the recording is finished properly, the exit status is 0.
     let _ = ctrlc::set_handler(move || stopper.stop());
@@ -136,5 +143,9 @@ fn human(event: &Event) -> String {
         ),
         Event::Viewers { count } => format!("viewers: {count}"),
         Event::Recording { path } => format!("recording to {path}"),
+        Event::Health { message, .. } => format!("note: {message}"),
+        Event::Levels { peak_dbfs, rms_dbfs } => {
+            format!("audio {peak_dbfs:.1} dBFS peak, {rms_dbfs:.1} dBFS RMS")
+        }
     }
 }

@@ -70,6 +70,31 @@ pub enum Event {
     Recording {
         path: String,
     },
+    /// Something changed that a creator should see while live: a device
+    /// went away or came back, the encoder stepped down or up.
+    Health {
+        code: HealthCode,
+        message: String,
+    },
+    /// Audio meter, about 20 times a second: the loudest channel's peak and
+    /// RMS over the last 50 ms, in dBFS (-100 for silence).
+    Levels {
+        peak_dbfs: f32,
+        rms_dbfs: f32,
+    },
+}
+
+/// Stable names for health events, like error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum HealthCode {
+    DeviceLost,
+    DeviceRestored,
+    /// Encoding fell behind; the stream stepped down (frame rate, then size).
+    EncoderOverload,
+    /// Load fell again; the stream stepped back up.
+    EncoderRecovered,
 }
 
 impl Event {

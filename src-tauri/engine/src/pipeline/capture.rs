@@ -9,10 +9,13 @@ use std::thread::JoinHandle;
 use super::broadcast::{Broadcast, Subscription};
 use crate::clock::MediaClock;
 use crate::error::{ErrorCode, OnairError};
+use crate::events::{Event, EventSink};
 use crate::media::{AudioChunk, VideoFrame};
+use crate::source::levels::LevelMeter;
+use crate::source::microphone::{self, Microphone};
 use crate::source::test_pattern::TestPattern;
 use crate::source::test_tone::TestTone;
-use crate::source::{AudioChoice, AudioSource, VideoChoice, VideoSource};
+use crate::source::{AudioChoice, AudioSource, SourceError, VideoChoice, VideoSource};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaptureSpec {
@@ -47,7 +50,13 @@ pub struct Capture {
 }
 
 impl Capture {
-    pub fn open(spec: CaptureSpec, clock: MediaClock) -> Result<Self, OnairError> {
+    /// Opens the chosen sources. `events` hears what capture has to say
+    /// (device lost or back, audio levels) for as long as it runs.
+    pub fn open(
+        spec: CaptureSpec,
+        clock: MediaClock,
+        events: Arc<dyn EventSink>,
+    ) -> Result<Self, OnairError> {
         let video_source: Box<dyn VideoSource> = match &spec.video {
             VideoChoice::TestPattern => Box::new(TestPattern::new(spec.width, spec.height, spec.fps, clock)),
             VideoChoice::Camera(_) => {
@@ -60,12 +69,10 @@ impl Capture {
         let audio_source: Option<Box<dyn AudioSource>> = match &spec.audio {
             AudioChoice::TestTone => Some(Box::new(TestTone::new(clock))),
             AudioChoice::None => None,
-            AudioChoice::Microphone(_) => {
-                return Err(OnairError::new(
-                    ErrorCode::DeviceUnavailable,
-                    "No microphone is available to Onair on this machine. Use the test tone (--audio test) or no audio (--audio none).",
-                ))
-            }
+            AudioChoice::Microphone(name) => Some(Box::new(
+                Microphone::open(name.clone(), clock, events.clone())
+                    .map_err(|e| microphone_unavailable(e, name.as_deref()))?,
+            )),
         };
         let description = match &audio_source {
             Some(a) => format!("{} + {}", video_source.describe(), a.describe()),
@@ -83,7 +90,12 @@ impl Capture {
         )];
         let audio = audio_source.map(|source| {
             let broadcast = Arc::new(Broadcast::new());
-            threads.push(spawn_audio(source, broadcast.clone(), running.clone()));
+            threads.push(spawn_audio(
+                source,
+                broadcast.clone(),
+                events.clone(),
+                running.clone(),
+            ));
             broadcast
         });
         Ok(Capture {
@@ -141,6 +153,37 @@ impl Drop for Capture {
     }
 }
 
+/// Levels every 50 ms of 48 kHz audio: 20 meter updates a second.
+const LEVELS_EVERY_FRAMES: usize = 2_400;
+
+/// What a creator can do when the microphone cannot be opened: the devices
+/// that do exist, and the test tone.
+fn microphone_unavailable(error: SourceError, name: Option<&str>) -> OnairError {
+    let found: Vec<String> = microphone::list_microphones()
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    let wanted = match name {
+        Some(name) => format!("The microphone {name:?}"),
+        None => "The default microphone".to_string(),
+    };
+    let what_exists = if found.is_empty() {
+        "No microphone was found.".to_string()
+    } else {
+        format!("Microphones found: {}.", found.join(", "))
+    };
+    let detail = match error {
+        SourceError::Unavailable(why) => format!(" ({why})"),
+        SourceError::Stopped => String::new(),
+    };
+    OnairError::new(
+        ErrorCode::DeviceUnavailable,
+        format!(
+            "{wanted} could not be opened{detail}. {what_exists} Choose one with --audio mic:NAME (see onair devices), or use the test tone (--audio test)."
+        ),
+    )
+}
+
 fn spawn_video(
     mut source: Box<dyn VideoSource>,
     out: Arc<Broadcast<VideoFrame>>,
@@ -165,15 +208,23 @@ fn spawn_video(
 fn spawn_audio(
     mut source: Box<dyn AudioSource>,
     out: Arc<Broadcast<AudioChunk>>,
+    events: Arc<dyn EventSink>,
     running: Arc<AtomicBool>,
 ) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("onair-audio-capture".into())
         .spawn(move || {
+            let mut meter = LevelMeter::new(LEVELS_EVERY_FRAMES);
             while running.load(Ordering::Relaxed) {
                 let Ok(chunk) = source.next_chunk() else {
                     break;
                 };
+                if let Some((peak_dbfs, rms_dbfs)) = meter.add(&chunk) {
+                    events.emit(Event::Levels {
+                        peak_dbfs,
+                        rms_dbfs,
+                    });
+                }
                 out.send(&chunk);
             }
             out.close();

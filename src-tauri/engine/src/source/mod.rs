@@ -2,6 +2,9 @@
 //! sources sit behind the same two traits, so everything downstream (and every
 //! test) treats them alike.
 
+pub mod drift;
+pub mod levels;
+pub mod microphone;
 pub mod stamp;
 pub mod test_pattern;
 pub mod test_tone;
