@@ -215,6 +215,21 @@ class Session:
                 raise AssertionError(f"onair reached {event} while waiting for {state}")
         raise AssertionError(f"onair exited before reaching {state}: {self.stderr[-2000:]}")
 
+    def wait_for(self, predicate, timeout: float) -> dict:
+        """Waits for the first event that satisfies ``predicate``."""
+        for event in self.iter_events(timeout):
+            if predicate(event):
+                return event
+        raise AssertionError(f"onair exited before the awaited event: {self.stderr[-2000:]}")
+
+    def describe(self) -> str:
+        """For assertion messages."""
+        lines = "\n".join(json.dumps(e) for e in self.events[-40:])
+        return (
+            f"onair {' '.join(self.args)} -> exit {self.returncode}\n"
+            f"--- events ---\n{lines}\n--- stderr ---\n{self.stderr[-4000:]}"
+        )
+
     def stop(self, timeout: float = 15) -> int:
         """Ctrl-C, as a user would, then waits for the exit status."""
         if self.proc.poll() is None:

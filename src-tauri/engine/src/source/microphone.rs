@@ -22,12 +22,13 @@ pub const RATE: u32 = 48_000;
 pub const CHANNELS: u16 = 2;
 /// Output chunks of 10 ms, like the test tone.
 const CHUNK_FRAMES: usize = RATE as usize / 100;
-/// How long without samples before the device counts as gone.
-const STALL: Duration = Duration::from_millis(500);
+/// How long without samples before a device that reported no error counts
+/// as gone. An unplugged device reports an error at once; a sound server on
+/// a loaded machine can pause for seconds and then deliver all it held.
+const STALL: Duration = Duration::from_secs(4);
+/// A sound server can take a couple of seconds to deliver the first block.
+const FIRST_BLOCK_GRACE: Duration = Duration::from_secs(5);
 const RETRY_EVERY: Duration = Duration::from_secs(1);
-/// A gap in delivery longer than this is filled with silence at once rather
-/// than slewed away by the drift correction.
-const RESYNC_US: f64 = 100_000.0;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -90,6 +91,13 @@ fn find_device(name: Option<&str>) -> Result<cpal::Device, SourceError> {
     }
 }
 
+/// What the device thread hears from cpal.
+enum DeviceMessage {
+    Block(DeviceBlock),
+    /// The stream broke (device unplugged, sound server gone).
+    Failed,
+}
+
 /// Raw samples from the device callback, already f32 and interleaved.
 struct DeviceBlock {
     samples: Vec<f32>,
@@ -102,7 +110,7 @@ struct DeviceBlock {
 /// platform) until `stop` is dropped.
 struct DeviceStream {
     rate: u32,
-    blocks: Receiver<DeviceBlock>,
+    messages: Receiver<DeviceMessage>,
     _stop: Sender<()>,
 }
 
@@ -116,18 +124,20 @@ fn open_stream(device_name: Option<&str>, clock: MediaClock) -> Result<DeviceStr
     let channels = config.channels();
     let format = config.sample_format();
     let mut stream_config = config.config();
-    // Ask for ~10 ms periods: device defaults (the PulseAudio ALSA plugin's
-    // among them) can be hundreds of ms, which would look like a stall.
+    // Ask for 20 ms periods: PulseAudio's default batches about two seconds,
+    // which would look like a stall and blur the capture times.
     if let cpal::SupportedBufferSize::Range { min, max } = config.buffer_size() {
-        stream_config.buffer_size = cpal::BufferSize::Fixed((rate / 100).clamp(*min, *max));
+        stream_config.buffer_size = cpal::BufferSize::Fixed((rate / 50).clamp(*min, *max));
     }
-    let (block_tx, blocks) = bounded::<DeviceBlock>(64);
+    // Sound servers deliver in blocks as small as a few frames: room for
+    // seconds of them, so a busy machine delays audio rather than losing it.
+    let (message_tx, messages) = bounded::<DeviceMessage>(4096);
     let (stop_tx, stop_rx) = bounded::<()>(0);
     let (ready_tx, ready_rx) = bounded::<Result<(), SourceError>>(1);
     std::thread::Builder::new()
         .name("onair-mic".into())
         .spawn(move || {
-            let stream = build_stream(&device, stream_config, format, channels, block_tx, clock);
+            let stream = build_stream(&device, stream_config, format, channels, message_tx, clock);
             let stream = match stream.and_then(|s| s.play().map(|()| s).map_err(|e| e.to_string()))
             {
                 Ok(stream) => stream,
@@ -148,7 +158,7 @@ fn open_stream(device_name: Option<&str>, clock: MediaClock) -> Result<DeviceStr
         .unwrap_or_else(|_| Err(SourceError::Stopped))?;
     Ok(DeviceStream {
         rate,
-        blocks,
+        messages,
         _stop: stop_tx,
     })
 }
@@ -158,19 +168,20 @@ fn build_stream(
     config: cpal::StreamConfig,
     format: cpal::SampleFormat,
     channels: u16,
-    tx: Sender<DeviceBlock>,
+    tx: Sender<DeviceMessage>,
     clock: MediaClock,
 ) -> Result<cpal::Stream, String> {
     fn build<T: cpal::SizedSample>(
         device: &cpal::Device,
         config: cpal::StreamConfig,
         channels: u16,
-        tx: Sender<DeviceBlock>,
+        tx: Sender<DeviceMessage>,
         clock: MediaClock,
     ) -> Result<cpal::Stream, cpal::Error>
     where
         f32: cpal::FromSample<T>,
     {
+        let errors = tx.clone();
         device.build_input_stream::<T, _, _>(
             config,
             move |data: &[T], _| {
@@ -179,14 +190,23 @@ fn build_stream(
                     .map(|&s| <f32 as cpal::FromSample<T>>::from_sample_(s))
                     .collect();
                 // A full queue means the reader is gone or stuck: drop, never block the device.
-                let _ = tx.try_send(DeviceBlock {
+                let _ = tx.try_send(DeviceMessage::Block(DeviceBlock {
                     samples,
                     channels,
                     arrived_us: clock.now_us(),
-                });
+                }));
             },
-            // Errors surface as a stall the reader notices; nothing to do here.
-            |_| {},
+            move |error| {
+                // Overruns and reroutes keep the stream going (the drift
+                // tracker absorbs an overrun); these end it.
+                use cpal::ErrorKind as K;
+                if matches!(
+                    error.kind(),
+                    K::DeviceNotAvailable | K::HostUnavailable | K::StreamInvalidated
+                ) {
+                    let _ = errors.try_send(DeviceMessage::Failed);
+                }
+            },
             None,
         )
     }
@@ -298,31 +318,29 @@ impl Microphone {
         self.last_block = Instant::now();
         let rate = self.stream.as_ref().map_or(RATE, |s| s.rate);
         let frames = block.samples.len() / block.channels.max(1) as usize;
-        // The block's first sample was captured about one block before the callback.
-        let first_us = block
-            .arrived_us
-            .saturating_sub(frames as u64 * 1_000_000 / rate as u64);
-        if self.base_us.is_none() {
-            self.base_us = Some(first_us);
-        }
-        // Drift: where the sample count says we are vs where the clock says.
-        let buffered = (self.pending.len() / 2) as f64 / rate as f64
-            + (self.ready.len() / 2) as f64 / RATE as f64;
-        let counted_us = self.next_sample_us() as f64 + buffered * 1e6;
-        let error_us = counted_us - first_us as f64;
-        if error_us < -RESYNC_US {
-            // The device stalled: fill the hole with silence so time stays true.
-            let missing = (-error_us / 1e6 * RATE as f64) as usize;
-            self.ready.extend(std::iter::repeat_n(0.0, missing * 2));
-            self.drift = DriftTracker::new();
-        }
-        let relative = self.drift.update(error_us.max(-RESYNC_US));
-        self.resampler
-            .set_resample_ratio_relative(relative, true)
-            .map_err(|_| SourceError::Stopped)?;
-
+        let block_us = frames as u64 * 1_000_000 / rate as u64;
+        // The first block sets the timeline: its first sample was captured
+        // about one block before the callback ran.
+        let base = *self
+            .base_us
+            .get_or_insert(block.arrived_us.saturating_sub(block_us));
         self.pending
             .extend(to_stereo(&block.samples, block.channels));
+        // Where the count puts the end of what has arrived, against when it arrived.
+        let counted_end_us = base as f64
+            + self.samples_out as f64 * 1e6 / RATE as f64
+            + (self.ready.len() / 2) as f64 * 1e6 / RATE as f64
+            + (self.pending.len() / 2) as f64 * 1e6 / rate as f64;
+        let correction = self
+            .drift
+            .update(counted_end_us - block.arrived_us as f64, block.arrived_us);
+        if correction.fill_us > 0.0 {
+            let frames = (correction.fill_us * RATE as f64 / 1e6) as usize;
+            self.ready.extend(std::iter::repeat_n(0.0, frames * 2));
+        }
+        self.resampler
+            .set_resample_ratio_relative(correction.ratio, true)
+            .map_err(|_| SourceError::Stopped)?;
         self.resample()
     }
 
@@ -373,6 +391,14 @@ impl Microphone {
         self.take_chunk()
     }
 
+    fn stall_limit(&self) -> Duration {
+        if self.base_us.is_none() {
+            FIRST_BLOCK_GRACE
+        } else {
+            STALL
+        }
+    }
+
     fn lose_device(&mut self) {
         self.stream = None;
         self.next_retry = Instant::now() + RETRY_EVERY;
@@ -413,9 +439,11 @@ impl AudioSource for Microphone {
             let Some(stream) = &self.stream else {
                 return Ok(self.silence_chunk());
             };
-            match stream.blocks.recv_timeout(Duration::from_millis(50)) {
-                Ok(block) => self.accept(block)?,
-                Err(RecvTimeoutError::Timeout) if self.last_block.elapsed() < STALL => {}
+            match stream.messages.recv_timeout(Duration::from_millis(50)) {
+                Ok(DeviceMessage::Block(block)) => self.accept(block)?,
+                Ok(DeviceMessage::Failed) => self.lose_device(),
+                Err(RecvTimeoutError::Timeout)
+                    if self.last_block.elapsed() < self.stall_limit() => {}
                 Err(_) => self.lose_device(),
             }
         }
