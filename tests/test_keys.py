@@ -217,7 +217,7 @@ def test_import_obs_unknown_auto_server_fails_clearly(k, tmp_path):
         "type": "rtmp_common", "settings": {"service": "NicheTube", "server": "auto", "key": key},
     })
     run = k.onair("keys", "import-obs", str(profile))
-    assert run.returncode == USAGE, run.describe()
+    assert run.returncode == FAILURE, run.describe()
     assert "NicheTube" in error_line(run) and "[invalid_destination]" in error_line(run)
     assert not k.destinations_file.exists()
 
