@@ -9,6 +9,8 @@ except the stdout of ``keys show --reveal``.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -379,13 +381,20 @@ def test_the_secret_scan_finds_a_leak(tmp_path):
     scan.record_output("show --reveal", "key: sk_revealed_0123456789ab", allowed={"sk_revealed_0123456789ab"})
     assert scan.leaks() == []
     scan.record_output("leaky run", f"error: bad key {leaked}")
-    scan.record_process_list("leaky run", f"onair keys add x --url rtmp://h/app/{leaked}\n")
+    # A real process with the secret in its arguments, caught by a snapshot.
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)", leaked])
+    try:
+        scan.snapshot_processes(f"onair keys add x --url rtmp://h/app/{leaked}", proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
     (tmp_path / "cfg").mkdir()
     (tmp_path / "cfg" / "destinations.json").write_text(f'{{"url": "rtmp://h/app/{leaked}"}}')
     scan.watch_folder(tmp_path / "cfg")
     found = scan.leaks()
-    assert len(found) == 3, found
+    # Output, the child's own command line, ps, and the file.
+    assert len(found) == 4, found
     assert all(leaked not in f for f in found)  # the report does not repeat it
     # A reveal is allowed only where it was asked for.
     scan.record_output("other run", "sk_revealed_0123456789ab")
-    assert len(scan.leaks()) == 4
+    assert len(scan.leaks()) == 5

@@ -143,7 +143,7 @@ def run(
         env=env,
     )
     # The child is running (often waiting for stdin): its command line is visible now.
-    secrets.SESSION.snapshot_processes(label)
+    secrets.SESSION.snapshot_processes(label, proc.pid)
     try:
         stdout, stderr = proc.communicate(input=stdin if stdin is not None else "", timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -192,7 +192,7 @@ class Session:
         )
         self._label = "onair " + " ".join(self.args)
         self._recorded = False
-        secrets.SESSION.snapshot_processes(self._label)
+        secrets.SESSION.snapshot_processes(self._label, self.proc.pid)
         if stdin is not None:
             self.proc.stdin.write(stdin)
         self.proc.stdin.close()

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Optional
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 
@@ -50,12 +51,26 @@ class SecretScan:
     def record_process_list(self, label: str, text: str) -> None:
         self.process_lists.append((label, text))
 
-    def snapshot_processes(self, label: str) -> None:
-        done = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=False)
+    def snapshot_processes(self, label: str, pid: Optional[int] = None) -> None:
+        """What other users' programs could see: PID's own command line read
+        at once (a quick command may be gone before ``ps`` starts), then
+        ``ps -eww -o args`` for every process."""
+        if pid is not None:
+            cmdline = _command_line(pid)
+            if cmdline:
+                self.record_process_list(label, cmdline)
+        # "ww": full width; without it ps cuts lines to 80 columns when not on a terminal.
+        done = subprocess.run(["ps", "-eww", "-o", "args"], capture_output=True, text=True, check=False)
         self.record_process_list(label, done.stdout)
 
     def watch_folder(self, path: Path) -> None:
         self.folders.append(Path(path))
+
+    def _scrub(self, text: str) -> str:
+        """A label (an onair command line) fit to print in a report."""
+        for secret in self.secrets:
+            text = text.replace(secret, "<secret>")
+        return text
 
     def ignore_folder(self, path: Path) -> None:
         self.ignored.append(Path(path))
@@ -66,11 +81,11 @@ class SecretScan:
         for label, text, allowed in self.outputs:
             for secret in self.secrets - allowed:
                 if secret in text:
-                    found.append(f"{mask(secret)} in the output of {label}")
+                    found.append(f"{mask(secret)} in the output of {self._scrub(label)}")
         for label, text in self.process_lists:
             for secret in self.secrets - self.on_command_line:
                 if secret in text:
-                    found.append(f"{mask(secret)} in the process list while running {label}")
+                    found.append(f"{mask(secret)} in the process list while running {self._scrub(label)}")
         for folder in self.folders:
             for path in _files(folder):
                 if any(path.is_relative_to(i) for i in self.ignored):
@@ -85,6 +100,19 @@ class SecretScan:
                     if secret.encode() in data:
                         found.append(f"{mask(secret)} in the file {path}")
         return found
+
+
+def _command_line(pid: int) -> str:
+    """PID's arguments; empty for a moment right after fork, so retried briefly."""
+    for _ in range(50):
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return ""
+        if raw:
+            return raw.replace(b"\0", b" ").decode(errors="replace")
+        time.sleep(0.001)
+    return ""
 
 
 def _files(folder: Path) -> Iterable[Path]:

@@ -147,15 +147,16 @@ fn usage(message: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// The whole of stdin, less its final newline; None when empty or a terminal
-/// (a key is never typed where it echoes).
+/// The whole of stdin less its final newline, or a no-echo prompt at a
+/// terminal; None when empty.
 fn read_stdin_secret() -> Option<Secret> {
     let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        return None;
-    }
     let mut text = String::new();
-    stdin.lock().read_to_string(&mut text).ok()?;
+    if stdin.is_terminal() {
+        text = rpassword::prompt_password("Stream key: ").ok()?;
+    } else {
+        stdin.lock().read_to_string(&mut text).ok()?;
+    }
     let text = text.trim_end_matches(['\r', '\n']);
     (!text.trim().is_empty()).then(|| Secret::new(text))
 }

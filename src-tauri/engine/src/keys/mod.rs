@@ -43,7 +43,7 @@ pub struct SavedDestination {
 }
 
 /// What `add` needs besides the secret.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct NewDestination {
     pub name: String,
@@ -51,6 +51,18 @@ pub struct NewDestination {
     pub url: String,
     pub token_url: Option<String>,
     pub status_url: Option<String>,
+}
+
+impl std::fmt::Debug for NewDestination {
+    // The URL may still hold a pasted key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewDestination")
+            .field("name", &self.name)
+            .field("url", &redact_url(&self.url))
+            .field("token_url", &self.token_url.as_deref().map(redact_url))
+            .field("status_url", &self.status_url.as_deref().map(redact_url))
+            .finish()
+    }
 }
 
 /// Whether a destination's secret is in the keychain, shown masked.
