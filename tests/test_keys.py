@@ -144,6 +144,15 @@ def test_a_key_pasted_inside_the_url_is_split_off(k):
     assert json.loads(config_text(k))["destinations"][0]["url"] == "rtmp://127.0.0.1/live"
 
 
+def test_a_whole_url_pasted_at_the_key_prompt_gives_its_key(k):
+    key = k.secret("sk_whole_url_0123456789ab")
+    add(k, "main", "rtmp://127.0.0.1/live", f"rtmp://127.0.0.1/live/{key}")
+    assert k.lookup("main") == key
+    other = k.onair("keys", "rotate", "main", stdin=f"rtmp://elsewhere.example/live/{key}")
+    assert other.returncode == USAGE and "another server" in error_line(other), other.describe()
+    assert k.lookup("main") == key
+
+
 def test_two_concurrent_adds_both_land(k):
     names = [f"dest{i}" for i in range(6)]
     keys = {n: k.secret(f"sk_concurrent_{n}_0123456789") for n in names}

@@ -151,6 +151,8 @@ pub enum KeysError {
     NoKeyForFile(String),
     #[error("The key is empty. Paste the stream key from your platform's dashboard.")]
     EmptySecret,
+    #[error("What was given as the key is a URL for another server ({0}). Paste only the stream key, or the full URL of this destination.")]
+    KeyIsOtherUrl(String),
 }
 
 fn saved_names_hint(known: &[String]) -> String {
@@ -172,6 +174,7 @@ impl KeysError {
                 | KeysError::UnknownName { .. }
                 | KeysError::NoKeyForFile(_)
                 | KeysError::EmptySecret
+                | KeysError::KeyIsOtherUrl(_)
                 | KeysError::Url(_)
                 | KeysError::Unusable(_)
         )
@@ -269,8 +272,7 @@ impl Keys {
         }
         let secret = match (kind.needs_secret(), secret.or(split.key)) {
             (false, _) => None,
-            (true, Some(s)) if s.expose().trim().is_empty() => return Err(KeysError::EmptySecret),
-            (true, Some(s)) => Some(s),
+            (true, Some(s)) => Some(secret_for(&split.url, s)?),
             (true, None) => return Err(KeysError::EmptySecret),
         };
         let saved = SavedDestination {
@@ -364,13 +366,11 @@ impl Keys {
 
     /// Replaces a destination's key (or stores the missing one).
     pub fn rotate(&self, name: &str, secret: Secret) -> Result<DestinationSummary, KeysError> {
-        if secret.expose().trim().is_empty() {
-            return Err(KeysError::EmptySecret);
-        }
         let saved = self.find(name)?;
         if !saved.kind.needs_secret() {
             return Err(KeysError::NoKeyForFile(saved.name));
         }
+        let secret = secret_for(&saved.url, secret)?;
         self.keychain.set(&saved.name, &secret)?;
         Ok(DestinationSummary::new(
             &saved,
@@ -513,6 +513,25 @@ fn parse_destination(url: &str) -> Result<Destination, KeysError> {
     // infer_kind has accepted it, so Destination::parse agrees; keep its
     // message if it ever does not.
     Destination::parse(url).map_err(|e| KeysError::Unusable(e.message))
+}
+
+/// The secret to store for a destination at `url`. Creators often paste the
+/// whole `rtmp://host/app/KEY` where the key alone was asked for: when it is
+/// this destination's URL, the key is taken from it.
+fn secret_for(url: &str, secret: Secret) -> Result<Secret, KeysError> {
+    let text = secret.expose().trim();
+    if text.is_empty() {
+        return Err(KeysError::EmptySecret);
+    }
+    if !text.contains("://") {
+        // Keys never start or end with spaces; pasted ones often do.
+        return Ok(Secret::new(text));
+    }
+    let pasted = url::split_key(text);
+    match pasted.key {
+        Some(key) if pasted.url.eq_ignore_ascii_case(url) => Ok(key),
+        _ => Err(KeysError::KeyIsOtherUrl(redact_url(&pasted.url))),
+    }
 }
 
 fn names(destinations: &[SavedDestination]) -> Vec<String> {

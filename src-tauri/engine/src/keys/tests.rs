@@ -324,3 +324,18 @@ fn a_corrupt_config_is_reported_and_kept() {
     assert_eq!(err.code(), ErrorCode::InvalidDestination);
     assert!(err.to_string().contains(".corrupt-"), "{err}");
 }
+
+#[test]
+fn a_whole_url_pasted_as_the_key_gives_its_key() {
+    let f = fixture();
+    let pasted = Secret::new(format!("rtmp://ingest.example/live/{KEY}\n"));
+    f.keys
+        .add(new("a", "rtmp://ingest.example/live"), Some(pasted))
+        .unwrap();
+    assert_eq!(f.keychain.get("a").unwrap().unwrap().expose(), KEY);
+    let other = Secret::new(format!("rtmp://elsewhere.example/live/{KEY}"));
+    let err = f.keys.rotate("a", other).unwrap_err();
+    assert!(matches!(err, KeysError::KeyIsOtherUrl(_)) && err.is_usage());
+    assert!(!err.to_string().contains(KEY), "{err}");
+    assert_eq!(f.keychain.get("a").unwrap().unwrap().expose(), KEY);
+}
