@@ -186,8 +186,8 @@ class KeyringEnv:
 
     def search(self) -> str:
         """secret-tool's listing of every onair item (secrets included)."""
-        return self._secret_tool("search", "--all", "service", "onair").stdout + \
-            self._secret_tool("search", "--all", "service", "onair").stderr
+        done = self._secret_tool("search", "--all", "service", "onair")
+        return done.stdout + done.stderr
 
     def delete_item(self, name: str) -> None:
         """Deletes a key behind onair's back."""
