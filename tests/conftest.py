@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from onair_testkit import onair  # noqa: E402
+from onair_testkit import onair, secrets  # noqa: E402
 
 _MEASUREMENTS: list[tuple[str, str]] = []
 
@@ -34,6 +34,17 @@ def ffmpeg() -> None:
     missing = [tool for tool in ("ffmpeg", "ffprobe") if shutil.which(tool) is None]
     if missing:
         pytest.fail(f"{' and '.join(missing)} not installed; the suites decode media with them", pytrace=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def secret_scan():
+    """After the last test: no registered secret may appear in any onair
+    output, process-list snapshot or watched folder (see onair_testkit.secrets).
+    A leak fails the session as an error in this fixture's teardown."""
+    yield secrets.SESSION
+    leaks = secrets.SESSION.leaks()
+    if leaks:
+        pytest.fail("secret scan found leaks:\n  " + "\n  ".join(leaks), pytrace=False)
 
 
 class Measurements:

@@ -5,7 +5,9 @@
   flash levels, decode audio, find flashes and beep onsets.
 * ``report`` — lost/repeated frames and A/V offsets from what was decoded.
 * ``onair``  — locate and run the ``onair`` binary, parse its JSON lines.
+* ``secrets`` — the secret scan: registered secrets must appear nowhere.
+* ``keyring`` — a private session bus with a real gnome-keyring Secret Service.
 """
 
-from . import media, onair, report, stamp  # noqa: F401
+from . import media, onair, report, secrets, stamp  # noqa: F401
 from .stamp import Stamp  # noqa: F401

@@ -16,7 +16,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Iterable, Iterator, Optional, Sequence
+
+from . import secrets
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD_HINT = (
@@ -117,24 +119,46 @@ class Run:
         )
 
 
-def run(args: Sequence[str], timeout: float = 60, stdin: Optional[str] = None, env: Optional[dict] = None) -> Run:
-    """Runs ``onair ARGS`` to completion and collects its output."""
+def run(
+    args: Sequence[str],
+    timeout: float = 60,
+    stdin: Optional[str] = None,
+    env: Optional[dict] = None,
+    reveals: Iterable[str] = (),
+) -> Run:
+    """Runs ``onair ARGS`` to completion and collects its output.
+
+    Its stdout and stderr, and the process list while it runs, go to the
+    session's secret scan; ``reveals`` names secrets this run may print on
+    stdout (``keys show --reveal``)."""
     binary = onair_bin()
+    label = "onair " + " ".join(args)
     started = time.monotonic()
-    done = subprocess.run(
+    proc = subprocess.Popen(
         [str(binary), *args],
-        input=stdin if stdin is not None else "",
-        capture_output=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
         env=env,
     )
-    events, stray = parse_events(done.stdout)
+    # The child is running (often waiting for stdin): its command line is visible now.
+    secrets.SESSION.snapshot_processes(label, proc.pid)
+    try:
+        stdout, stderr = proc.communicate(input=stdin if stdin is not None else "", timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        stdout, stderr = proc.communicate()
+        secrets.SESSION.record_output(label, stdout + stderr)
+        raise
+    secrets.SESSION.record_output(label + " (stdout)", stdout, allowed=reveals)
+    secrets.SESSION.record_output(label + " (stderr)", stderr)
+    events, stray = parse_events(stdout)
     return Run(
         args=list(args),
-        returncode=done.returncode,
-        stdout=done.stdout,
-        stderr=done.stderr,
+        returncode=proc.returncode,
+        stdout=stdout,
+        stderr=stderr,
         seconds=time.monotonic() - started,
         events=events,
         stray=stray,
@@ -166,6 +190,9 @@ class Session:
             text=True,
             env=env,
         )
+        self._label = "onair " + " ".join(self.args)
+        self._recorded = False
+        secrets.SESSION.snapshot_processes(self._label, self.proc.pid)
         if stdin is not None:
             self.proc.stdin.write(stdin)
         self.proc.stdin.close()
@@ -240,12 +267,20 @@ class Session:
         code = self.proc.wait(timeout=timeout)
         for t in self._readers:
             t.join(timeout=5)
+        self._record()
         return code
+
+    def _record(self) -> None:
+        if not self._recorded:
+            self._recorded = True
+            lines = [json.dumps(e) for e in self.events] + self.stray + [self.stderr]
+            secrets.SESSION.record_output(self._label, "\n".join(lines))
 
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self._record()
 
     @property
     def returncode(self) -> Optional[int]:

@@ -1,23 +1,27 @@
 //! `onair live DEST`: one Go Live, one Stop (Ctrl-C or --duration).
 
-use std::io::Write;
+use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
 use onair_engine::clock::MediaClock;
-use onair_engine::destination::Destination;
 use onair_engine::events::{Event, SessionState};
+use onair_engine::keys;
 use onair_engine::pipeline::capture::{Capture, CaptureSpec};
+use onair_engine::secret::Secret;
 use onair_engine::session::{self, LiveConfig};
 use onair_engine::source::{AudioChoice, VideoChoice};
 use onair_engine::OnairError;
 
 #[derive(Args)]
 pub struct LiveArgs {
-    /// file:PATH, rtmp(s)://..., ws(s)://... or http(s)://...
+    /// A saved destination's name, or file:PATH, rtmp(s)://..., ws(s)://... or http(s)://...
     dest: String,
+    /// Read the stream key (or token) for an ad-hoc URL from stdin.
+    #[arg(long)]
+    key_stdin: bool,
     /// test, or camera[:N]
     #[arg(long, default_value = "test", value_parser = parse_video)]
     video: VideoChoice,
@@ -99,10 +103,26 @@ pub fn run(args: LiveArgs) -> ExitCode {
         ExitCode::from(1)
     };
 
-    let destination = match Destination::parse(&args.dest) {
-        Ok(d) => d,
-        Err(e) => return fail(e),
+    let resolved = match keys::resolve(&args.dest) {
+        Ok(r) => r,
+        Err(e) => return fail(e.into()),
     };
+    let mut secret = resolved.secret;
+    if args.key_stdin {
+        if resolved.saved.is_some() {
+            return usage(&format!(
+                "--key-stdin is for URLs; {:?} is a saved destination whose key is in the keychain.",
+                args.dest
+            ));
+        }
+        if secret.is_some() {
+            return usage("the URL already carries a key; pass it either in the URL or with --key-stdin, not both.");
+        }
+        match read_stdin_secret() {
+            Some(s) => secret = Some(s),
+            None => return usage("--key-stdin was given but stdin held no key."),
+        }
+    }
     let spec = CaptureSpec {
         video: args.video,
         audio: args.audio,
@@ -114,7 +134,8 @@ pub fn run(args: LiveArgs) -> ExitCode {
         Ok(c) => Arc::new(c),
         Err(e) => return fail(e),
     };
-    let mut config = LiveConfig::new(destination);
+    let mut config = LiveConfig::new(resolved.destination);
+    config.secret = secret;
     config.video_kbps = args.bitrate;
     config.duration = args.duration.map(Duration::from_secs_f64);
 
@@ -126,6 +147,25 @@ pub fn run(args: LiveArgs) -> ExitCode {
         Ok(_) => ExitCode::SUCCESS,
         Err(_) => ExitCode::from(1), // already reported as a failed state event
     }
+}
+
+fn usage(message: &str) -> ExitCode {
+    eprintln!("error: {message} [invalid_destination]");
+    ExitCode::from(2)
+}
+
+/// The whole of stdin less its final newline, or a no-echo prompt at a
+/// terminal; None when empty.
+fn read_stdin_secret() -> Option<Secret> {
+    let stdin = std::io::stdin();
+    let mut text = String::new();
+    if stdin.is_terminal() {
+        text = rpassword::prompt_password("Stream key: ").ok()?;
+    } else {
+        stdin.lock().read_to_string(&mut text).ok()?;
+    }
+    let text = text.trim_end_matches(['\r', '\n']);
+    (!text.trim().is_empty()).then(|| Secret::new(text))
 }
 
 fn human(event: &Event) -> String {

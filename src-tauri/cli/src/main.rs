@@ -1,6 +1,7 @@
 //! `onair`: the headless broadcaster over the same engine as the desktop app.
 //! Exit status: 0 after a clean end, 1 on failure, 2 on a usage error.
 
+mod keys;
 mod live;
 
 use std::process::ExitCode;
@@ -18,11 +19,14 @@ struct Cli {
 enum Command {
     /// Go live to DEST until Ctrl-C or --duration.
     Live(live::LiveArgs),
+    /// Manage saved destinations and their keys (kept in the system keychain).
+    Keys(keys::KeysArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Live(args) => live::run(args),
+        Command::Keys(args) => keys::run(args),
     }
 }

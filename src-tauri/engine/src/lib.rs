@@ -7,6 +7,7 @@ pub mod encode;
 pub mod error;
 pub mod events;
 pub mod flv;
+pub mod keys;
 pub mod media;
 pub mod pipeline;
 pub mod redact;

@@ -153,9 +153,7 @@ fn open_stream(device_name: Option<&str>, clock: MediaClock) -> Result<DeviceStr
             drop(stream);
         })
         .expect("spawn microphone thread");
-    ready_rx
-        .recv()
-        .unwrap_or_else(|_| Err(SourceError::Stopped))?;
+    ready_rx.recv().unwrap_or(Err(SourceError::Stopped))?;
     Ok(DeviceStream {
         rate,
         messages,

@@ -1,0 +1,550 @@
+//! Saved destinations and their secrets, managed offline.
+//!
+//! A destination is non-secret metadata in a config file (`config`) plus one
+//! secret in the OS keychain (`keychain`). This module keeps the two in step
+//! and is the only API the CLI and the desktop app use: add, list, show,
+//! reveal, rename, rotate, remove, import from OBS, and `resolve` a DEST
+//! typed by a creator into something to go live with.
+
+pub mod config;
+pub mod keychain;
+pub mod obs;
+pub mod url;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::destination::Destination;
+use crate::error::{ErrorCode, OnairError};
+use crate::redact::redact_url;
+use crate::secret::Secret;
+
+pub use config::{ConfigError, ConfigStore};
+pub use keychain::{Keychain, KeychainError, MemoryKeychain, OsKeychain};
+pub use obs::{ObsError, ObsService};
+pub use url::{DestinationKind, UrlError};
+
+/// One saved destination as the config file stores it. Never a secret here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct SavedDestination {
+    pub name: String,
+    pub kind: DestinationKind,
+    /// Without any key: `rtmp://host/app`, never `rtmp://host/app/KEY`.
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_url: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
+}
+
+/// What `add` needs besides the secret.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct NewDestination {
+    pub name: String,
+    /// May still carry a pasted key (`rtmp://host/app/KEY`); it is split off.
+    pub url: String,
+    pub token_url: Option<String>,
+    pub status_url: Option<String>,
+}
+
+impl std::fmt::Debug for NewDestination {
+    // The URL may still hold a pasted key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewDestination")
+            .field("name", &self.name)
+            .field("url", &redact_url(&self.url))
+            .field("token_url", &self.token_url.as_deref().map(redact_url))
+            .field("status_url", &self.status_url.as_deref().map(redact_url))
+            .finish()
+    }
+}
+
+/// Whether a destination's secret is in the keychain, shown masked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum KeyState {
+    Stored {
+        masked: String,
+    },
+    Missing,
+    /// Local recordings need no secret.
+    NotNeeded,
+}
+
+/// A destination as it may be shown anywhere: every URL redacted, the key masked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct DestinationSummary {
+    pub name: String,
+    pub kind: DestinationKind,
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_url: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
+    pub key: KeyState,
+}
+
+impl DestinationSummary {
+    fn new(saved: &SavedDestination, key: KeyState) -> DestinationSummary {
+        DestinationSummary {
+            name: saved.name.clone(),
+            kind: saved.kind,
+            url: redact_url(&saved.url),
+            token_url: saved.token_url.as_deref().map(redact_url),
+            status_url: saved.status_url.as_deref().map(redact_url),
+            options: saved.options.clone(),
+            key,
+        }
+    }
+}
+
+/// The outcome of an OBS import, for the creator to read (no key in it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ObsImported {
+    pub service: String,
+    pub profile: String,
+    pub destination: DestinationSummary,
+}
+
+/// A DEST ready to go live with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub destination: Destination,
+    pub secret: Option<Secret>,
+    /// The saved destination, when DEST was a name.
+    pub saved: Option<SavedDestination>,
+}
+
+/// Everything that can go wrong managing destinations, by layer.
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Keychain(#[from] KeychainError),
+    #[error(transparent)]
+    Obs(#[from] ObsError),
+    #[error(transparent)]
+    Url(#[from] UrlError),
+    #[error("{0}")]
+    InvalidName(String),
+    #[error("{0}")]
+    Unusable(String),
+    #[error("A destination called {0:?} already exists. Pick another name, or remove it first: onair keys rm {0:?}.")]
+    NameTaken(String),
+    #[error("There is no saved destination called {name:?}. {}", saved_names_hint(.known))]
+    UnknownName { name: String, known: Vec<String> },
+    #[error("The keychain has no key for {0:?}. Store one with: onair keys rotate {0:?}.")]
+    KeyMissing(String),
+    #[error("{0:?} is a local recording; it has no key.")]
+    NoKeyForFile(String),
+    #[error("The key is empty. Paste the stream key from your platform's dashboard.")]
+    EmptySecret,
+    #[error("What was given as the key is a URL for another server ({0}). Paste only the stream key, or the full URL of this destination.")]
+    KeyIsOtherUrl(String),
+}
+
+fn saved_names_hint(known: &[String]) -> String {
+    if known.is_empty() {
+        "No destinations are saved yet; add one with: onair keys add NAME --url URL.".into()
+    } else {
+        format!("Saved destinations: {}.", known.join(", "))
+    }
+}
+
+impl KeysError {
+    /// Mistakes in what was typed (exit status 2 in the CLI), as opposed to
+    /// failures of the machine or the keychain.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            KeysError::InvalidName(_)
+                | KeysError::NameTaken(_)
+                | KeysError::UnknownName { .. }
+                | KeysError::NoKeyForFile(_)
+                | KeysError::EmptySecret
+                | KeysError::KeyIsOtherUrl(_)
+                | KeysError::Url(_)
+                | KeysError::Unusable(_)
+        )
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            KeysError::Keychain(_) => ErrorCode::KeychainUnavailable,
+            KeysError::KeyMissing(_) => ErrorCode::KeyMissing,
+            // A config file that cannot be read or written is the machine's fault...
+            KeysError::Config(ConfigError::Io { .. } | ConfigError::NoConfigDir) => {
+                ErrorCode::Internal
+            }
+            // ...one whose content is unusable means the saved destinations are.
+            KeysError::Config(ConfigError::Corrupt { .. } | ConfigError::NewerFormat { .. }) => {
+                ErrorCode::InvalidDestination
+            }
+            KeysError::Obs(ObsError::Unreadable { .. }) => ErrorCode::Internal,
+            _ => ErrorCode::InvalidDestination,
+        }
+    }
+}
+
+impl From<KeysError> for OnairError {
+    fn from(e: KeysError) -> OnairError {
+        OnairError::new(e.code(), e.to_string())
+    }
+}
+
+/// Destination names are typed on command lines and shown in menus: letters,
+/// digits, space, `-`, `_`, `.`; never anything that looks like a URL.
+pub fn check_name(name: &str) -> Result<(), KeysError> {
+    let bad = |why: &str| {
+        Err(KeysError::InvalidName(format!(
+            "{name:?} cannot be a destination name: {why}"
+        )))
+    };
+    if name.trim().is_empty() {
+        return bad("it is empty.");
+    }
+    if name != name.trim() {
+        return bad("it starts or ends with a space.");
+    }
+    if name.chars().count() > 64 {
+        return bad("it is longer than 64 characters.");
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.')))
+    {
+        return bad(&format!(
+            "use letters, digits, spaces, '-', '_' or '.', not {c:?}."
+        ));
+    }
+    Ok(())
+}
+
+/// Destinations and their keys: the config file and a keychain kept in step.
+pub struct Keys {
+    config: ConfigStore,
+    keychain: Box<dyn Keychain>,
+}
+
+impl Keys {
+    /// The user's destinations file and the OS keychain.
+    pub fn open() -> Result<Keys, KeysError> {
+        Ok(Keys::new(
+            ConfigStore::default_location()?,
+            Box::new(OsKeychain::new()),
+        ))
+    }
+
+    pub fn new(config: ConfigStore, keychain: Box<dyn Keychain>) -> Keys {
+        Keys { config, keychain }
+    }
+
+    pub fn config(&self) -> &ConfigStore {
+        &self.config
+    }
+
+    /// Saves a destination. The secret goes to the keychain first, so a
+    /// keychain failure leaves nothing behind; a key pasted inside the URL
+    /// is used when `secret` is None.
+    pub fn add(
+        &self,
+        new: NewDestination,
+        secret: Option<Secret>,
+    ) -> Result<DestinationSummary, KeysError> {
+        check_name(&new.name)?;
+        let split = url::split_key(&new.url);
+        let kind = url::infer_kind(&split.url)?;
+        url::check_no_credentials(&split.url)?;
+        for endpoint in [&new.token_url, &new.status_url].into_iter().flatten() {
+            url::check_no_credentials(endpoint)?;
+        }
+        let secret = match (kind.needs_secret(), secret.or(split.key)) {
+            (false, _) => None,
+            (true, Some(s)) => Some(secret_for(&split.url, s)?),
+            (true, None) => return Err(KeysError::EmptySecret),
+        };
+        let saved = SavedDestination {
+            name: new.name.clone(),
+            kind,
+            url: split.url,
+            token_url: new.token_url,
+            status_url: new.status_url,
+            options: BTreeMap::new(),
+        };
+        self.config.update(|destinations| {
+            if destinations.iter().any(|d| d.name == saved.name) {
+                return Err(KeysError::NameTaken(saved.name.clone()));
+            }
+            if let Some(secret) = &secret {
+                self.keychain.set(&saved.name, secret)?;
+            }
+            destinations.push(saved.clone());
+            Ok(())
+        })?;
+        Ok(DestinationSummary::new(
+            &saved,
+            key_state(kind, secret.as_ref()),
+        ))
+    }
+
+    /// Every saved destination, keys masked. Reads the keychain to say which
+    /// keys are there.
+    pub fn list(&self) -> Result<Vec<DestinationSummary>, KeysError> {
+        self.config
+            .read()?
+            .iter()
+            .map(|saved| self.summarize(saved))
+            .collect()
+    }
+
+    pub fn show(&self, name: &str) -> Result<DestinationSummary, KeysError> {
+        self.summarize(&self.find(name)?)
+    }
+
+    /// The destination and its key in clear, for `show --reveal`.
+    pub fn reveal(&self, name: &str) -> Result<(DestinationSummary, Secret), KeysError> {
+        let saved = self.find(name)?;
+        if !saved.kind.needs_secret() {
+            return Err(KeysError::NoKeyForFile(saved.name));
+        }
+        let secret = self
+            .keychain
+            .get(&saved.name)?
+            .ok_or_else(|| KeysError::KeyMissing(saved.name.clone()))?;
+        Ok((
+            DestinationSummary::new(&saved, key_state(saved.kind, Some(&secret))),
+            secret,
+        ))
+    }
+
+    /// Renames a destination; its key moves to the new name in the keychain.
+    pub fn rename(&self, old: &str, new: &str) -> Result<DestinationSummary, KeysError> {
+        check_name(new)?;
+        let mut moved_key = None;
+        let renamed = self.config.update(|destinations| {
+            if destinations.iter().any(|d| d.name == new) {
+                return Err(KeysError::NameTaken(new.to_string()));
+            }
+            let known = names(destinations);
+            let saved = destinations
+                .iter_mut()
+                .find(|d| d.name == old)
+                .ok_or_else(|| KeysError::UnknownName {
+                    name: old.to_string(),
+                    known,
+                })?;
+            if saved.kind.needs_secret() {
+                if let Some(secret) = self.keychain.get(old)? {
+                    self.keychain.set(new, &secret)?;
+                    moved_key = Some(secret);
+                }
+            }
+            saved.name = new.to_string();
+            Ok(saved.clone())
+        })?;
+        // Only once the config names the new entry is the old one dropped.
+        if moved_key.is_some() {
+            self.keychain.delete(old)?;
+        }
+        Ok(DestinationSummary::new(
+            &renamed,
+            key_state(renamed.kind, moved_key.as_ref()),
+        ))
+    }
+
+    /// Replaces a destination's key (or stores the missing one).
+    pub fn rotate(&self, name: &str, secret: Secret) -> Result<DestinationSummary, KeysError> {
+        let saved = self.find(name)?;
+        if !saved.kind.needs_secret() {
+            return Err(KeysError::NoKeyForFile(saved.name));
+        }
+        let secret = secret_for(&saved.url, secret)?;
+        self.keychain.set(&saved.name, &secret)?;
+        Ok(DestinationSummary::new(
+            &saved,
+            key_state(saved.kind, Some(&secret)),
+        ))
+    }
+
+    /// Removes a destination and its keychain entry. The keychain goes first:
+    /// if it cannot be reached nothing is removed, so no key is orphaned.
+    pub fn remove(&self, name: &str) -> Result<SavedDestination, KeysError> {
+        self.config.update(|destinations| {
+            let known = names(destinations);
+            let index = destinations
+                .iter()
+                .position(|d| d.name == name)
+                .ok_or_else(|| KeysError::UnknownName {
+                    name: name.to_string(),
+                    known,
+                })?;
+            if destinations[index].kind.needs_secret() {
+                self.keychain.delete(name)?;
+            }
+            Ok(destinations.remove(index))
+        })
+    }
+
+    /// Imports the stream settings of an OBS profile (`dir` as for
+    /// `obs::find_profile`; None = OBS's own settings folder).
+    pub fn import_obs(
+        &self,
+        dir: Option<&Path>,
+        name: Option<&str>,
+    ) -> Result<ObsImported, KeysError> {
+        let obs_dir = match dir {
+            Some(dir) => dir.to_path_buf(),
+            None => obs::obs_config_dir().ok_or(ConfigError::NoConfigDir)?,
+        };
+        let profile = obs::find_profile(&obs_dir)?;
+        let service = obs::read_service(&profile)?;
+        let name = name
+            .map(str::to_string)
+            .unwrap_or_else(|| service.suggested_name());
+        let destination = self.add(
+            NewDestination {
+                name,
+                url: service.url.clone(),
+                ..Default::default()
+            },
+            Some(service.key.clone()),
+        )?;
+        let profile_name = profile
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok(ObsImported {
+            service: service.service,
+            profile: profile_name,
+            destination,
+        })
+    }
+
+    /// Turns DEST into something to go live with: `file:PATH` or a URL is
+    /// used as typed (a key inside an RTMP URL is split off); anything else
+    /// is a saved destination's name, whose key comes from the keychain.
+    pub fn resolve(&self, dest: &str) -> Result<Resolved, KeysError> {
+        if let Some(adhoc) = resolve_url(dest) {
+            return adhoc;
+        }
+        let saved = self.find(dest.trim())?;
+        let secret = if saved.kind.needs_secret() {
+            Some(
+                self.keychain
+                    .get(&saved.name)?
+                    .ok_or_else(|| KeysError::KeyMissing(saved.name.clone()))?,
+            )
+        } else {
+            None
+        };
+        Ok(Resolved {
+            destination: parse_destination(&saved.url)?,
+            secret,
+            saved: Some(saved),
+        })
+    }
+
+    fn find(&self, name: &str) -> Result<SavedDestination, KeysError> {
+        let destinations = self.config.read()?;
+        destinations
+            .iter()
+            .find(|d| d.name == name)
+            .cloned()
+            .ok_or_else(|| KeysError::UnknownName {
+                name: name.to_string(),
+                known: names(&destinations),
+            })
+    }
+
+    fn summarize(&self, saved: &SavedDestination) -> Result<DestinationSummary, KeysError> {
+        let secret = if saved.kind.needs_secret() {
+            self.keychain.get(&saved.name)?
+        } else {
+            None
+        };
+        Ok(DestinationSummary::new(
+            saved,
+            key_state(saved.kind, secret.as_ref()),
+        ))
+    }
+}
+
+/// `Keys::resolve` for callers that have not opened anything: ad-hoc URLs
+/// never touch the config file or the keychain.
+pub fn resolve(dest: &str) -> Result<Resolved, KeysError> {
+    match resolve_url(dest) {
+        Some(adhoc) => adhoc,
+        None => Keys::open()?.resolve(dest),
+    }
+}
+
+/// DEST as a URL or `file:` path, or None when it is a name.
+fn resolve_url(dest: &str) -> Option<Result<Resolved, KeysError>> {
+    let dest = dest.trim();
+    if !(dest.starts_with("file:") || dest.contains("://")) {
+        return None;
+    }
+    let split = url::split_key(dest);
+    Some(
+        url::infer_kind(&split.url)
+            .map_err(KeysError::from)
+            .and_then(|_| parse_destination(&split.url))
+            .map(|destination| Resolved {
+                destination,
+                secret: split.key,
+                saved: None,
+            }),
+    )
+}
+
+fn parse_destination(url: &str) -> Result<Destination, KeysError> {
+    // infer_kind has accepted it, so Destination::parse agrees; keep its
+    // message if it ever does not.
+    Destination::parse(url).map_err(|e| KeysError::Unusable(e.message))
+}
+
+/// The secret to store for a destination at `url`. Creators often paste the
+/// whole `rtmp://host/app/KEY` where the key alone was asked for: when it is
+/// this destination's URL, the key is taken from it.
+fn secret_for(url: &str, secret: Secret) -> Result<Secret, KeysError> {
+    let text = secret.expose().trim();
+    if text.is_empty() {
+        return Err(KeysError::EmptySecret);
+    }
+    if !text.contains("://") {
+        // Keys never start or end with spaces; pasted ones often do.
+        return Ok(Secret::new(text));
+    }
+    let pasted = url::split_key(text);
+    match pasted.key {
+        Some(key) if pasted.url.eq_ignore_ascii_case(url) => Ok(key),
+        _ => Err(KeysError::KeyIsOtherUrl(redact_url(&pasted.url))),
+    }
+}
+
+fn names(destinations: &[SavedDestination]) -> Vec<String> {
+    destinations.iter().map(|d| d.name.clone()).collect()
+}
+
+fn key_state(kind: DestinationKind, secret: Option<&Secret>) -> KeyState {
+    match (kind.needs_secret(), secret) {
+        (false, _) => KeyState::NotNeeded,
+        (true, Some(s)) => KeyState::Stored { masked: s.masked() },
+        (true, None) => KeyState::Missing,
+    }
+}
+
+#[cfg(test)]
+mod tests;
