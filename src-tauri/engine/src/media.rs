@@ -68,6 +68,7 @@ impl AudioChunk {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AudioCodec {
     Aac,
+    Opus,
 }
 
 /// One H.264 access unit in Annex B form, parameter sets included on keyframes.

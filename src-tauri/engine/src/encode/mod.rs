@@ -2,6 +2,8 @@
 
 pub mod aac;
 pub mod h264;
+pub mod opus;
+pub mod simulcast;
 
 use crate::error::OnairError;
 use crate::media::{EncodedAudio, EncodedVideo, VideoFrame};
@@ -12,6 +14,10 @@ pub enum EncodeError {
     H264(String),
     #[error("the AAC encoder failed: {0}")]
     Aac(String),
+    #[error("the Opus encoder failed: {0}")]
+    Opus(String),
+    #[error("scaling a picture failed: {0}")]
+    Scale(String),
 }
 
 impl From<EncodeError> for OnairError {

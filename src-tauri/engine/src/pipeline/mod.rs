@@ -6,4 +6,5 @@ pub mod capture;
 pub mod control;
 pub mod encoders;
 pub mod fanout;
+pub mod scale;
 pub mod stats;
