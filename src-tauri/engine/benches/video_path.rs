@@ -179,6 +179,7 @@ fn engine_pass(fixture: &Fixture, feed: Feed) -> Pass {
         Arc::new(EncoderControl::new(2500)),
         timeline,
         counters.clone(),
+        Arc::new(|_event: onair_engine::Event| {}),
     );
 
     let started = Instant::now();
@@ -204,7 +205,7 @@ fn engine_pass(fixture: &Fixture, feed: Feed) -> Pass {
         "frames encoded"
     );
     assert_eq!(
-        counters.video_dropped.load(Ordering::Relaxed),
+        counters.dropped_total(),
         0,
         "frames dropped before the sink"
     );

@@ -38,6 +38,22 @@ pub struct VideoStats {
     pub dropped: u32,
     /// Mean encode time per frame over the last interval.
     pub encode_ms: f64,
+    /// `dropped`, by cause.
+    pub dropped_by: DropCauses,
+}
+
+/// Where lost frames were lost, since Go Live.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct DropCauses {
+    /// The capture queue overflowed: encoding fell behind.
+    pub capture: u32,
+    /// The encoder produced nothing for the frame.
+    pub encoder: u32,
+    /// Skipped on purpose by an overload step-down.
+    pub overload: u32,
+    /// A sink's queue overflowed (a slow network).
+    pub sink: u32,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -152,6 +168,7 @@ mod tests {
                 encoded: 30,
                 dropped: 0,
                 encode_ms: 4.5,
+                dropped_by: DropCauses::default(),
             },
             audio: Some(AudioStats { kbps: 128.0 }),
         };

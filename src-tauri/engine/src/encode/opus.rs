@@ -103,7 +103,10 @@ mod tests {
         }
         // One second of 440 Hz after the decoder settles: about 440 rising crossings.
         let left: Vec<f32> = decoded.iter().step_by(2).copied().skip(4800).collect();
-        let crossings = left.windows(2).filter(|w| w[0] < 0.0 && w[1] >= 0.0).count();
+        let crossings = left
+            .windows(2)
+            .filter(|w| w[0] < 0.0 && w[1] >= 0.0)
+            .count();
         let hz = crossings as f64 * RATE as f64 / left.len() as f64;
         assert!((hz - 440.0).abs() < 3.0, "{hz} Hz");
     }

@@ -99,7 +99,10 @@ mod tests {
     fn three_layers_from_one_frame_at_their_own_sizes() {
         let specs = standard_layers(1280, 720, 2500);
         assert_eq!(
-            specs.iter().map(|s| (s.width, s.height)).collect::<Vec<_>>(),
+            specs
+                .iter()
+                .map(|s| (s.width, s.height))
+                .collect::<Vec<_>>(),
             vec![(1280, 720), (640, 360), (320, 180)]
         );
         let mut encoder = SimulcastEncoder::new(&specs, 30).unwrap();

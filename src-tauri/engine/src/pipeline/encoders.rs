@@ -9,10 +9,13 @@ use std::time::{Duration, Instant};
 use super::broadcast::Subscription;
 use super::control::EncoderControl;
 use super::fanout::Fanout;
+use super::overload::{FrameGate, OverloadGovernor, Step};
+use super::scale::Scaler;
 use super::stats::PipelineCounters;
 use crate::clock::MediaClock;
 use crate::encode::{AudioEncoder, VideoEncoder};
 use crate::error::OnairError;
+use crate::events::{Event, EventSink, HealthCode};
 use crate::media::{AudioChunk, VideoFrame};
 
 /// The session's span on the media clock. `end` starts open and is set once,
@@ -67,10 +70,12 @@ pub fn spawn_video(
     control: Arc<EncoderControl>,
     timeline: Arc<Timeline>,
     counters: Arc<PipelineCounters>,
+    events: Arc<dyn EventSink>,
 ) -> JoinHandle<Result<(), OnairError>> {
     std::thread::Builder::new()
         .name("onair-video-encode".into())
         .spawn(move || {
+            let mut overload = OverloadWatch::new();
             loop {
                 let frame = match input.rx.recv_timeout(POLL) {
                     Ok(frame) => frame,
@@ -79,12 +84,18 @@ pub fn spawn_video(
                     }
                     Err(_) => break,
                 };
+                counters
+                    .capture_dropped
+                    .store(input.dropped(), Ordering::Relaxed);
                 let Some(pts) = frame.capture_us.checked_sub(timeline.start_us) else {
                     continue;
                 };
                 if pts >= timeline.end_us() {
                     break;
                 }
+                let Some(frame) = overload.admit(&frame, &counters, events.as_ref())? else {
+                    continue;
+                };
                 if control.take_keyframe_request() {
                     encoder.request_keyframe();
                 }
@@ -93,9 +104,11 @@ pub fn spawn_video(
                 }
                 let started = Instant::now();
                 let encoded = encoder.encode(&frame, pts as i64)?;
+                let spent = started.elapsed();
+                overload.record(spent);
                 counters
                     .encode_ns
-                    .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                    .fetch_add(spent.as_nanos() as u64, Ordering::Relaxed);
                 match encoded {
                     Some(video) => {
                         counters.video_encoded.fetch_add(1, Ordering::Relaxed);
@@ -107,16 +120,102 @@ pub fn spawn_video(
                         }
                     }
                     None => {
-                        counters.video_dropped.fetch_add(1, Ordering::Relaxed);
+                        counters.encoder_dropped.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             }
             counters
-                .video_dropped
-                .fetch_add(input.dropped(), Ordering::Relaxed);
+                .capture_dropped
+                .store(input.dropped(), Ordering::Relaxed);
             Ok(())
         })
         .expect("spawn video encoder thread")
+}
+
+/// The video thread's side of overload handling: measures encode time per
+/// second, asks the governor, and applies its level to each frame (skip it,
+/// or scale it down).
+struct OverloadWatch {
+    governor: OverloadGovernor,
+    gate: FrameGate,
+    scaler: Scaler,
+    window_started: Instant,
+    window_ns: u64,
+    window_frames: u32,
+}
+
+impl OverloadWatch {
+    fn new() -> Self {
+        OverloadWatch {
+            governor: OverloadGovernor::unknown_rate(),
+            gate: FrameGate::default(),
+            scaler: Scaler::default(),
+            window_started: Instant::now(),
+            window_ns: 0,
+            window_frames: 0,
+        }
+    }
+
+    fn record(&mut self, spent: Duration) {
+        self.window_ns += spent.as_nanos() as u64;
+        self.window_frames += 1;
+    }
+
+    /// The frame to encode at the current level, or None to skip it.
+    fn admit(
+        &mut self,
+        frame: &VideoFrame,
+        counters: &PipelineCounters,
+        events: &dyn EventSink,
+    ) -> Result<Option<VideoFrame>, OnairError> {
+        if self.window_started.elapsed() >= Duration::from_secs(1) {
+            if self.window_frames > 0 {
+                if !self.governor.knows_capture_rate() {
+                    // The first second runs at the full rate: that is the capture rate.
+                    let fps =
+                        self.window_frames as f64 / self.window_started.elapsed().as_secs_f64();
+                    self.governor = OverloadGovernor::new(fps.round() as u32);
+                }
+                let mean_ms = self.window_ns as f64 / self.window_frames as f64 / 1e6;
+                if let Some(step) = self.governor.sample(mean_ms) {
+                    events.emit(describe_step(step, mean_ms));
+                }
+            }
+            self.window_started = Instant::now();
+            self.window_ns = 0;
+            self.window_frames = 0;
+        }
+        let level = self.governor.level();
+        if !self.gate.keep(level) {
+            counters.overload_dropped.fetch_add(1, Ordering::Relaxed);
+            return Ok(None);
+        }
+        if level.scale >= 1.0 {
+            return Ok(Some(frame.clone()));
+        }
+        let width = ((frame.width as f64 * level.scale) as u32) & !1;
+        let height = ((frame.height as f64 * level.scale) as u32) & !1;
+        Ok(Some(self.scaler.scale(frame, width, height)?))
+    }
+}
+
+fn describe_step(step: Step, mean_ms: f64) -> Event {
+    let (code, verb, level) = match step {
+        Step::Down(level) => (HealthCode::EncoderOverload, "stepped down", level),
+        Step::Up(level) => (HealthCode::EncoderRecovered, "stepped back up", level),
+    };
+    let size = if level.scale < 1.0 {
+        format!(" at {:.0} % size", level.scale * 100.0)
+    } else {
+        String::new()
+    };
+    Event::Health {
+        code,
+        message: format!(
+            "Encoding took {mean_ms:.1} ms a frame; the stream {verb} to {}/{} of the frame rate{size}.",
+            level.keep, level.of
+        ),
+    }
 }
 
 pub fn spawn_audio(

@@ -6,5 +6,6 @@ pub mod capture;
 pub mod control;
 pub mod encoders;
 pub mod fanout;
+pub mod overload;
 pub mod scale;
 pub mod stats;

@@ -17,8 +17,7 @@ impl Default for Scaler {
     fn default() -> Self {
         Scaler {
             resizer: Resizer::new(),
-            options: ResizeOptions::new()
-                .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear)),
+            options: ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear)),
         }
     }
 }

@@ -2,15 +2,28 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use crate::events::{AudioStats, VideoStats};
+use crate::events::{AudioStats, DropCauses, VideoStats};
 
 #[derive(Default)]
 pub struct PipelineCounters {
     pub video_encoded: AtomicU32,
-    pub video_dropped: AtomicU32,
+    /// Frames the capture queue lost because encoding fell behind.
+    pub capture_dropped: AtomicU32,
+    /// Frames the encoder produced nothing for.
+    pub encoder_dropped: AtomicU32,
+    /// Frames skipped on purpose by an overload step-down.
+    pub overload_dropped: AtomicU32,
     pub video_bytes: AtomicU64,
     pub encode_ns: AtomicU64,
     pub audio_bytes: AtomicU64,
+}
+
+impl PipelineCounters {
+    pub fn dropped_total(&self) -> u32 {
+        self.capture_dropped.load(Ordering::Relaxed)
+            + self.encoder_dropped.load(Ordering::Relaxed)
+            + self.overload_dropped.load(Ordering::Relaxed)
+    }
 }
 
 #[derive(Default, Clone, Copy)]
@@ -48,7 +61,13 @@ impl StatsMeter {
             fps: frames as f64 / secs,
             kbps: (now.video_bytes - self.last.video_bytes) as f64 * 8.0 / 1000.0 / secs,
             encoded: now.encoded,
-            dropped: c.video_dropped.load(Ordering::Relaxed) + dropped_elsewhere,
+            dropped: c.dropped_total() + dropped_elsewhere,
+            dropped_by: DropCauses {
+                capture: c.capture_dropped.load(Ordering::Relaxed),
+                encoder: c.encoder_dropped.load(Ordering::Relaxed),
+                overload: c.overload_dropped.load(Ordering::Relaxed),
+                sink: dropped_elsewhere,
+            },
             encode_ms: if frames > 0 {
                 (now.encode_ns - self.last.encode_ns) as f64 / frames as f64 / 1e6
             } else {

@@ -368,6 +368,7 @@ impl Runner {
             Arc::new(EncoderControl::new(self.config.video_kbps)),
             timeline.clone(),
             counters.clone(),
+            self.events.clone(),
         )];
         if let (Some(encoder), Some(input)) =
             (audio, self.capture.subscribe_audio(CAPTURE_QUEUE * 4))
@@ -463,7 +464,7 @@ impl Runner {
             self.summary.duration_ms =
                 (running.timeline.end_us().min(running.timeline.now_us()) / 1000) as u32;
             self.summary.frames_encoded = c.video_encoded.load(Ordering::Relaxed);
-            self.summary.frames_dropped = c.video_dropped.load(Ordering::Relaxed)
+            self.summary.frames_dropped = c.dropped_total()
                 + running
                     .sink_drops
                     .iter()

@@ -16,7 +16,8 @@ pub struct FileSink {
     path: PathBuf,
     writer: Option<FlvWriter<BufWriter<File>>>,
     lead_us: i64,
-    video_started: bool,
+    /// The SPS and PPS the last sequence header carried.
+    parameter_sets: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl FileSink {
@@ -25,7 +26,7 @@ impl FileSink {
             path: path.into(),
             writer: None,
             lead_us: 0,
-            video_started: false,
+            parameter_sets: None,
         }
     }
 
@@ -78,17 +79,21 @@ impl Sink for FileSink {
     fn write(&mut self, packet: &Packet) -> Result<(), OnairError> {
         let (kind, ts, body) = match packet {
             Packet::Video(v) => {
-                if !self.video_started {
-                    // The fan-out starts every sink on a keyframe, which carries SPS and PPS.
-                    let Some((sps, pps)) = avc::parameter_sets(&v.data) else {
-                        return Ok(());
-                    };
-                    let ts = self.timestamp_ms(v.pts_us);
-                    let header = tags::video_sequence_header(&sps, &pps);
-                    let w = self.writer.as_mut().expect("opened");
-                    w.write_tag(tags::TAG_VIDEO, ts, &header)
-                        .map_err(|e| self.io_error(e))?;
-                    self.video_started = true;
+                // The fan-out starts every sink on a keyframe, which carries
+                // SPS and PPS; a keyframe with new ones (an overload step to
+                // a smaller size) needs a new sequence header before it.
+                let sets = v.keyframe.then(|| avc::parameter_sets(&v.data)).flatten();
+                match sets {
+                    Some(sets) if self.parameter_sets.as_ref() != Some(&sets) => {
+                        let ts = self.timestamp_ms(v.pts_us);
+                        let header = tags::video_sequence_header(&sets.0, &sets.1);
+                        let w = self.writer.as_mut().expect("opened");
+                        w.write_tag(tags::TAG_VIDEO, ts, &header)
+                            .map_err(|e| self.io_error(e))?;
+                        self.parameter_sets = Some(sets);
+                    }
+                    _ if self.parameter_sets.is_none() => return Ok(()),
+                    _ => {}
                 }
                 (
                     tags::TAG_VIDEO,
