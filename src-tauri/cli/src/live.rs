@@ -10,9 +10,10 @@ use onair_engine::clock::MediaClock;
 use onair_engine::destination::Destination;
 use onair_engine::events::{Event, SessionState};
 use onair_engine::pipeline::capture::{Capture, CaptureSpec};
+use onair_engine::secret::Secret;
 use onair_engine::session::{self, LiveConfig};
 use onair_engine::source::{AudioChoice, VideoChoice};
-use onair_engine::OnairError;
+use onair_engine::{ErrorCode, OnairError};
 
 #[derive(Args)]
 pub struct LiveArgs {
@@ -38,6 +39,32 @@ pub struct LiveArgs {
     /// Print one JSON event per line instead of a status line.
     #[arg(long)]
     json: bool,
+    /// Read the stream key (or token) from the first line of stdin, so it
+    /// never appears in argv or the shell history.
+    #[arg(long)]
+    key_stdin: bool,
+    /// Reconnect attempts after a lost connection before giving up.
+    #[arg(long, default_value_t = 10)]
+    reconnect_attempts: u32,
+}
+
+/// One line from stdin, without its line ending.
+fn read_key_line() -> Result<Secret, OnairError> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).map_err(|e| {
+        OnairError::new(
+            ErrorCode::KeyMissing,
+            format!("Cannot read the key from stdin: {e}."),
+        )
+    })?;
+    let key = line.trim_end_matches(['\r', '\n']).trim();
+    if key.is_empty() {
+        return Err(OnairError::new(
+            ErrorCode::KeyMissing,
+            "--key-stdin got an empty line. Pipe the stream key in, e.g. `onair live URL --key-stdin < key.txt`.",
+        ));
+    }
+    Ok(Secret::new(key))
 }
 
 fn parse_video(s: &str) -> Result<VideoChoice, String> {
@@ -108,8 +135,15 @@ pub fn run(args: LiveArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     let mut config = LiveConfig::new(destination);
+    if args.key_stdin {
+        match read_key_line() {
+            Ok(key) => config.secret = Some(key),
+            Err(e) => return fail(e),
+        }
+    }
     config.video_kbps = args.bitrate;
     config.duration = args.duration.map(Duration::from_secs_f64);
+    config.reconnect_attempts = args.reconnect_attempts;
 
     let handle = session::start(config, capture, Arc::new(print));
     let stopper = handle.stopper();
@@ -136,5 +170,15 @@ fn human(event: &Event) -> String {
         ),
         Event::Viewers { count } => format!("viewers: {count}"),
         Event::Recording { path } => format!("recording to {path}"),
+        Event::Reconnect { at_ms, attempt, retry_in_ms, reason } => format!(
+            "{:>6.1}s  RECONNECTING  attempt {attempt}, next try in {:.1} s ({reason})",
+            *at_ms as f64 / 1000.0,
+            *retry_in_ms as f64 / 1000.0
+        ),
+        Event::Bitrate { at_ms, kbps, backlog_ms, congested } => format!(
+            "{:>6.1}s  BITRATE  {kbps} kbps ({}, backlog {backlog_ms} ms)",
+            *at_ms as f64 / 1000.0,
+            if *congested { "link congested" } else { "link recovered" }
+        ),
     }
 }

@@ -10,6 +10,7 @@ pub mod flv;
 pub mod media;
 pub mod pipeline;
 pub mod redact;
+pub mod rtmp;
 pub mod secret;
 pub mod session;
 pub mod sink;
