@@ -52,6 +52,10 @@ pub struct RtmpSink {
     skipping: bool,
     /// A keyframe should be requested once the backlog clears.
     keyframe_wanted: bool,
+    /// The timestamp this connection's media starts at: audio queued from
+    /// before it would land before the stream's start (servers clamp such
+    /// timestamps, which shifts the audio against the video).
+    start_ms: u32,
 }
 
 impl RtmpSink {
@@ -92,6 +96,7 @@ impl RtmpSink {
             fresh: true,
             skipping: false,
             keyframe_wanted: false,
+            start_ms: 0,
         })
     }
 
@@ -273,6 +278,7 @@ impl RtmpSink {
                 conn.send(AUDIO, ts, header);
             }
             self.fresh = false;
+            self.start_ms = ts;
         }
         let conn = self.conn.as_mut().expect("connected");
         self.skipping = false;
@@ -286,6 +292,9 @@ impl RtmpSink {
             return;
         }
         let ts = self.timestamp_ms(pts_us);
+        if ts < self.start_ms {
+            return;
+        }
         let conn = self.conn.as_mut().expect("connected");
         conn.send(AUDIO, ts, tags::audio_frame(data));
     }
