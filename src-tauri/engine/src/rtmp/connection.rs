@@ -4,7 +4,7 @@
 //! the backlog of bytes not yet written.
 
 use std::io::{self, Read, Write};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -129,6 +129,8 @@ pub struct LiveConnection {
     media_writer: ChunkWriter,
     outbound: Sender<Outbound>,
     backlog: Arc<AtomicUsize>,
+    kernel_unsent: Arc<AtomicUsize>,
+    sent: Arc<AtomicU64>,
     failure: Arc<Mutex<Option<RtmpError>>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -137,6 +139,8 @@ impl LiveConnection {
     fn spawn(transport: Transport, publisher: Publisher, control_writer: ChunkWriter) -> Self {
         let (tx, rx) = unbounded();
         let backlog = Arc::new(AtomicUsize::new(0));
+        let sent = Arc::new(AtomicU64::new(0));
+        let kernel_unsent = Arc::new(AtomicUsize::new(0));
         let failure = Arc::new(Mutex::new(None));
         let mut media_writer = ChunkWriter::new();
         media_writer.set_chunk_size(CHUNK_SIZE as usize);
@@ -147,6 +151,8 @@ impl LiveConnection {
             writer: control_writer,
             outbound: rx,
             backlog: backlog.clone(),
+            kernel_unsent: kernel_unsent.clone(),
+            sent: sent.clone(),
         };
         let failure_slot = failure.clone();
         let thread = std::thread::Builder::new()
@@ -162,6 +168,8 @@ impl LiveConnection {
             media_writer,
             outbound: tx,
             backlog,
+            kernel_unsent,
+            sent,
             failure,
             thread: Some(thread),
         }
@@ -176,9 +184,14 @@ impl LiveConnection {
         let _ = self.outbound.send(Outbound::Bytes(bytes));
     }
 
-    /// Bytes queued but not yet handed to the socket.
+    /// Bytes queued but not yet sent: ours, plus what waits in the kernel.
     pub fn backlog_bytes(&self) -> usize {
-        self.backlog.load(Ordering::Relaxed)
+        self.backlog.load(Ordering::Relaxed) + self.kernel_unsent.load(Ordering::Relaxed)
+    }
+
+    /// Media bytes written to the socket so far.
+    pub fn sent_bytes(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
     }
 
     /// Why the connection died, once it has.
@@ -214,6 +227,8 @@ struct IoLoop {
     writer: ChunkWriter,
     outbound: Receiver<Outbound>,
     backlog: Arc<AtomicUsize>,
+    kernel_unsent: Arc<AtomicUsize>,
+    sent: Arc<AtomicU64>,
 }
 
 impl IoLoop {
@@ -229,6 +244,7 @@ impl IoLoop {
                 Ok(Outbound::Bytes(bytes)) => {
                     let result = self.transport.write_all(&bytes);
                     self.backlog.fetch_sub(bytes.len(), Ordering::Relaxed);
+                    self.sent.fetch_add(bytes.len() as u64, Ordering::Relaxed);
                     result.map_err(|e| RtmpError::Lost(e.kind().to_string()))?;
                 }
                 Ok(Outbound::Close) | Err(RecvTimeoutError::Disconnected) => {
@@ -241,6 +257,8 @@ impl IoLoop {
                 continue;
             }
             last_read = Instant::now();
+            self.kernel_unsent
+                .store(self.transport.kernel_unsent(), Ordering::Relaxed);
             match self.transport.read(&mut buf) {
                 Ok(0) => return Err(self.publisher.closed().into()),
                 Ok(n) => {

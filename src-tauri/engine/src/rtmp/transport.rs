@@ -9,14 +9,9 @@ use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::error::RtmpError;
 use super::url::RtmpUrl;
-
-/// Kernel send buffer. Small, so a slow link shows up in our backlog (which
-/// we can act on) within a fraction of a second instead of hiding in the kernel.
-const SEND_BUFFER: usize = 128 * 1024;
 
 pub enum Transport {
     Plain(TcpStream),
@@ -50,6 +45,12 @@ impl Transport {
             Transport::Plain(s) => s,
             Transport::Tls(s) => &s.sock,
         }
+    }
+
+    /// Bytes the kernel holds that have not been sent yet: with our own
+    /// queue, the backlog a slow link builds up.
+    pub fn kernel_unsent(&self) -> usize {
+        unsent_bytes(self.tcp())
     }
 
     /// Sends TLS close_notify where there is TLS, then closes the socket.
@@ -119,12 +120,8 @@ fn connect_tcp(host: &str, port: u16, deadline: Instant) -> Result<TcpStream, Rt
         if left.is_zero() {
             break;
         }
-        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
-            .map_err(|e| RtmpError::Lost(e.to_string()))?;
-        let _ = socket.set_send_buffer_size(SEND_BUFFER);
-        match socket.connect_timeout(&SockAddr::from(addr), left) {
-            Ok(()) => {
-                let tcp: TcpStream = socket.into();
+        match TcpStream::connect_timeout(&addr, left) {
+            Ok(tcp) => {
                 let _ = tcp.set_nodelay(true);
                 return Ok(tcp);
             }
@@ -185,4 +182,24 @@ fn tls_config() -> Result<Arc<ClientConfig>, RtmpError> {
         })
         .clone()
         .map_err(RtmpError::Tls)
+}
+
+#[cfg(target_os = "linux")]
+fn unsent_bytes(tcp: &TcpStream) -> usize {
+    use std::os::fd::AsRawFd;
+    // SIOCOUTQNSD: bytes in the send queue not yet sent (linux/sockios.h).
+    const SIOCOUTQNSD: libc::c_ulong = 0x894b;
+    let mut bytes: libc::c_int = 0;
+    // SAFETY: a valid socket descriptor and a pointer to a c_int, as the ioctl expects.
+    let rc = unsafe { libc::ioctl(tcp.as_raw_fd(), SIOCOUTQNSD as _, &mut bytes) };
+    if rc == 0 {
+        bytes.max(0) as usize
+    } else {
+        0
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn unsent_bytes(_tcp: &TcpStream) -> usize {
+    0
 }

@@ -56,6 +56,10 @@ pub struct RtmpSink {
     /// before it would land before the stream's start (servers clamp such
     /// timestamps, which shifts the audio against the video).
     start_ms: u32,
+    /// (when, bytes sent) at the last congestion check, for the delivered rate.
+    last_sent: Option<(Instant, u64)>,
+    /// Smoothed media bitrate the link delivered lately.
+    delivered_kbps: f64,
 }
 
 impl RtmpSink {
@@ -97,6 +101,8 @@ impl RtmpSink {
             skipping: false,
             keyframe_wanted: false,
             start_ms: 0,
+            last_sent: None,
+            delivered_kbps: 0.0,
         })
     }
 
@@ -154,6 +160,7 @@ impl RtmpSink {
         }
         conn.send(DATA_AMF0, 0, body);
         self.conn = Some(conn);
+        self.last_sent = None;
         self.fresh = true;
         self.skipping = false;
         Ok(())
@@ -216,10 +223,19 @@ impl RtmpSink {
         }
         self.next_check = now + CONGESTION_CHECK;
         let backlog_ms = self.backlog_ms();
-        let Some(step) = self
-            .congestion
-            .observe(now.duration_since(self.started), backlog_ms)
-        else {
+        let sent = self.conn.as_ref().map_or(0, |c| c.sent_bytes());
+        if let Some((then, before)) = self.last_sent {
+            let secs = now.duration_since(then).as_secs_f64().max(1e-3);
+            let kbps = sent.saturating_sub(before) as f64 * 8.0 / 1000.0 / secs;
+            self.delivered_kbps = 0.7 * self.delivered_kbps + 0.3 * kbps;
+        }
+        self.last_sent = Some((now, sent));
+        let delivered_video = (self.delivered_kbps as u32).saturating_sub(self.audio_kbps());
+        let Some(step) = self.congestion.observe(
+            now.duration_since(self.started),
+            backlog_ms,
+            Some(delivered_video),
+        ) else {
             return;
         };
         let (kbps, congested) = match step {
@@ -236,14 +252,17 @@ impl RtmpSink {
         });
     }
 
-    fn backlog_ms(&self) -> u64 {
-        let audio_kbps = self
-            .info
+    fn audio_kbps(&self) -> u32 {
+        self.info
             .as_ref()
             .and_then(|i| i.audio.as_ref())
-            .map_or(0, |a| a.kbps);
+            .map_or(0, |a| a.kbps)
+    }
+
+    fn backlog_ms(&self) -> u64 {
         let bytes = self.conn.as_ref().map_or(0, |c| c.backlog_bytes());
-        self.congestion.backlog_ms(bytes, audio_kbps)
+        self.congestion
+            .backlog_ms(bytes, self.audio_kbps(), self.delivered_kbps)
     }
 
     fn send_video(&mut self, data: &[u8], keyframe: bool, pts_us: i64) {
