@@ -304,3 +304,38 @@ def test_congestion_lowers_the_bitrate_and_the_stream_stays_up(onair_bin, tmp_pa
         f"server recorded {duration:.1f} s of 25 s"
     )
     assert duration >= 15, duration
+
+
+def test_stop_while_reconnecting_ends_cleanly(onair_bin, tmp_path):
+    key = new_key("stopper")
+    with Nginx(tmp_path / "nginx") as nginx, onair.Session(
+        ["live", nginx.url("live"), "--key-stdin", "--json"], stdin=key + "\n"
+    ) as session:
+        session.wait_for_state("live", timeout=15)
+        time.sleep(1)
+        nginx.kill()
+        session.wait_for_state("reconnecting", timeout=10)
+        started = time.monotonic()
+        assert session.stop() == 0, session.stderr
+        stop_s = time.monotonic() - started
+    assert_no_key(key, "\n".join(map(str, session.events)) + session.stderr)
+    assert session.states[-3:] == ["reconnecting", "stopping", "ended"], session.states
+    assert stop_s < 5, f"Stop took {stop_s:.1f} s while reconnecting"
+
+
+def test_a_server_that_stays_down_fails_after_the_attempt_limit(onair_bin, tmp_path):
+    key = new_key("gone")
+    with Nginx(tmp_path / "nginx") as nginx, onair.Session(
+        ["live", nginx.url("live"), "--key-stdin", "--reconnect-attempts", "3", "--json"], stdin=key + "\n"
+    ) as session:
+        session.wait_for_state("live", timeout=15)
+        nginx.kill()
+        code = session.wait(timeout=30)
+    assert_no_key(key, "\n".join(map(str, session.events)) + session.stderr)
+    assert code == 1, session.stderr
+    assert session.states[-4:] == ["live", "reconnecting", "stopping", "failed"], session.states
+    attempts = [e["attempt"] for e in session.events if e.get("type") == "reconnect"]
+    assert attempts == [1, 2, 3], attempts
+    failed = session.events[-1] if session.events[-1].get("type") == "state" else None
+    assert failed and failed["error"]["code"] == "unreachable", session.events[-3:]
+    assert "3 attempts" in failed["error"]["message"], failed
