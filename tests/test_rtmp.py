@@ -169,6 +169,7 @@ def test_the_good_key_passes_on_publish(onair_bin, server):
         stdin=GOOD_KEY + "\n",
         timeout=30,
     )
+    assert_no_key(GOOD_KEY, run.stdout, run.stderr)
     assert run.returncode == 0, run.describe()
     assert "live" in run.states
 

@@ -26,6 +26,10 @@ impl Backoff {
         }
     }
 
+    pub fn set_max_attempts(&mut self, max_attempts: u32) {
+        self.max_attempts = max_attempts;
+    }
+
     /// Attempts made since the last reset.
     pub fn attempt(&self) -> u32 {
         self.attempt

@@ -28,16 +28,6 @@ pub enum RtmpError {
 }
 
 impl RtmpError {
-    /// Whether trying again could help (a refused key or application will
-    /// be refused again).
-    pub fn is_retryable(&self) -> bool {
-        !matches!(
-            self,
-            RtmpError::Publish(PublishError::KeyRejected(_) | PublishError::AppRejected(_))
-                | RtmpError::Tls(_)
-        )
-    }
-
     /// The creator's view. `shown_url` must already be redacted.
     pub fn to_onair(&self, shown_url: &str) -> OnairError {
         use ErrorCode::*;

@@ -108,13 +108,7 @@ impl RtmpSink {
 
     /// How many reconnect attempts before giving up.
     pub fn with_reconnect_attempts(mut self, attempts: u32) -> Self {
-        self.backoff = Backoff::new(
-            attempts,
-            self.backoff
-                .clone()
-                .next_delay()
-                .map_or(1, |d| d.as_nanos() as u64),
-        );
+        self.backoff.set_max_attempts(attempts);
         self
     }
 
