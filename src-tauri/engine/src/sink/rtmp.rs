@@ -17,18 +17,13 @@ use crate::rtmp::backoff::Backoff;
 use crate::rtmp::congestion::{BitrateStep, Congestion};
 use crate::rtmp::connection::{self, LiveConnection};
 use crate::rtmp::error::RtmpError;
+use crate::rtmp::gate::{MediaGate, VideoVerdict};
 use crate::rtmp::message::{AUDIO, DATA_AMF0, VIDEO};
 use crate::rtmp::url::RtmpUrl;
 use crate::secret::Secret;
 
 /// Reconnect attempts before the session fails (about a minute of trying).
 pub const DEFAULT_RECONNECT_ATTEMPTS: u32 = 10;
-/// Backlog beyond which video waits for the next keyframe.
-const DROP_VIDEO_MS: u64 = 1500;
-/// Backlog beyond which even audio is dropped.
-const DROP_AUDIO_MS: u64 = 4000;
-/// Backlog under which a keyframe is requested after dropping.
-const RESUME_MS: u64 = 300;
 const CONGESTION_CHECK: Duration = Duration::from_millis(250);
 
 pub struct RtmpSink {
@@ -46,16 +41,7 @@ pub struct RtmpSink {
     next_check: Instant,
     started: Instant,
     lead_us: i64,
-    /// This connection has sent no keyframe (nor its sequence headers) yet.
-    fresh: bool,
-    /// Video is being skipped until the next keyframe.
-    skipping: bool,
-    /// A keyframe should be requested once the backlog clears.
-    keyframe_wanted: bool,
-    /// The timestamp this connection's media starts at: audio queued from
-    /// before it would land before the stream's start (servers clamp such
-    /// timestamps, which shifts the audio against the video).
-    start_ms: u32,
+    gate: MediaGate,
     /// (when, bytes sent) at the last congestion check, for the delivered rate.
     last_sent: Option<(Instant, u64)>,
     /// Smoothed media bitrate the link delivered lately.
@@ -97,10 +83,7 @@ impl RtmpSink {
             next_check: Instant::now(),
             started: Instant::now(),
             lead_us: 0,
-            fresh: true,
-            skipping: false,
-            keyframe_wanted: false,
-            start_ms: 0,
+            gate: MediaGate::new(),
             last_sent: None,
             delivered_kbps: 0.0,
         })
@@ -155,8 +138,7 @@ impl RtmpSink {
         conn.send(DATA_AMF0, 0, body);
         self.conn = Some(conn);
         self.last_sent = None;
-        self.fresh = true;
-        self.skipping = false;
+        self.gate.restart();
         Ok(())
     }
 
@@ -260,56 +242,42 @@ impl RtmpSink {
     }
 
     fn send_video(&mut self, data: &[u8], keyframe: bool, pts_us: i64) {
-        let backlog_ms = self.backlog_ms();
-        if self.keyframe_wanted && backlog_ms <= RESUME_MS {
-            self.keyframe_wanted = false;
+        let ts = self.timestamp_ms(pts_us);
+        let (verdict, want_keyframe) = self.gate.video(keyframe, ts, self.backlog_ms());
+        if want_keyframe {
             self.request_keyframe();
         }
-        if !self.fresh && !self.skipping && backlog_ms > DROP_VIDEO_MS {
-            self.skipping = true;
-            self.keyframe_wanted = true;
-        }
-        if (self.fresh || self.skipping) && (!keyframe || backlog_ms > DROP_VIDEO_MS) {
-            self.count_drop();
-            return;
-        }
-        let ts = self.timestamp_ms(pts_us);
-        if self.fresh {
-            // A new connection starts with the decoder configurations, then this keyframe.
-            let Some((sps, pps)) = avc::parameter_sets(data) else {
+        let audio_header = self
+            .info
+            .as_ref()
+            .and_then(|i| i.audio.as_ref())
+            .map(|a| tags::audio_sequence_header(&a.config));
+        let conn = self.conn.as_mut().expect("connected");
+        match verdict {
+            VideoVerdict::Drop => {
                 self.count_drop();
                 return;
-            };
-            let audio_header = self
-                .info
-                .as_ref()
-                .and_then(|i| i.audio.as_ref())
-                .map(|a| tags::audio_sequence_header(&a.config));
-            let conn = self.conn.as_mut().expect("connected");
-            conn.send(VIDEO, ts, tags::video_sequence_header(&sps, &pps));
-            if let Some(header) = audio_header {
-                conn.send(AUDIO, ts, header);
             }
-            self.fresh = false;
-            self.start_ms = ts;
+            VideoVerdict::StartWithHeaders => {
+                // The keyframe carries SPS and PPS (the encoder repeats them on each IDR).
+                if let Some((sps, pps)) = avc::parameter_sets(data) {
+                    conn.send(VIDEO, ts, tags::video_sequence_header(&sps, &pps));
+                }
+                if let Some(header) = audio_header {
+                    conn.send(AUDIO, ts, header);
+                }
+            }
+            VideoVerdict::Send => {}
         }
-        let conn = self.conn.as_mut().expect("connected");
-        self.skipping = false;
         conn.send(VIDEO, ts, tags::video_frame(data, keyframe));
     }
 
     fn send_audio(&mut self, data: &[u8], pts_us: i64) {
-        // Audio waits for the connection's first keyframe, and is shed only
-        // when the link is hopeless.
-        if self.fresh || self.backlog_ms() > DROP_AUDIO_MS {
-            return;
-        }
         let ts = self.timestamp_ms(pts_us);
-        if ts < self.start_ms {
-            return;
+        if self.gate.audio(ts, self.backlog_ms()) {
+            let conn = self.conn.as_mut().expect("connected");
+            conn.send(AUDIO, ts, tags::audio_frame(data));
         }
-        let conn = self.conn.as_mut().expect("connected");
-        conn.send(AUDIO, ts, tags::audio_frame(data));
     }
 }
 
