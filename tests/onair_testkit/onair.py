@@ -176,14 +176,21 @@ class Session:
         assert s.returncode == 0
     """
 
-    def __init__(self, args: Sequence[str], stdin: Optional[str] = None, env: Optional[dict] = None):
+    def __init__(
+        self,
+        args: Sequence[str],
+        stdin: Optional[str] = None,
+        env: Optional[dict] = None,
+        wrap: Sequence[str] = (),
+    ):
+        """``wrap`` prefixes the command (e.g. ``ip netns exec NS``)."""
         self.args = list(args)
         self.events: list[dict] = []
         self.stray: list[str] = []
         self._queue: "queue.Queue[Optional[dict]]" = queue.Queue()
         self._stderr: list[str] = []
         self.proc = subprocess.Popen(
-            [str(onair_bin()), *self.args],
+            [*wrap, str(onair_bin()), *self.args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

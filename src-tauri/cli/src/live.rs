@@ -45,6 +45,9 @@ pub struct LiveArgs {
     /// Also print the audio meter (about 20 events a second).
     #[arg(long)]
     levels: bool,
+    /// Reconnect attempts after a lost connection before giving up.
+    #[arg(long, default_value_t = 10)]
+    reconnect_attempts: u32,
 }
 
 fn parse_video(s: &str) -> Result<VideoChoice, String> {
@@ -138,6 +141,7 @@ pub fn run(args: LiveArgs) -> ExitCode {
     config.secret = secret;
     config.video_kbps = args.bitrate;
     config.duration = args.duration.map(Duration::from_secs_f64);
+    config.reconnect_attempts = args.reconnect_attempts;
 
     let handle = session::start(config, capture, print);
     let stopper = handle.stopper();
@@ -187,5 +191,15 @@ fn human(event: &Event) -> String {
         Event::Levels { peak_dbfs, rms_dbfs } => {
             format!("audio {peak_dbfs:.1} dBFS peak, {rms_dbfs:.1} dBFS RMS")
         }
+        Event::Reconnect { at_ms, attempt, retry_in_ms, reason } => format!(
+            "{:>6.1}s  RECONNECTING  attempt {attempt}, next try in {:.1} s ({reason})",
+            *at_ms as f64 / 1000.0,
+            *retry_in_ms as f64 / 1000.0
+        ),
+        Event::Bitrate { at_ms, kbps, backlog_ms, congested } => format!(
+            "{:>6.1}s  BITRATE  {kbps} kbps ({}, backlog {backlog_ms} ms)",
+            *at_ms as f64 / 1000.0,
+            if *congested { "link congested" } else { "link recovered" }
+        ),
     }
 }

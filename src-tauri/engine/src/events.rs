@@ -82,6 +82,22 @@ pub enum Event {
     Viewers {
         count: u32,
     },
+    /// The connection was lost; the next attempt comes in `retry_in_ms`.
+    Reconnect {
+        at_ms: u32,
+        attempt: u32,
+        retry_in_ms: u32,
+        reason: String,
+    },
+    /// A sink moved the encoder's target bitrate: down when the link could
+    /// not keep up (`congested`), back up once it recovered.
+    Bitrate {
+        at_ms: u32,
+        kbps: u32,
+        /// Media waiting to be sent when the decision was made.
+        backlog_ms: u32,
+        congested: bool,
+    },
     /// A local recording was opened; where to find it once the session ends.
     Recording {
         path: String,
@@ -179,6 +195,30 @@ mod tests {
         assert_eq!(
             Event::Viewers { count: 3 }.to_json_line(),
             r#"{"type":"viewers","count":3}"#
+        );
+    }
+
+    #[test]
+    fn reconnect_and_bitrate_events_are_tagged_like_the_others() {
+        let r = Event::Reconnect {
+            at_ms: 10,
+            attempt: 2,
+            retry_in_ms: 900,
+            reason: "lost".into(),
+        };
+        assert_eq!(
+            r.to_json_line(),
+            r#"{"type":"reconnect","at_ms":10,"attempt":2,"retry_in_ms":900,"reason":"lost"}"#
+        );
+        let b = Event::Bitrate {
+            at_ms: 10,
+            kbps: 1750,
+            backlog_ms: 600,
+            congested: true,
+        };
+        assert_eq!(
+            b.to_json_line(),
+            r#"{"type":"bitrate","at_ms":10,"kbps":1750,"backlog_ms":600,"congested":true}"#
         );
     }
 }

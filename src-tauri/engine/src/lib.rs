@@ -11,6 +11,7 @@ pub mod keys;
 pub mod media;
 pub mod pipeline;
 pub mod redact;
+pub mod rtmp;
 pub mod secret;
 pub mod session;
 pub mod sink;

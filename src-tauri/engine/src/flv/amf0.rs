@@ -1,4 +1,5 @@
-//! The subset of AMF0 that FLV metadata and RTMP commands use.
+//! The subset of AMF0 that FLV metadata and RTMP commands use: encoding for
+//! what we send, decoding for the command responses servers send back.
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Amf0 {
@@ -16,7 +17,20 @@ const STRING: u8 = 0x02;
 const OBJECT: u8 = 0x03;
 const NULL: u8 = 0x05;
 const ECMA_ARRAY: u8 = 0x08;
+const UNDEFINED: u8 = 0x06;
+const OBJECT_END_MARKER: u8 = 0x09;
+const STRICT_ARRAY: u8 = 0x0a;
+const LONG_STRING: u8 = 0x0c;
 const OBJECT_END: [u8; 3] = [0x00, 0x00, 0x09];
+
+/// Why a server's AMF0 could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Amf0Error {
+    #[error("AMF0 value cut short")]
+    Truncated,
+    #[error("AMF0 type marker {0:#04x} is not supported")]
+    UnsupportedMarker(u8),
+}
 
 impl Amf0 {
     pub fn encode(&self, out: &mut Vec<u8>) {
@@ -41,6 +55,97 @@ impl Amf0 {
                 write_properties(out, props);
             }
         }
+    }
+}
+
+impl Amf0 {
+    /// The property `name` of an object or ECMA array.
+    pub fn get(&self, name: &str) -> Option<&Amf0> {
+        match self {
+            Amf0::Object(props) | Amf0::EcmaArray(props) => {
+                props.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+            }
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Amf0::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_number(&self) -> Option<f64> {
+        match self {
+            Amf0::Number(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// Decodes every value in `bytes` (an RTMP command is a sequence of them).
+    pub fn decode_all(mut bytes: &[u8]) -> Result<Vec<Amf0>, Amf0Error> {
+        let mut values = Vec::new();
+        while !bytes.is_empty() {
+            values.push(Self::decode(&mut bytes)?);
+        }
+        Ok(values)
+    }
+
+    /// Decodes one value and advances `bytes` past it.
+    pub fn decode(bytes: &mut &[u8]) -> Result<Amf0, Amf0Error> {
+        let marker = take(bytes, 1)?[0];
+        Ok(match marker {
+            NUMBER => Amf0::Number(f64::from_be_bytes(take(bytes, 8)?.try_into().unwrap())),
+            BOOLEAN => Amf0::Boolean(take(bytes, 1)?[0] != 0),
+            STRING => Amf0::String(read_utf8(bytes, 2)?),
+            LONG_STRING => Amf0::String(read_utf8(bytes, 4)?),
+            OBJECT => Amf0::Object(read_properties(bytes)?),
+            // Undefined carries no information we act on; Null says the same.
+            NULL | UNDEFINED => Amf0::Null,
+            ECMA_ARRAY => {
+                take(bytes, 4)?; // the count is advisory; the end marker is what counts
+                Amf0::EcmaArray(read_properties(bytes)?)
+            }
+            STRICT_ARRAY => {
+                let count = u32::from_be_bytes(take(bytes, 4)?.try_into().unwrap());
+                let mut items = Vec::new();
+                for i in 0..count {
+                    items.push((i.to_string(), Self::decode(bytes)?));
+                }
+                Amf0::EcmaArray(items)
+            }
+            other => return Err(Amf0Error::UnsupportedMarker(other)),
+        })
+    }
+}
+
+fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Result<&'a [u8], Amf0Error> {
+    if bytes.len() < n {
+        return Err(Amf0Error::Truncated);
+    }
+    let (head, tail) = bytes.split_at(n);
+    *bytes = tail;
+    Ok(head)
+}
+
+fn read_utf8(bytes: &mut &[u8], len_bytes: usize) -> Result<String, Amf0Error> {
+    let len = take(bytes, len_bytes)?
+        .iter()
+        .fold(0usize, |n, b| (n << 8) | *b as usize);
+    Ok(String::from_utf8_lossy(take(bytes, len)?).into_owned())
+}
+
+fn read_properties(bytes: &mut &[u8]) -> Result<Vec<(String, Amf0)>, Amf0Error> {
+    let mut props = Vec::new();
+    loop {
+        let key = read_utf8(bytes, 2)?;
+        if key.is_empty() && bytes.first() == Some(&OBJECT_END_MARKER) {
+            take(bytes, 1)?;
+            return Ok(props);
+        }
+        let value = Amf0::decode(bytes)?;
+        props.push((key, value));
     }
 }
 
@@ -81,6 +186,72 @@ mod tests {
                 &[0, 1, b's', 0x01, 1, 0, 0, 9],
             ]
             .concat()
+        );
+    }
+
+    #[test]
+    fn decodes_what_it_encodes() {
+        let values = vec![
+            Amf0::String("_result".into()),
+            Amf0::Number(1.0),
+            Amf0::Object(vec![
+                ("fmsVer".into(), Amf0::String("FMS/3,0,1,123".into())),
+                ("capabilities".into(), Amf0::Number(31.0)),
+            ]),
+            Amf0::Null,
+            Amf0::EcmaArray(vec![("ok".into(), Amf0::Boolean(true))]),
+        ];
+        let mut bytes = Vec::new();
+        values.iter().for_each(|v| v.encode(&mut bytes));
+        let decoded = Amf0::decode_all(&bytes).unwrap();
+        assert_eq!(decoded, values);
+        assert_eq!(
+            decoded[2].get("fmsVer").and_then(Amf0::as_str),
+            Some("FMS/3,0,1,123")
+        );
+    }
+
+    #[test]
+    fn decodes_undefined_strict_arrays_and_long_strings() {
+        let bytes = [
+            &[
+                UNDEFINED,
+                STRICT_ARRAY,
+                0,
+                0,
+                0,
+                1,
+                BOOLEAN,
+                1,
+                LONG_STRING,
+                0,
+                0,
+                0,
+                2,
+            ][..],
+            b"hi",
+        ]
+        .concat();
+        assert_eq!(
+            Amf0::decode_all(&bytes).unwrap(),
+            vec![
+                Amf0::Null,
+                Amf0::EcmaArray(vec![("0".into(), Amf0::Boolean(true))]),
+                Amf0::String("hi".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn truncated_and_unknown_input_is_an_error() {
+        assert_eq!(Amf0::decode_all(&[NUMBER, 0, 0]), Err(Amf0Error::Truncated));
+        assert_eq!(
+            Amf0::decode_all(&[STRING, 0, 5, b'a']),
+            Err(Amf0Error::Truncated)
+        );
+        assert_eq!(
+            Amf0::decode_all(&[0x11]),
+            Err(Amf0Error::UnsupportedMarker(0x11))
         );
     }
 }

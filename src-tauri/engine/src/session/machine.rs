@@ -18,6 +18,10 @@ pub enum Input {
     MediaEnded,
     /// Everything that was started has been stopped.
     Unwound,
+    /// A live sink lost its connection and is trying again.
+    Reconnecting,
+    /// The sink is publishing again.
+    Restored,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +60,8 @@ impl Machine {
             (S::Idle, Input::GoLive) => vec![Enter(S::Preparing), Prepare],
             (S::Preparing, Input::Prepared) => vec![Enter(S::Connecting), Connect],
             (S::Connecting, Input::Connected) => vec![StartMedia, Enter(S::Live)],
+            (S::Live, Input::Reconnecting) => vec![Enter(S::Reconnecting)],
+            (S::Reconnecting, Input::Restored) => vec![Enter(S::Live)],
             (S::Preparing | S::Connecting | S::Live | S::Reconnecting, Input::Failed(e)) => {
                 self.failure = Some(e);
                 vec![Enter(S::Stopping), Unwind]
@@ -190,6 +196,57 @@ mod tests {
             Input::Failed(other),
             Input::Unwound,
         ]);
+        assert_eq!(m.state(), S::Failed);
+        assert_eq!(actions.last(), Some(&Fail(err())));
+    }
+
+    #[test]
+    fn a_lost_connection_goes_reconnecting_and_back_to_live_once() {
+        let (m, actions) = run(vec![
+            Input::GoLive,
+            Input::Prepared,
+            Input::Connected,
+            Input::Reconnecting,
+            Input::Reconnecting, // a second failed attempt changes nothing
+            Input::Restored,
+            Input::Restored,
+        ]);
+        assert_eq!(
+            actions[actions.len() - 2..],
+            [Enter(S::Reconnecting), Enter(S::Live)]
+        );
+        assert_eq!(m.state(), S::Live);
+        assert_eq!(
+            actions.iter().filter(|a| **a == StartMedia).count(),
+            1,
+            "media keeps running through a reconnect"
+        );
+    }
+
+    #[test]
+    fn reconnect_reports_outside_live_are_ignored() {
+        let (m, actions) = run(vec![Input::GoLive, Input::Reconnecting, Input::Restored]);
+        assert_eq!(actions, vec![Enter(S::Preparing), Prepare]);
+        assert_eq!(m.state(), S::Preparing);
+    }
+
+    #[test]
+    fn stop_or_giving_up_while_reconnecting_unwinds() {
+        let live = || {
+            vec![
+                Input::GoLive,
+                Input::Prepared,
+                Input::Connected,
+                Input::Reconnecting,
+            ]
+        };
+        let mut stop = live();
+        stop.extend([Input::Stop, Input::Restored, Input::Unwound]);
+        let (m, _) = run(stop);
+        assert_eq!(m.state(), S::Ended);
+        let mut fail = live();
+        fail.extend([Input::Failed(err()), Input::Unwound]);
+        let (m, actions) = run(fail);
         assert_eq!(m.state(), S::Failed);
         assert_eq!(actions.last(), Some(&Fail(err())));
     }

@@ -24,7 +24,8 @@ use crate::pipeline::fanout::{Fanout, SinkPort};
 use crate::pipeline::stats::{PipelineCounters, StatsMeter};
 use crate::secret::Secret;
 use crate::sink::file::FileSink;
-use crate::sink::Sink;
+use crate::sink::rtmp::RtmpSink;
+use crate::sink::{Sink, SinkLinks, SinkNotice};
 
 #[derive(Debug, Clone)]
 pub struct LiveConfig {
@@ -35,6 +36,8 @@ pub struct LiveConfig {
     pub audio_kbps: u32,
     /// Stop by itself after this much media.
     pub duration: Option<Duration>,
+    /// How often a network sink tries to reconnect before the session fails.
+    pub reconnect_attempts: u32,
 }
 
 impl LiveConfig {
@@ -45,6 +48,7 @@ impl LiveConfig {
             video_kbps: 2500,
             audio_kbps: 128,
             duration: None,
+            reconnect_attempts: crate::sink::rtmp::DEFAULT_RECONNECT_ATTEMPTS,
         }
     }
 }
@@ -129,6 +133,8 @@ const CAPTURE_QUEUE: usize = 8;
 
 struct Prepared {
     sinks: Vec<Box<dyn Sink>>,
+    /// Per sink: video it could not deliver.
+    sink_drops: Vec<Arc<AtomicU32>>,
     video: Box<dyn VideoEncoder>,
     audio: Option<Box<dyn AudioEncoder>>,
     info: StreamInfo,
@@ -155,6 +161,11 @@ struct Runner {
     /// Each sink thread reports here once, when it has finished.
     sink_done_tx: Sender<SinkResult>,
     sink_done: Receiver<SinkResult>,
+    /// What live sinks report (reconnects, bitrate changes).
+    notice_tx: Sender<SinkNotice>,
+    notices: Receiver<SinkNotice>,
+    /// The back-edge to the video encoder, shared by every sink.
+    control: Arc<EncoderControl>,
     summary: SessionSummary,
     failure: Option<OnairError>,
     meter: StatsMeter,
@@ -168,6 +179,8 @@ impl Runner {
         stop_rx: Receiver<()>,
     ) -> Self {
         let (sink_done_tx, sink_done) = unbounded();
+        let (notice_tx, notices) = unbounded();
+        let control = Arc::new(EncoderControl::new(config.video_kbps));
         Runner {
             config,
             capture,
@@ -179,6 +192,9 @@ impl Runner {
             running: None,
             sink_done_tx,
             sink_done,
+            notice_tx,
+            notices,
+            control,
             summary: SessionSummary::default(),
             failure: None,
             meter: StatsMeter::default(),
@@ -267,8 +283,12 @@ impl Runner {
     }
 
     fn prepare(&mut self) -> Result<Prepared, OnairError> {
-        let sink: Box<dyn Sink> = match &self.config.destination {
+        let mut sink: Box<dyn Sink> = match &self.config.destination {
             Destination::File(path) => Box::new(FileSink::new(path.clone())),
+            Destination::Rtmp(url) => Box::new(
+                RtmpSink::new(url, self.config.secret.clone(), self.config.video_kbps)?
+                    .with_reconnect_attempts(self.config.reconnect_attempts),
+            ),
             other => {
                 return Err(OnairError::new(
                     ErrorCode::InvalidDestination,
@@ -279,6 +299,12 @@ impl Runner {
                 ))
             }
         };
+        let dropped = Arc::new(AtomicU32::new(0));
+        sink.attach(SinkLinks {
+            notices: self.notice_tx.clone(),
+            control: self.control.clone(),
+            dropped: dropped.clone(),
+        });
         let spec = self.capture.spec();
         let video = H264Encoder::new(H264Settings {
             fps: spec.fps,
@@ -309,6 +335,7 @@ impl Runner {
         };
         Ok(Prepared {
             sinks: vec![sink],
+            sink_drops: vec![dropped],
             video: Box::new(video),
             audio,
             info,
@@ -333,6 +360,7 @@ impl Runner {
     fn start_media(&mut self) {
         let Prepared {
             sinks,
+            sink_drops,
             video,
             audio,
             ..
@@ -344,14 +372,11 @@ impl Runner {
 
         let mut video_ports = Vec::new();
         let mut audio_ports = Vec::new();
-        let mut sink_drops = Vec::new();
         let mut sink_threads = Vec::new();
-        for sink in sinks {
+        for (sink, dropped) in sinks.into_iter().zip(&sink_drops) {
             let (tx, rx) = bounded(SINK_QUEUE);
-            let dropped = Arc::new(AtomicU32::new(0));
             video_ports.push(SinkPort::new(tx.clone(), dropped.clone()));
             audio_ports.push(SinkPort::new(tx, dropped.clone()));
-            sink_drops.push(dropped);
             sink_threads.push(spawn_sink(
                 sink,
                 rx,
@@ -365,7 +390,7 @@ impl Runner {
             self.capture.subscribe_video(CAPTURE_QUEUE),
             video,
             Fanout::new(video_ports),
-            Arc::new(EncoderControl::new(self.config.video_kbps)),
+            self.control.clone(),
             timeline.clone(),
             counters.clone(),
             self.events.clone(),
@@ -397,14 +422,22 @@ impl Runner {
         let mut next_stats = Instant::now() + STATS_INTERVAL;
         loop {
             let timeout = next_stats.saturating_duration_since(Instant::now());
-            let Some(running) = self.running.as_mut() else {
+            if self.running.is_none() {
                 return Input::Stop;
-            };
+            }
             select! {
                 recv(self.stop_rx) -> _ => return Input::Stop,
+                recv(self.notices) -> notice => {
+                    if let Ok(notice) = notice {
+                        if let Some(input) = self.on_notice(notice) {
+                            return input;
+                        }
+                    }
+                }
                 recv(self.sink_done) -> done => match done {
                     Ok(Err(e)) => return Input::Failed(e),
                     _ => {
+                        let running = self.running.as_mut().expect("checked above");
                         running.sinks_left -= 1;
                         if running.sinks_left == 0 {
                             return Input::MediaEnded;
@@ -415,6 +448,40 @@ impl Runner {
                     self.emit_stats();
                     next_stats += STATS_INTERVAL;
                 }
+            }
+        }
+    }
+
+    /// A sink's report as an event, and as the machine's input when it
+    /// changes the session's state.
+    fn on_notice(&self, notice: SinkNotice) -> Option<Input> {
+        match notice {
+            SinkNotice::Reconnecting {
+                attempt,
+                retry_in,
+                reason,
+            } => {
+                self.events.emit(Event::Reconnect {
+                    at_ms: self.at_ms(),
+                    attempt,
+                    retry_in_ms: retry_in.as_millis() as u32,
+                    reason,
+                });
+                Some(Input::Reconnecting)
+            }
+            SinkNotice::Restored => Some(Input::Restored),
+            SinkNotice::Bitrate {
+                kbps,
+                backlog_ms,
+                congested,
+            } => {
+                self.events.emit(Event::Bitrate {
+                    at_ms: self.at_ms(),
+                    kbps,
+                    backlog_ms: backlog_ms.min(u32::MAX as u64) as u32,
+                    congested,
+                });
+                None
             }
         }
     }

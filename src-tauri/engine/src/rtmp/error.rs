@@ -1,0 +1,66 @@
+//! What can go wrong on an RTMP connection, typed, and how each case reads
+//! to a creator once it leaves this module as an `OnairError`.
+
+use super::handshake::HandshakeError;
+use super::publish::PublishError;
+use crate::error::{ErrorCode, OnairError};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RtmpError {
+    #[error("cannot find the server {host}")]
+    Dns { host: String },
+    #[error("nothing answers at {host}:{port} ({reason})")]
+    Unreachable {
+        host: String,
+        port: u16,
+        reason: String,
+    },
+    #[error("the server did not answer within {seconds} s")]
+    TimedOut { seconds: u64 },
+    #[error("secure connection failed: {0}")]
+    Tls(String),
+    #[error(transparent)]
+    Handshake(#[from] HandshakeError),
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    #[error("the connection broke: {0}")]
+    Lost(String),
+}
+
+impl RtmpError {
+    /// The creator's view. `shown_url` must already be redacted.
+    pub fn to_onair(&self, shown_url: &str) -> OnairError {
+        use ErrorCode::*;
+        let (code, message) = match self {
+            RtmpError::Dns { host } => (
+                Unreachable,
+                format!("Cannot find the server {host}: its name does not resolve. Check the host in {shown_url} and your internet connection."),
+            ),
+            RtmpError::Unreachable { host, port, reason } => (
+                Unreachable,
+                format!("Nothing answers at {host}:{port} ({reason}). Check {shown_url} and that the server is running."),
+            ),
+            RtmpError::TimedOut { seconds } => (
+                Unreachable,
+                format!("{shown_url} did not answer within {seconds} s. Check the URL and your connection."),
+            ),
+            RtmpError::Tls(reason) => (
+                Tls,
+                format!("The secure connection to {shown_url} failed: {reason}. Check the rtmps:// address, or the server's certificate."),
+            ),
+            RtmpError::Publish(PublishError::KeyRejected(why)) => (
+                KeyRejected,
+                format!("The server refused the stream key ({why}). Check or regenerate it."),
+            ),
+            RtmpError::Publish(PublishError::AppRejected(why)) => (
+                InvalidDestination,
+                format!("The server refused the application in {shown_url} ({why}). Check the URL your platform gave you."),
+            ),
+            other => (
+                Unreachable,
+                format!("The connection to {shown_url} failed: {other}. Check the URL and that the server is running."),
+            ),
+        };
+        OnairError::new(code, message)
+    }
+}

@@ -1,0 +1,205 @@
+//! The byte pipe under RTMP: TCP, or TLS over TCP for rtmps (rustls with the
+//! platform's root certificates; `SSL_CERT_FILE` adds or replaces them, the
+//! way OpenSSL-based tools behave).
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+
+use super::error::RtmpError;
+use super::url::RtmpUrl;
+
+pub enum Transport {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Transport {
+    /// Resolves, connects and (for rtmps) completes the TLS handshake by `deadline`.
+    pub fn connect(url: &RtmpUrl, deadline: Instant) -> Result<Transport, RtmpError> {
+        let tcp = connect_tcp(&url.host, url.port, deadline)?;
+        if !url.tls {
+            return Ok(Transport::Plain(tcp));
+        }
+        let name = ServerName::try_from(url.host.clone())
+            .map_err(|_| RtmpError::Tls(format!("{} is not a valid server name", url.host)))?;
+        let conn = ClientConnection::new(tls_config()?, name)
+            .map_err(|e| RtmpError::Tls(e.to_string()))?;
+        let mut stream = StreamOwned::new(conn, tcp);
+        while stream.conn.is_handshaking() {
+            set_timeout(&stream.sock, deadline)?;
+            stream
+                .conn
+                .complete_io(&mut stream.sock)
+                .map_err(|e| classify_tls_io(e, url))?;
+        }
+        Ok(Transport::Tls(Box::new(stream)))
+    }
+
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            Transport::Plain(s) => s,
+            Transport::Tls(s) => &s.sock,
+        }
+    }
+
+    /// Bytes the kernel holds that have not been sent yet: with our own
+    /// queue, the backlog a slow link builds up.
+    pub fn kernel_unsent(&self) -> usize {
+        unsent_bytes(self.tcp())
+    }
+
+    /// Sends TLS close_notify where there is TLS, then closes the socket.
+    pub fn shutdown(&mut self) {
+        if let Transport::Tls(s) = self {
+            s.conn.send_close_notify();
+            let _ = s.conn.complete_io(&mut s.sock);
+        }
+        let _ = self.tcp().shutdown(std::net::Shutdown::Both);
+    }
+}
+
+impl Read for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(s) => s.read(buf),
+            Transport::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Transport {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(s) => s.write(buf),
+            Transport::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Transport::Plain(s) => s.flush(),
+            Transport::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// Sets the socket's read and write timeouts to the time left before `deadline`.
+pub fn set_timeout(tcp: &TcpStream, deadline: Instant) -> Result<(), RtmpError> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(RtmpError::TimedOut {
+            seconds: super::connection::OPEN_TIMEOUT.as_secs(),
+        });
+    }
+    let left = left.max(Duration::from_millis(1));
+    let _ = tcp.set_read_timeout(Some(left));
+    let _ = tcp.set_write_timeout(Some(left));
+    Ok(())
+}
+
+fn connect_tcp(host: &str, port: u16, deadline: Instant) -> Result<TcpStream, RtmpError> {
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|_| RtmpError::Dns {
+            host: host.to_string(),
+        })?
+        .collect();
+    if addrs.is_empty() {
+        return Err(RtmpError::Dns {
+            host: host.to_string(),
+        });
+    }
+    let mut last = String::new();
+    for addr in addrs {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match TcpStream::connect_timeout(&addr, left) {
+            Ok(tcp) => {
+                let _ = tcp.set_nodelay(true);
+                return Ok(tcp);
+            }
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => last = "no answer".into(),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                last = "connection refused".into()
+            }
+            Err(e) => last = e.kind().to_string(),
+        }
+    }
+    Err(RtmpError::Unreachable {
+        host: host.to_string(),
+        port,
+        reason: if last.is_empty() {
+            "no answer".into()
+        } else {
+            last
+        },
+    })
+}
+
+fn classify_tls_io(e: io::Error, url: &RtmpUrl) -> RtmpError {
+    if e.kind() == io::ErrorKind::InvalidData {
+        // rustls reports certificate and protocol failures as InvalidData.
+        return RtmpError::Tls(e.to_string());
+    }
+    if matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    ) {
+        return RtmpError::TimedOut {
+            seconds: super::connection::OPEN_TIMEOUT.as_secs(),
+        };
+    }
+    RtmpError::Unreachable {
+        host: url.host.clone(),
+        port: url.port,
+        reason: format!("TLS handshake: {}", e.kind()),
+    }
+}
+
+/// One client configuration per process: loading the roots reads files.
+fn tls_config() -> Result<Arc<ClientConfig>, RtmpError> {
+    static CONFIG: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let mut roots = RootCertStore::empty();
+            let found = rustls_native_certs::load_native_certs();
+            let (added, _ignored) = roots.add_parsable_certificates(found.certs);
+            if added == 0 {
+                return Err("no trusted root certificates found on this system".into());
+            }
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map(|b| Arc::new(b.with_root_certificates(roots).with_no_client_auth()))
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(RtmpError::Tls)
+}
+
+#[cfg(target_os = "linux")]
+fn unsent_bytes(tcp: &TcpStream) -> usize {
+    use std::os::fd::AsRawFd;
+    // SIOCOUTQNSD: bytes in the send queue not yet sent (linux/sockios.h).
+    const SIOCOUTQNSD: libc::c_ulong = 0x894b;
+    let mut bytes: libc::c_int = 0;
+    // SAFETY: a valid socket descriptor and a pointer to a c_int, as the ioctl expects.
+    let rc = unsafe { libc::ioctl(tcp.as_raw_fd(), SIOCOUTQNSD as _, &mut bytes) };
+    if rc == 0 {
+        bytes.max(0) as usize
+    } else {
+        0
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn unsent_bytes(_tcp: &TcpStream) -> usize {
+    0
+}
