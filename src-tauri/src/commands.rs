@@ -42,10 +42,14 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn open(recordings_dir: PathBuf) -> Result<Self, OnairError> {
-        // Camera capture is not wired yet, so the preview is the test pattern;
-        // the UI says why.
-        let capture = Capture::open(CaptureSpec::default(), MediaClock::start())?;
+    pub fn open(recordings_dir: PathBuf, app: AppHandle) -> Result<Self, OnairError> {
+        // The app opens the test pattern until its device picker lands (the
+        // desktop-app issue); the UI says why. Capture's own events (levels,
+        // a device lost) reach the window like a session's.
+        let emit = move |event: Event| {
+            let _ = SessionEvent(event).emit(&app);
+        };
+        let capture = Capture::open(CaptureSpec::default(), MediaClock::start(), Arc::new(emit))?;
         Ok(AppState {
             capture: Arc::new(capture),
             session: Mutex::new(None),

@@ -36,7 +36,7 @@ pub fn run() {
                 .video_dir()
                 .or_else(|_| app.path().home_dir())
                 .unwrap_or_else(|_| std::env::temp_dir());
-            let state = AppState::open(videos.join("Onair"))?;
+            let state = AppState::open(videos.join("Onair"), app.handle().clone())?;
             app.manage(Arc::new(state));
             Ok(())
         })

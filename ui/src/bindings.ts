@@ -27,6 +27,18 @@ export type AudioStats = {
 	kbps: number | null,
 };
 
+/**  Where lost frames were lost, since Go Live. */
+export type DropCauses = {
+	/**  The capture queue overflowed: encoding fell behind. */
+	capture: number,
+	/**  The encoder produced nothing for the frame. */
+	encoder: number,
+	/**  Skipped on purpose by an overload step-down. */
+	overload: number,
+	/**  A sink's queue overflowed (a slow network). */
+	sink: number,
+};
+
 /**
  *  Stable error codes shared by the CLI's `--json`, the UI and the docs.
  *  Their spelling is a contract: never rename one.
@@ -38,14 +50,59 @@ export type Event = Event_Serialize | Event_Deserialize;
 export type Event_Deserialize = { type: "state"; state: SessionState; 
 /**  Milliseconds since Go Live was pressed. */
 at_ms: number; error?: OnairError | null } | { type: "stats"; at_ms: number; video: VideoStats; audio?: AudioStats | null } | { type: "viewers"; count: number } | 
+/**  The connection was lost; the next attempt comes in `retry_in_ms`. */
+{ type: "reconnect"; at_ms: number; attempt: number; retry_in_ms: number; reason: string } | 
+/**
+ *  A sink moved the encoder's target bitrate: down when the link could
+ *  not keep up (`congested`), back up once it recovered.
+ */
+{ type: "bitrate"; at_ms: number; kbps: number; 
+/**  Media waiting to be sent when the decision was made. */
+backlog_ms: number; congested: boolean } | 
 /**  A local recording was opened; where to find it once the session ends. */
-{ type: "recording"; path: string };
+{ type: "recording"; path: string } | 
+/**
+ *  Something changed that a creator should see while live: a device
+ *  went away or came back, the encoder stepped down or up.
+ */
+{ type: "health"; code: HealthCode; message: string } | 
+/**
+ *  Audio meter, about 20 times a second: the loudest channel's peak and
+ *  RMS over the last 50 ms, in dBFS (-100 for silence).
+ */
+{ type: "levels"; peak_dbfs: number | null; rms_dbfs: number | null };
 
 export type Event_Serialize = { type: "state"; state: SessionState; 
 /**  Milliseconds since Go Live was pressed. */
 at_ms: number; error?: OnairError } | { type: "stats"; at_ms: number; video: VideoStats; audio?: AudioStats } | { type: "viewers"; count: number } | 
+/**  The connection was lost; the next attempt comes in `retry_in_ms`. */
+{ type: "reconnect"; at_ms: number; attempt: number; retry_in_ms: number; reason: string } | 
+/**
+ *  A sink moved the encoder's target bitrate: down when the link could
+ *  not keep up (`congested`), back up once it recovered.
+ */
+{ type: "bitrate"; at_ms: number; kbps: number; 
+/**  Media waiting to be sent when the decision was made. */
+backlog_ms: number; congested: boolean } | 
 /**  A local recording was opened; where to find it once the session ends. */
-{ type: "recording"; path: string };
+{ type: "recording"; path: string } | 
+/**
+ *  Something changed that a creator should see while live: a device
+ *  went away or came back, the encoder stepped down or up.
+ */
+{ type: "health"; code: HealthCode; message: string } | 
+/**
+ *  Audio meter, about 20 times a second: the loudest channel's peak and
+ *  RMS over the last 50 ms, in dBFS (-100 for silence).
+ */
+{ type: "levels"; peak_dbfs: number | null; rms_dbfs: number | null };
+
+/**  Stable names for health events, like error codes. */
+export type HealthCode = "device_lost" | "device_restored" | 
+/**  Encoding fell behind; the stream stepped down (frame rate, then size). */
+"encoder_overload" | 
+/**  Load fell again; the stream stepped back up. */
+"encoder_recovered";
 
 /**
  *  An error as a creator sees it. `message` must never contain a secret:
@@ -105,6 +162,8 @@ export type VideoStats = {
 	dropped: number,
 	/**  Mean encode time per frame over the last interval. */
 	encode_ms: number | null,
+	/**  `dropped`, by cause. */
+	dropped_by: DropCauses,
 };
 
 /* Tauri Specta runtime */
