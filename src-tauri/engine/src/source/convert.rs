@@ -241,8 +241,8 @@ fn packed422_to_i420(raw: &[u8], width: u32, height: u32, uyvy: bool, out: &mut 
         };
         for (cx, (u, v)) in u_row.iter_mut().zip(v_row.iter_mut()).enumerate() {
             let at = cx * 4;
-            *u = ((top[at + u_off] as u16 + bottom[at + u_off] as u16 + 1) / 2) as u8;
-            *v = ((top[at + v_off] as u16 + bottom[at + v_off] as u16 + 1) / 2) as u8;
+            *u = (top[at + u_off] as u16 + bottom[at + u_off] as u16).div_ceil(2) as u8;
+            *v = (top[at + v_off] as u16 + bottom[at + v_off] as u16).div_ceil(2) as u8;
         }
     }
 }
