@@ -1,6 +1,7 @@
 //! `onair`: the headless broadcaster over the same engine as the desktop app.
 //! Exit status: 0 after a clean end, 1 on failure, 2 on a usage error.
 
+mod devices;
 mod keys;
 mod live;
 
@@ -17,6 +18,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// List cameras, microphones and the built-in test sources.
+    Devices(devices::DevicesArgs),
     /// Go live to DEST until Ctrl-C or --duration.
     Live(live::LiveArgs),
     /// Manage saved destinations and their keys (kept in the system keychain).
@@ -26,6 +29,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Devices(args) => devices::run(args),
         Command::Live(args) => live::run(args),
         Command::Keys(args) => keys::run(args),
     }

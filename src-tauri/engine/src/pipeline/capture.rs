@@ -11,6 +11,7 @@ use crate::clock::MediaClock;
 use crate::error::{ErrorCode, OnairError};
 use crate::events::{Event, EventSink};
 use crate::media::{AudioChunk, VideoFrame};
+use crate::source::camera::{self, Camera};
 use crate::source::levels::LevelMeter;
 use crate::source::microphone::{self, Microphone};
 use crate::source::test_pattern::TestPattern;
@@ -58,12 +59,19 @@ impl Capture {
         events: Arc<dyn EventSink>,
     ) -> Result<Self, OnairError> {
         let video_source: Box<dyn VideoSource> = match &spec.video {
-            VideoChoice::TestPattern => Box::new(TestPattern::new(spec.width, spec.height, spec.fps, clock)),
-            VideoChoice::Camera(_) => {
-                return Err(OnairError::new(
-                    ErrorCode::DeviceUnavailable,
-                    "No camera is available to Onair on this machine. Use the test pattern (--video test).",
-                ))
+            VideoChoice::TestPattern => {
+                Box::new(TestPattern::new(spec.width, spec.height, spec.fps, clock))
+            }
+            VideoChoice::Camera(index) => {
+                let output = camera::Output {
+                    width: spec.width,
+                    height: spec.height,
+                    fps: spec.fps,
+                };
+                Box::new(
+                    Camera::open(*index, output, clock, events.clone())
+                        .map_err(|e| camera_unavailable(e, *index))?,
+                )
             }
         };
         let audio_source: Option<Box<dyn AudioSource>> = match &spec.audio {
@@ -182,6 +190,34 @@ fn microphone_unavailable(error: SourceError, name: Option<&str>) -> OnairError 
             "{wanted} could not be opened{detail}. {what_exists} Choose one with --audio mic:NAME (see onair devices), or use the test tone (--audio test)."
         ),
     )
+}
+
+/// What a creator can do when the camera cannot be opened: the cameras that
+/// do exist, and the test pattern.
+fn camera_unavailable(error: SourceError, index: Option<u32>) -> OnairError {
+    let found = camera::list_cameras();
+    let detail = match error {
+        SourceError::Unavailable(why) => format!(" ({why})"),
+        SourceError::Stopped => String::new(),
+    };
+    let message = if found.is_empty() {
+        "No camera was found on this machine. Connect one, or use the test pattern (--video test)."
+            .to_string()
+    } else {
+        let wanted = match index {
+            Some(i) => format!("Camera {i}"),
+            None => "The first camera".to_string(),
+        };
+        let listed: Vec<String> = found
+            .iter()
+            .map(|c| format!("{} {:?}", c.index, c.name))
+            .collect();
+        format!(
+            "{wanted} could not be opened{detail}. Cameras found: {}. Choose one with --video camera:N (see onair devices), or use the test pattern (--video test).",
+            listed.join(", ")
+        )
+    };
+    OnairError::new(ErrorCode::DeviceUnavailable, message)
 }
 
 fn spawn_video(

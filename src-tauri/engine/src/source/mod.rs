@@ -2,6 +2,8 @@
 //! sources sit behind the same two traits, so everything downstream (and every
 //! test) treats them alike.
 
+pub mod camera;
+pub mod convert;
 pub mod drift;
 pub mod levels;
 pub mod microphone;
@@ -58,14 +60,8 @@ pub enum AudioChoice {
     None,
 }
 
-/// Cameras this machine exposes. Real enumeration arrives with camera capture;
-/// until then only the device nodes are counted, so the UI can say "no camera".
+/// Cameras this machine exposes, counted without opening any (cheap enough
+/// for the UI to ask whenever it shows the device picker).
 pub fn camera_count() -> usize {
-    std::fs::read_dir("/dev")
-        .map(|dir| {
-            dir.filter_map(Result::ok)
-                .filter(|e| e.file_name().to_string_lossy().starts_with("video"))
-                .count()
-        })
-        .unwrap_or(0)
+    camera::count_cameras()
 }
