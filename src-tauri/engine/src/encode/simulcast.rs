@@ -5,7 +5,7 @@
 use super::h264::{H264Encoder, H264Settings};
 use super::{EncodeError, VideoEncoder};
 use crate::media::{EncodedVideo, VideoFrame};
-use crate::pipeline::scale::Scaler;
+use crate::source::convert::Scaler;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LayerSpec {
@@ -63,7 +63,10 @@ impl SimulcastEncoder {
         self.layers
             .iter_mut()
             .map(|(spec, encoder)| {
-                let scaled = self.scaler.scale(frame, spec.width, spec.height)?;
+                let scaled = self
+                    .scaler
+                    .scale_frame(frame, spec.width, spec.height)
+                    .map_err(|e| EncodeError::Scale(e.to_string()))?;
                 encoder.encode(&scaled, pts_us)
             })
             .collect()

@@ -10,13 +10,13 @@ use super::broadcast::Subscription;
 use super::control::EncoderControl;
 use super::fanout::Fanout;
 use super::overload::{FrameGate, OverloadGovernor, Step};
-use super::scale::Scaler;
 use super::stats::PipelineCounters;
 use crate::clock::MediaClock;
 use crate::encode::{AudioEncoder, VideoEncoder};
 use crate::error::OnairError;
 use crate::events::{Event, EventSink, HealthCode};
 use crate::media::{AudioChunk, VideoFrame};
+use crate::source::convert::Scaler;
 
 /// The session's span on the media clock. `end` starts open and is set once,
 /// by Stop or by the requested duration; the threads finish at exactly `end`.
@@ -195,7 +195,11 @@ impl OverloadWatch {
         }
         let width = ((frame.width as f64 * level.scale) as u32) & !1;
         let height = ((frame.height as f64 * level.scale) as u32) & !1;
-        Ok(Some(self.scaler.scale(frame, width, height)?))
+        let scaled = self
+            .scaler
+            .scale_frame(frame, width, height)
+            .map_err(|e| OnairError::internal(e.to_string()))?;
+        Ok(Some(scaled))
     }
 }
 

@@ -7,5 +7,4 @@ pub mod control;
 pub mod encoders;
 pub mod fanout;
 pub mod overload;
-pub mod scale;
 pub mod stats;

@@ -311,6 +311,31 @@ impl Scaler {
         }
     }
 
+    /// A pipeline frame at `width`x`height` (simulcast layers, overload
+    /// step-down); the capture time is kept.
+    pub fn scale_frame(
+        &mut self,
+        frame: &VideoFrame,
+        width: u32,
+        height: u32,
+    ) -> Result<VideoFrame, ConvertError> {
+        if (frame.width, frame.height) == (width, height) {
+            return Ok(frame.clone());
+        }
+        let picture = I420 {
+            width: frame.width,
+            height: frame.height,
+            data: frame.data.to_vec(),
+        };
+        let scaled = self.scale(picture, width, height)?;
+        Ok(VideoFrame {
+            width,
+            height,
+            data: std::sync::Arc::new(scaled.data),
+            capture_us: frame.capture_us,
+        })
+    }
+
     /// `picture` at `width`x`height`; returned as is when it already fits.
     pub fn scale(&mut self, picture: I420, width: u32, height: u32) -> Result<I420, ConvertError> {
         if picture.width == width && picture.height == height {
