@@ -142,6 +142,10 @@ struct OverloadWatch {
     window_started: Instant,
     window_ns: u64,
     window_frames: u32,
+    /// Frames that reached this thread, and the capture queue's losses when
+    /// the window began: together, the capture rate.
+    window_arrived: u32,
+    window_lost_before: u32,
 }
 
 impl OverloadWatch {
@@ -153,6 +157,8 @@ impl OverloadWatch {
             window_started: Instant::now(),
             window_ns: 0,
             window_frames: 0,
+            window_arrived: 0,
+            window_lost_before: 0,
         }
     }
 
@@ -169,11 +175,13 @@ impl OverloadWatch {
         events: &dyn EventSink,
     ) -> Result<Option<VideoFrame>, OnairError> {
         if self.window_started.elapsed() >= Duration::from_secs(1) {
+            let lost_now = counters.capture_dropped.load(Ordering::Relaxed);
             if self.window_frames > 0 {
                 if !self.governor.knows_capture_rate() {
-                    // The first second runs at the full rate: that is the capture rate.
-                    let fps =
-                        self.window_frames as f64 / self.window_started.elapsed().as_secs_f64();
+                    // The first second runs at the full level: what arrived
+                    // plus what the capture queue lost is the capture rate.
+                    let captured = self.window_arrived + lost_now - self.window_lost_before;
+                    let fps = captured as f64 / self.window_started.elapsed().as_secs_f64();
                     self.governor = OverloadGovernor::new(fps.round() as u32);
                 }
                 let mean_ms = self.window_ns as f64 / self.window_frames as f64 / 1e6;
@@ -184,7 +192,10 @@ impl OverloadWatch {
             self.window_started = Instant::now();
             self.window_ns = 0;
             self.window_frames = 0;
+            self.window_arrived = 0;
+            self.window_lost_before = lost_now;
         }
+        self.window_arrived += 1;
         let level = self.governor.level();
         if !self.gate.keep(level) {
             counters.overload_dropped.fetch_add(1, Ordering::Relaxed);
