@@ -44,10 +44,13 @@ pub struct AppState {
 impl AppState {
     pub fn open(recordings_dir: PathBuf, app: AppHandle) -> Result<Self, OnairError> {
         // The app opens the test pattern until its device picker lands (the
-        // desktop-app issue); the UI says why. Capture's own events (levels,
-        // a device lost) reach the window like a session's.
+        // desktop-app issue); the UI says why. Capture's health events reach
+        // the window like a session's; the meter's 20 a second wait for the
+        // UI's meters, rather than keep the webview busy for nothing.
         let emit = move |event: Event| {
-            let _ = SessionEvent(event).emit(&app);
+            if !matches!(event, Event::Levels { .. }) {
+                let _ = SessionEvent(event).emit(&app);
+            }
         };
         let capture = Capture::open(CaptureSpec::default(), MediaClock::start(), Arc::new(emit))?;
         Ok(AppState {
