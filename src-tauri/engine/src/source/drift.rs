@@ -8,8 +8,9 @@
 //! from window to window is the drift. The drift nudges the resampler's ratio
 //! so a card a few hundred ppm off never walks away from the video.
 
-/// The largest ratio change: 0.5 %, inaudible, and far beyond real drift.
-pub const MAX_CORRECTION: f64 = 0.005;
+/// The largest ratio change: 0.1 % (1000 ppm), twice the worst sound card
+/// clock, and a pitch shift (under half a hertz at 440 Hz) nobody hears.
+pub const MAX_CORRECTION: f64 = 0.001;
 /// Ratio change per microsecond of drift: 2 ms → 0.1 %.
 const GAIN_PER_US: f64 = 0.001 / 2_000.0;
 const WINDOW_US: u64 = 1_000_000;
