@@ -79,7 +79,9 @@ def published(request, onair_bin, ffmpeg, server, module_measurements):
     analysed = report.analyse_file(path) if run.returncode == 0 and path.exists() else None
     live = next((e["at_ms"] for e in run.of_type("state") if e["state"] == "live"), None)
     if analysed is not None:
-        module_measurements.record(f"[{request.param}] live after {live} ms; " + analysed.summary())
+        # nginx names the recording after the stream key: keep the name out of the log.
+        summary = analysed.summary().replace(analysed.path.name, "server recording")
+        module_measurements.record(f"[{request.param}] live after {live} ms; " + summary)
     return request.param, key, run, path, analysed
 
 
