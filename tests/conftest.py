@@ -16,6 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from onair_testkit import onair, secrets  # noqa: E402
+from onair_testkit.pulse import PulseServer, available  # noqa: E402
 
 _MEASUREMENTS: list[tuple[str, str]] = []
 
@@ -27,6 +28,17 @@ def onair_bin() -> Path:
         return onair.onair_bin()
     except onair.OnairNotFound as e:
         pytest.fail(str(e), pytrace=False)
+
+
+@pytest.fixture
+def pulse(tmp_path):
+    """A private PulseAudio server whose default source hears its null sink."""
+    missing = available()
+    if missing:
+        pytest.fail(f"missing {missing}; scripts/setup installs them", pytrace=False)
+    server = PulseServer(tmp_path / "pulse").start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -9,17 +9,6 @@ import json
 import pytest
 
 from onair_testkit import onair
-from onair_testkit.pulse import PulseServer, available
-
-
-@pytest.fixture
-def pulse(tmp_path):
-    missing = available()
-    if missing:
-        pytest.fail(f"missing {missing}; scripts/setup installs them", pytrace=False)
-    server = PulseServer(tmp_path / "pulse").start()
-    yield server
-    server.stop()
 
 
 def devices_json(env=None) -> dict:

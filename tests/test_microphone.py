@@ -7,21 +7,10 @@ import numpy as np
 import pytest
 
 from onair_testkit import media, onair
-from onair_testkit.pulse import PulseServer, available
 
 SOURCE_HZ = 440.0
 SOURCE_AMPLITUDE = 0.5
 SOURCE_RMS_DBFS = 20 * np.log10(SOURCE_AMPLITUDE / np.sqrt(2))
-
-
-@pytest.fixture
-def pulse(tmp_path):
-    missing = available()
-    if missing:
-        pytest.fail(f"missing {missing}; scripts/setup installs them", pytrace=False)
-    server = PulseServer(tmp_path / "pulse").start()
-    yield server
-    server.stop()
 
 
 def dominant_hz(samples: np.ndarray, rate: int) -> float:

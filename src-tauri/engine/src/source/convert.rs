@@ -322,16 +322,11 @@ impl Scaler {
         if (frame.width, frame.height) == (width, height) {
             return Ok(frame.clone());
         }
-        let picture = I420 {
-            width: frame.width,
-            height: frame.height,
-            data: frame.data.to_vec(),
-        };
-        let scaled = self.scale(picture, width, height)?;
+        let data = self.scale_planes(frame.planes(), frame.width, frame.height, width, height)?;
         Ok(VideoFrame {
             width,
             height,
-            data: std::sync::Arc::new(scaled.data),
+            data: std::sync::Arc::new(data),
             capture_us: frame.capture_us,
         })
     }
@@ -341,18 +336,40 @@ impl Scaler {
         if picture.width == width && picture.height == height {
             return Ok(picture);
         }
+        let data = self.scale_planes(
+            picture.planes(),
+            picture.width,
+            picture.height,
+            width,
+            height,
+        )?;
+        Ok(I420 {
+            width,
+            height,
+            data,
+        })
+    }
+
+    /// Borrowed I420 planes at `width`x`height`: no copy of the source.
+    fn scale_planes(
+        &mut self,
+        (src_y, src_u, src_v): (&[u8], &[u8], &[u8]),
+        src_width: u32,
+        src_height: u32,
+        width: u32,
+        height: u32,
+    ) -> Result<Vec<u8>, ConvertError> {
         if width == 0 || height == 0 {
             return Err(ConvertError::Empty(width, height));
         }
         let mut data = vec![0u8; VideoFrame::i420_len(width, height)];
-        let (src_cw, src_ch) = chroma_size(picture.width, picture.height);
+        let (src_cw, src_ch) = chroma_size(src_width, src_height);
         let (dst_cw, dst_ch) = chroma_size(width, height);
-        let (src_y, src_u, src_v) = picture.planes();
         let luma = width as usize * height as usize;
         let (dst_y, rest) = data.split_at_mut(luma);
         let (dst_u, dst_v) = rest.split_at_mut(dst_cw * dst_ch);
         let planes = [
-            (src_y, picture.width, picture.height, dst_y, width, height),
+            (src_y, src_width, src_height, dst_y, width, height),
             (
                 src_u,
                 src_cw as u32,
@@ -373,11 +390,7 @@ impl Scaler {
         for (src, sw, sh, dst, dw, dh) in planes {
             self.scale_plane(src, sw, sh, dst, dw, dh)?;
         }
-        Ok(I420 {
-            width,
-            height,
-            data,
-        })
+        Ok(data)
     }
 
     fn scale_plane(
