@@ -46,8 +46,15 @@ def test_the_microphone_records_the_tone_at_its_pitch_and_level(pulse, tmp_path,
     levels = run.of_type("levels")
     # About 20 a second; a loaded machine's sound server may deliver late.
     assert 10 * 6 <= len(levels) <= 25 * run.seconds, f"{len(levels)} level events in {run.seconds:.1f} s"
-    loud = [lv for lv in levels if lv["rms_dbfs"] > -40]
-    assert loud and all(abs(lv["rms_dbfs"] - SOURCE_RMS_DBFS) < 1.0 for lv in loud[5:])
+    loud = [lv["rms_dbfs"] for lv in levels if lv["rms_dbfs"] > -40][5:]
+    assert loud, run.describe()
+    # The meter follows what the sound server delivers: under CI load the
+    # player can underrun for a moment and one 50 ms window reads low. The
+    # meter must read the tone's level, with at most a few such dips.
+    off = [round(db, 2) for db in loud if abs(db - SOURCE_RMS_DBFS) >= 1.0]
+    measurements.record(f"meter: median {np.median(loud):.2f} dBFS over {len(loud)} windows, {len(off)} off by 1 dB+ {off}")
+    assert abs(np.median(loud) - SOURCE_RMS_DBFS) < 0.5
+    assert len(off) <= len(loud) // 10, off
 
 
 def test_an_unplugged_microphone_becomes_silence_and_comes_back(pulse, tmp_path, onair_bin, ffmpeg):
