@@ -48,6 +48,12 @@ pub struct LiveArgs {
     /// Reconnect attempts after a lost connection before giving up.
     #[arg(long, default_value_t = 10)]
     reconnect_attempts: u32,
+    /// Send three sizes (full, half, quarter) so each viewer gets what fits (LiveKit, WHIP).
+    #[arg(long)]
+    simulcast: bool,
+    /// The LiveKit room this stream must go to; a token for another room is refused before connecting.
+    #[arg(long)]
+    room: Option<String>,
 }
 
 fn parse_video(s: &str) -> Result<VideoChoice, String> {
@@ -142,6 +148,8 @@ pub fn run(args: LiveArgs) -> ExitCode {
     config.video_kbps = args.bitrate;
     config.duration = args.duration.map(Duration::from_secs_f64);
     config.reconnect_attempts = args.reconnect_attempts;
+    config.simulcast = args.simulcast;
+    config.room = args.room;
 
     let handle = session::start(config, capture, print);
     let stopper = handle.stopper();

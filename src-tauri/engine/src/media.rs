@@ -78,6 +78,8 @@ pub struct EncodedVideo {
     pub keyframe: bool,
     /// Presentation time on the session timeline (0 = Go Live).
     pub pts_us: i64,
+    /// Simulcast layer, 0 = full size (the only layer without simulcast).
+    pub layer: u8,
 }
 
 /// One raw AAC frame (no ADTS header).

@@ -55,7 +55,21 @@ impl H264Encoder {
 }
 
 impl VideoEncoder for H264Encoder {
-    fn encode(
+    fn encode(&mut self, frame: &VideoFrame, pts_us: i64) -> Result<Vec<EncodedVideo>, EncodeError> {
+        Ok(self.encode_one(frame, pts_us)?.into_iter().collect())
+    }
+
+    fn request_keyframe(&mut self) {
+        self.keyframe_requested = true;
+    }
+
+    fn set_bitrate(&mut self, kbps: u32) -> Result<(), EncodeError> {
+        self.set_target(kbps)
+    }
+}
+
+impl H264Encoder {
+    pub fn encode_one(
         &mut self,
         frame: &VideoFrame,
         pts_us: i64,
@@ -77,17 +91,14 @@ impl VideoEncoder for H264Encoder {
             return Ok(None);
         }
         Ok(Some(EncodedVideo {
+            layer: 0,
             data: Arc::new(data),
             keyframe,
             pts_us,
         }))
     }
 
-    fn request_keyframe(&mut self) {
-        self.keyframe_requested = true;
-    }
-
-    fn set_bitrate(&mut self, kbps: u32) -> Result<(), EncodeError> {
+    pub fn set_target(&mut self, kbps: u32) -> Result<(), EncodeError> {
         let mut info = SBitrateInfo {
             iLayer: SPATIAL_LAYER_ALL,
             iBitrate: (kbps * 1000) as c_int,

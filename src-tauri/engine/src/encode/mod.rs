@@ -27,15 +27,16 @@ impl From<EncodeError> for OnairError {
 }
 
 pub trait VideoEncoder: Send {
-    /// Encodes one frame; `None` when the encoder produced nothing for it.
-    fn encode(
-        &mut self,
-        frame: &VideoFrame,
-        pts_us: i64,
-    ) -> Result<Option<EncodedVideo>, EncodeError>;
+    /// Encodes one frame into every active layer (one, unless simulcasting);
+    /// an empty result means the encoder produced nothing this time.
+    fn encode(&mut self, frame: &VideoFrame, pts_us: i64)
+        -> Result<Vec<EncodedVideo>, EncodeError>;
+    /// The next frame of every layer is a keyframe.
     fn request_keyframe(&mut self);
-    /// Changes the target bitrate from the next frame on.
+    /// The target for the whole output (all layers together).
     fn set_bitrate(&mut self, kbps: u32) -> Result<(), EncodeError>;
+    /// Which simulcast layers to encode, a bit per layer (top = bit 0).
+    fn set_active_layers(&mut self, _mask: u32) {}
 }
 
 pub trait AudioEncoder: Send {

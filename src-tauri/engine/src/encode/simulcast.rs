@@ -28,12 +28,24 @@ pub fn standard_layers(width: u32, height: u32, top_kbps: u32) -> Vec<LayerSpec>
 }
 
 pub struct SimulcastEncoder {
-    layers: Vec<(LayerSpec, H264Encoder)>,
+    layers: Vec<Layer>,
     scaler: Scaler,
+    /// The configured total, which `set_bitrate` scales every layer against.
+    configured_kbps: u32,
+    active: u32,
+}
+
+struct Layer {
+    spec: LayerSpec,
+    /// How much smaller than the top layer: sizes follow the incoming frame,
+    /// so an overload step-down shrinks every layer alike.
+    divisor: u32,
+    encoder: H264Encoder,
 }
 
 impl SimulcastEncoder {
     pub fn new(specs: &[LayerSpec], fps: u32) -> Result<Self, EncodeError> {
+        let top_width = specs.first().map_or(1, |s| s.width.max(1));
         let layers = specs
             .iter()
             .map(|spec| {
@@ -41,42 +53,74 @@ impl SimulcastEncoder {
                     fps,
                     bitrate_kbps: spec.kbps,
                 };
-                H264Encoder::new(settings).map(|encoder| (*spec, encoder))
+                H264Encoder::new(settings).map(|encoder| Layer {
+                    spec: *spec,
+                    divisor: (top_width as f64 / spec.width.max(1) as f64).round().max(1.0) as u32,
+                    encoder,
+                })
             })
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(SimulcastEncoder {
+            configured_kbps: specs.iter().map(|s| s.kbps).sum(),
             layers,
             scaler: Scaler::default(),
+            active: u32::MAX,
         })
     }
 
     pub fn layers(&self) -> impl Iterator<Item = &LayerSpec> {
-        self.layers.iter().map(|(spec, _)| spec)
+        self.layers.iter().map(|layer| &layer.spec)
     }
+}
 
-    /// Encodes `frame` into every layer; entry `i` is layer `i`'s output.
-    pub fn encode(
-        &mut self,
-        frame: &VideoFrame,
-        pts_us: i64,
-    ) -> Result<Vec<Option<EncodedVideo>>, EncodeError> {
-        self.layers
-            .iter_mut()
-            .map(|(spec, encoder)| {
-                let scaled = self
-                    .scaler
-                    .scale_frame(frame, spec.width, spec.height)
-                    .map_err(|e| EncodeError::Scale(e.to_string()))?;
-                encoder.encode(&scaled, pts_us)
-            })
-            .collect()
-    }
-
-    /// A receiver switching layers needs a keyframe on the one it joins.
-    pub fn request_keyframe(&mut self, layer: usize) {
-        if let Some((_, encoder)) = self.layers.get_mut(layer) {
-            encoder.request_keyframe();
+impl VideoEncoder for SimulcastEncoder {
+    fn encode(&mut self, frame: &VideoFrame, pts_us: i64) -> Result<Vec<EncodedVideo>, EncodeError> {
+        let mut out = Vec::with_capacity(self.layers.len());
+        for (index, layer) in self.layers.iter_mut().enumerate() {
+            if self.active & (1 << index) == 0 {
+                continue;
+            }
+            let width = (frame.width / layer.divisor) & !1;
+            let height = (frame.height / layer.divisor) & !1;
+            let scaled = self
+                .scaler
+                .scale_frame(frame, width, height)
+                .map_err(|e| EncodeError::Scale(e.to_string()))?;
+            if let Some(mut video) = layer.encoder.encode_one(&scaled, pts_us)? {
+                video.layer = index as u8;
+                out.push(video);
+            }
         }
+        Ok(out)
+    }
+
+    fn request_keyframe(&mut self) {
+        for layer in &mut self.layers {
+            layer.encoder.request_keyframe();
+        }
+    }
+
+    /// Every layer keeps its share of the configured total.
+    fn set_bitrate(&mut self, kbps: u32) -> Result<(), EncodeError> {
+        let ratio = kbps as f64 / self.configured_kbps.max(1) as f64;
+        for layer in &mut self.layers {
+            layer
+                .encoder
+                .set_target(((layer.spec.kbps as f64 * ratio) as u32).max(50))?;
+        }
+        Ok(())
+    }
+
+    /// A layer that comes back on starts with a keyframe: its receivers
+    /// have nothing to decode against.
+    fn set_active_layers(&mut self, mask: u32) {
+        let returning = mask & !self.active;
+        for (index, layer) in self.layers.iter_mut().enumerate() {
+            if returning & (1 << index) != 0 {
+                layer.encoder.request_keyframe();
+            }
+        }
+        self.active = mask;
     }
 }
 
@@ -112,11 +156,29 @@ mod tests {
         let mut pattern = TestPattern::new(1280, 720, 30, MediaClock::start());
         let frame = pattern.next_frame().unwrap();
         let outputs = encoder.encode(&frame, 0).unwrap();
-        assert_eq!(outputs.len(), 3);
-        for (spec, out) in specs.iter().zip(outputs) {
-            let out = out.expect("the first frame of every layer is a keyframe");
+        assert_eq!(outputs.len(), 3, "the first frame of every layer is a keyframe");
+        for (index, (spec, out)) in specs.iter().zip(outputs).enumerate() {
             assert!(out.keyframe);
+            assert_eq!(out.layer as usize, index);
             assert_eq!(sps_size(&out.data), (spec.width, spec.height));
         }
+    }
+
+    #[test]
+    fn paused_layers_are_skipped_and_come_back_with_a_keyframe() {
+        let specs = standard_layers(320, 180, 600);
+        let mut encoder = SimulcastEncoder::new(&specs, 30).unwrap();
+        let mut pattern = TestPattern::new(320, 180, 30, MediaClock::start());
+        let layers_of = |out: &[EncodedVideo]| out.iter().map(|v| v.layer).collect::<Vec<_>>();
+        let first = encoder.encode(&pattern.next_frame().unwrap(), 0).unwrap();
+        assert_eq!(layers_of(&first), vec![0, 1, 2]);
+        encoder.set_active_layers(0b100);
+        let only_low = encoder.encode(&pattern.next_frame().unwrap(), 33_333).unwrap();
+        assert_eq!(layers_of(&only_low), vec![2]);
+        assert!(!only_low[0].keyframe);
+        encoder.set_active_layers(0b111);
+        let back = encoder.encode(&pattern.next_frame().unwrap(), 66_666).unwrap();
+        assert_eq!(layers_of(&back), vec![0, 1, 2]);
+        assert!(back[0].keyframe && back[1].keyframe && !back[2].keyframe);
     }
 }

@@ -10,6 +10,8 @@ pub struct EncoderControl {
     keyframe: AtomicBool,
     target_kbps: AtomicU32,
     bitrate_changed: AtomicBool,
+    /// Simulcast layers someone watches, a bit per layer (top = bit 0).
+    active_layers: AtomicU32,
 }
 
 impl EncoderControl {
@@ -18,6 +20,7 @@ impl EncoderControl {
             keyframe: AtomicBool::new(false),
             target_kbps: AtomicU32::new(target_kbps),
             bitrate_changed: AtomicBool::new(false),
+            active_layers: AtomicU32::new(u32::MAX),
         }
     }
 
@@ -36,6 +39,16 @@ impl EncoderControl {
     }
 
     /// True once per request.
+    /// A layer nobody watches is not encoded; one that comes back starts
+    /// with a keyframe (the encoder side sees the bit flip).
+    pub fn set_active_layers(&self, mask: u32) {
+        self.active_layers.store(mask, Ordering::Relaxed);
+    }
+
+    pub fn active_layers(&self) -> u32 {
+        self.active_layers.load(Ordering::Relaxed)
+    }
+
     pub fn take_keyframe_request(&self) -> bool {
         self.keyframe.swap(false, Ordering::Relaxed)
     }

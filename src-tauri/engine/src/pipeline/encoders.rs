@@ -76,6 +76,7 @@ pub fn spawn_video(
         .name("onair-video-encode".into())
         .spawn(move || {
             let mut overload = OverloadWatch::new();
+            let mut active_layers = u32::MAX;
             loop {
                 let frame = match input.rx.recv_timeout(POLL) {
                     Ok(frame) => frame,
@@ -102,6 +103,11 @@ pub fn spawn_video(
                 if let Some(kbps) = control.take_bitrate_change() {
                     encoder.set_bitrate(kbps)?;
                 }
+                let layers = control.active_layers();
+                if layers != active_layers {
+                    encoder.set_active_layers(layers);
+                    active_layers = layers;
+                }
                 let started = Instant::now();
                 let encoded = encoder.encode(&frame, pts as i64)?;
                 let spent = started.elapsed();
@@ -109,18 +115,19 @@ pub fn spawn_video(
                 counters
                     .encode_ns
                     .fetch_add(spent.as_nanos() as u64, Ordering::Relaxed);
-                match encoded {
-                    Some(video) => {
+                if encoded.is_empty() {
+                    counters.encoder_dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                for video in encoded {
+                    // Frames are counted once, by their top layer.
+                    if video.layer == 0 {
                         counters.video_encoded.fetch_add(1, Ordering::Relaxed);
-                        counters
-                            .video_bytes
-                            .fetch_add(video.data.len() as u64, Ordering::Relaxed);
-                        if fanout.send_video(&video) {
-                            encoder.request_keyframe();
-                        }
                     }
-                    None => {
-                        counters.encoder_dropped.fetch_add(1, Ordering::Relaxed);
+                    counters
+                        .video_bytes
+                        .fetch_add(video.data.len() as u64, Ordering::Relaxed);
+                    if fanout.send_video(&video) {
+                        encoder.request_keyframe();
                     }
                 }
             }

@@ -11,7 +11,8 @@ use crate::media::{EncodedAudio, EncodedVideo, Packet};
 
 pub struct SinkPort {
     tx: Sender<Packet>,
-    waiting_for_keyframe: bool,
+    /// A bit per simulcast layer that must restart on a keyframe.
+    waiting_for_keyframe: u32,
     dropped: Arc<AtomicU32>,
 }
 
@@ -19,7 +20,7 @@ impl SinkPort {
     pub fn new(tx: Sender<Packet>, dropped: Arc<AtomicU32>) -> Self {
         SinkPort {
             tx,
-            waiting_for_keyframe: true,
+            waiting_for_keyframe: u32::MAX,
             dropped,
         }
     }
@@ -39,19 +40,20 @@ impl Fanout {
     pub fn send_video(&mut self, video: &EncodedVideo) -> bool {
         let mut want_keyframe = false;
         self.ports.retain_mut(|port| {
-            if port.waiting_for_keyframe && !video.keyframe {
+            let bit = 1u32 << video.layer.min(31);
+            if port.waiting_for_keyframe & bit != 0 && !video.keyframe {
                 port.dropped.fetch_add(1, Ordering::Relaxed);
                 want_keyframe = true;
                 return true;
             }
             match port.tx.try_send(Packet::Video(video.clone())) {
                 Ok(()) => {
-                    port.waiting_for_keyframe = false;
+                    port.waiting_for_keyframe &= !bit;
                     true
                 }
                 Err(TrySendError::Full(_)) => {
                     port.dropped.fetch_add(1, Ordering::Relaxed);
-                    port.waiting_for_keyframe = true;
+                    port.waiting_for_keyframe |= bit;
                     want_keyframe = true;
                     true
                 }
@@ -78,6 +80,7 @@ mod tests {
 
     fn video(keyframe: bool, pts_us: i64) -> EncodedVideo {
         EncodedVideo {
+            layer: 0,
             data: Arc::new(vec![0]),
             keyframe,
             pts_us,

@@ -23,7 +23,11 @@ use crate::pipeline::encoders::{self, Timeline};
 use crate::pipeline::fanout::{Fanout, SinkPort};
 use crate::pipeline::stats::{PipelineCounters, StatsMeter};
 use crate::secret::Secret;
+use crate::encode::opus::OpusEncoder;
+use crate::encode::simulcast::{standard_layers, LayerSpec, SimulcastEncoder};
+use crate::peer::publisher::LayerDesc;
 use crate::sink::file::FileSink;
+use crate::sink::livekit::LiveKitSink;
 use crate::sink::rtmp::RtmpSink;
 use crate::sink::{Sink, SinkLinks, SinkNotice};
 
@@ -38,6 +42,10 @@ pub struct LiveConfig {
     pub duration: Option<Duration>,
     /// How often a network sink tries to reconnect before the session fails.
     pub reconnect_attempts: u32,
+    /// Three layers (full, half, quarter size) for WebRTC destinations.
+    pub simulcast: bool,
+    /// The LiveKit room this destination streams to, when it names one.
+    pub room: Option<String>,
 }
 
 impl LiveConfig {
@@ -49,6 +57,8 @@ impl LiveConfig {
             audio_kbps: 128,
             duration: None,
             reconnect_attempts: crate::sink::rtmp::DEFAULT_RECONNECT_ATTEMPTS,
+            simulcast: false,
+            room: None,
         }
     }
 }
@@ -283,12 +293,36 @@ impl Runner {
     }
 
     fn prepare(&mut self) -> Result<Prepared, OnairError> {
+        let spec = self.capture.spec();
+        let (width, height) = (spec.width & !1, spec.height & !1);
+        let layers = if self.config.simulcast {
+            standard_layers(width, height, self.config.video_kbps)
+        } else {
+            vec![LayerSpec {
+                width,
+                height,
+                kbps: self.config.video_kbps,
+            }]
+        };
         let mut sink: Box<dyn Sink> = match &self.config.destination {
+            Destination::File(_) | Destination::Rtmp(_) if self.config.simulcast => {
+                return Err(OnairError::new(
+                    ErrorCode::InvalidDestination,
+                    "Simulcast needs a WebRTC destination (LiveKit or WHIP); RTMP and recordings carry one picture size.",
+                ))
+            }
             Destination::File(path) => Box::new(FileSink::new(path.clone())),
             Destination::Rtmp(url) => Box::new(
                 RtmpSink::new(url, self.config.secret.clone(), self.config.video_kbps)?
                     .with_reconnect_attempts(self.config.reconnect_attempts),
             ),
+            Destination::LiveKit(url) => Box::new(LiveKitSink::new(
+                url,
+                self.config.secret.clone(),
+                self.config.room.clone(),
+                describe_layers(&layers),
+                self.config.reconnect_attempts,
+            )),
             other => {
                 return Err(OnairError::new(
                     ErrorCode::InvalidDestination,
@@ -305,30 +339,42 @@ impl Runner {
             control: self.control.clone(),
             dropped: dropped.clone(),
         });
-        let spec = self.capture.spec();
-        let video = H264Encoder::new(H264Settings {
-            fps: spec.fps,
-            bitrate_kbps: self.config.video_kbps,
-        })?;
-        let wants_aac = sink.needs().aac;
+        let video: Box<dyn VideoEncoder> = if layers.len() > 1 {
+            Box::new(SimulcastEncoder::new(&layers, spec.fps)?)
+        } else {
+            Box::new(H264Encoder::new(H264Settings {
+                fps: spec.fps,
+                bitrate_kbps: self.config.video_kbps,
+            })?)
+        };
+        let needs = sink.needs();
         let audio: Option<Box<dyn AudioEncoder>> = match self.capture.subscribe_audio(0) {
-            Some(_) if wants_aac => Some(Box::new(AacEncoder::new(
+            Some(_) if needs.aac => Some(Box::new(AacEncoder::new(
                 48_000,
                 2,
                 self.config.audio_kbps,
             )?)),
+            Some(_) if needs.opus => Some(Box::new(OpusEncoder::new(2, OPUS_KBPS)?)),
             _ => None,
         };
         let info = StreamInfo {
-            width: spec.width & !1,
-            height: spec.height & !1,
+            width,
+            height,
             fps: spec.fps,
             video_kbps: self.config.video_kbps,
             audio: audio.as_ref().map(|a| AudioInfo {
-                codec: AudioCodec::Aac,
+                codec: if needs.opus {
+                    AudioCodec::Opus
+                } else {
+                    AudioCodec::Aac
+                },
                 rate: 48_000,
                 channels: 2,
-                kbps: self.config.audio_kbps,
+                kbps: if needs.opus {
+                    OPUS_KBPS
+                } else {
+                    self.config.audio_kbps
+                },
                 config: a.config(),
                 lead_us: a.delay_samples() as i64 * 1_000_000 / 48_000,
             }),
@@ -336,7 +382,7 @@ impl Runner {
         Ok(Prepared {
             sinks: vec![sink],
             sink_drops: vec![dropped],
-            video: Box::new(video),
+            video,
             audio,
             info,
         })
@@ -470,6 +516,10 @@ impl Runner {
                 Some(Input::Reconnecting)
             }
             SinkNotice::Restored => Some(Input::Restored),
+            SinkNotice::Viewers(count) => {
+                self.events.emit(Event::Viewers { count });
+                None
+            }
             SinkNotice::Bitrate {
                 kbps,
                 backlog_ms,
@@ -568,4 +618,22 @@ fn spawn_sink(
             let _ = done.send(result);
         })
         .expect("spawn sink thread")
+}
+
+/// Opus at 64 kbit/s stereo is transparent for speech and music alike.
+const OPUS_KBPS: u32 = 64;
+
+/// Simulcast layers as WebRTC names them: f(ull), h(alf), q(uarter).
+fn describe_layers(layers: &[LayerSpec]) -> Vec<LayerDesc> {
+    let rids = ["f", "h", "q"];
+    layers
+        .iter()
+        .enumerate()
+        .map(|(i, layer)| LayerDesc {
+            rid: (layers.len() > 1).then(|| rids[i.min(2)].to_string()),
+            width: layer.width,
+            height: layer.height,
+            kbps: layer.kbps,
+        })
+        .collect()
 }

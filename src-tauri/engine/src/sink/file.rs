@@ -52,7 +52,10 @@ impl FileSink {
 
 impl Sink for FileSink {
     fn needs(&self) -> SinkNeeds {
-        SinkNeeds { aac: true }
+        SinkNeeds {
+            aac: true,
+            opus: false,
+        }
     }
 
     fn open(&mut self, info: &StreamInfo) -> Result<(), OnairError> {

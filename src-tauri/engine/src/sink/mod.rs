@@ -2,6 +2,7 @@
 //! sinks, its own task) and reads its queue from the fan-out.
 
 pub mod file;
+pub mod livekit;
 pub mod rtmp;
 
 use std::sync::atomic::AtomicU32;
@@ -18,6 +19,8 @@ use crate::pipeline::control::EncoderControl;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SinkNeeds {
     pub aac: bool,
+    /// WebRTC sinks take Opus instead.
+    pub opus: bool,
 }
 
 /// What a live sink tells the session while it runs; the runner turns these
@@ -32,6 +35,8 @@ pub enum SinkNotice {
     },
     /// Connected and publishing again.
     Restored,
+    /// How many people watch (LiveKit presence).
+    Viewers(u32),
     /// The sink moved the encoder's target bitrate.
     Bitrate {
         kbps: u32,

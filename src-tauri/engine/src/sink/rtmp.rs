@@ -297,7 +297,10 @@ impl RtmpSink {
 
 impl Sink for RtmpSink {
     fn needs(&self) -> SinkNeeds {
-        SinkNeeds { aac: true }
+        SinkNeeds {
+            aac: true,
+            opus: false,
+        }
     }
 
     fn attach(&mut self, links: SinkLinks) {

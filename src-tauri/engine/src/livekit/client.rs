@@ -1,0 +1,600 @@
+//! A LiveKit publisher session: join, publish, stay live, resume or rejoin
+//! after a loss, leave. One task owns the socket, the signal machine and the
+//! peer connection; the sink thread only hands it media.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use livekit_protocol::{
+    AddTrackRequest, IceServer, SimulcastCodec, TrackPublishedResponse, TrackSource, TrackType,
+    VideoLayer, VideoQuality,
+};
+use rtc::peer_connection::transport::RTCIceServer;
+use tokio::sync::{mpsc, oneshot};
+use webrtc::peer_connection::RTCPeerConnectionState;
+
+use super::signal::{self, LeaveAction, Output, SignalMachine};
+use super::socket::{JoinMode, SignalSocket};
+use crate::error::{ErrorCode, OnairError};
+use crate::peer::publisher::{LayerDesc, PcEvent, Publisher, PublisherConfig};
+use crate::rtmp::backoff::Backoff;
+use crate::secret::Secret;
+use crate::sink::{SinkLinks, SinkNotice};
+
+/// Joining, publishing and ICE must all be done within this.
+const ESTABLISH_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Debug, Clone)]
+pub struct LiveKitOptions {
+    pub url: String,
+    pub token: Secret,
+    /// Layers top first; one unless simulcasting.
+    pub layers: Vec<LayerDesc>,
+    pub audio: bool,
+    pub reconnect_attempts: u32,
+}
+
+/// Encoded media for the connection.
+#[derive(Debug)]
+pub enum Media {
+    Video {
+        layer: usize,
+        data: Arc<Vec<u8>>,
+        pts_us: i64,
+    },
+    Audio {
+        data: Arc<Vec<u8>>,
+        pts_us: i64,
+    },
+}
+
+/// Track ids double as LiveKit's client ids (`cid`): the server matches
+/// media to `add_track` by msid.
+const STREAM_ID: &str = "onair";
+const VIDEO_CID: &str = "onair-camera";
+const AUDIO_CID: &str = "onair-microphone";
+
+/// A live connection: everything that must be rebuilt on a full rejoin.
+struct Connection {
+    socket: SignalSocket,
+    machine: SignalMachine,
+    publisher: Publisher,
+    pc_events: mpsc::UnboundedReceiver<PcEvent>,
+    participant_sid: String,
+    published: Vec<TrackPublishedResponse>,
+    video_sid: String,
+}
+
+/// Why serving stopped.
+enum Served {
+    Stopped,
+    Lost(String),
+    Ended(OnairError),
+}
+
+pub async fn run(
+    mut options: LiveKitOptions,
+    links: SinkLinks,
+    mut media: mpsc::Receiver<Media>,
+    mut stop: oneshot::Receiver<()>,
+    ready: oneshot::Sender<Result<(), OnairError>>,
+) -> Result<(), OnairError> {
+    let mut connection = match establish(&options, JoinMode::Join).await {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return Ok(());
+        }
+    };
+    let _ = ready.send(Ok(()));
+    let mut backoff = Backoff::new(options.reconnect_attempts, seed());
+    loop {
+        let served = serve(&mut connection, &mut options, &links, &mut media, &mut stop).await;
+        let reason = match served {
+            Served::Stopped => {
+                let _ = connection.socket.send(&signal::leave()).await;
+                connection.publisher.close().await;
+                connection.socket.close().await;
+                return Ok(());
+            }
+            Served::Ended(e) => {
+                connection.publisher.close().await;
+                return Err(e);
+            }
+            Served::Lost(reason) => reason,
+        };
+        // Resume first: same participant, same tracks, an ICE restart.
+        let mut last_reason = reason;
+        loop {
+            let Some(wait) = backoff.next_delay() else {
+                connection.publisher.close().await;
+                return Err(OnairError::new(
+                    ErrorCode::Unreachable,
+                    format!(
+                        "The LiveKit server could not be reached again after {} attempts ({last_reason}). Check your connection and go live again.",
+                        options.reconnect_attempts
+                    ),
+                ));
+            };
+            let _ = links.notices.send(SinkNotice::Reconnecting {
+                attempt: backoff.attempt(),
+                retry_in: wait,
+                reason: last_reason.clone(),
+            });
+            if wait_or_stop(wait, &mut media, &mut stop, &links).await {
+                connection.publisher.close().await;
+                return Ok(());
+            }
+            match resume(&mut connection, &options).await {
+                Ok(()) => break,
+                Err(resume_error) => match establish(&options, JoinMode::Join).await {
+                    Ok(fresh) => {
+                        connection.publisher.close().await;
+                        connection = fresh;
+                        break;
+                    }
+                    Err(e) if is_final(&e) => {
+                        connection.publisher.close().await;
+                        return Err(e);
+                    }
+                    Err(e) => last_reason = format!("{}; {}", resume_error.message, e.message),
+                },
+            }
+        }
+        backoff.reset();
+        links.control.request_keyframe();
+        let _ = links.notices.send(SinkNotice::Restored);
+    }
+}
+
+/// A refused token will not get better by retrying.
+fn is_final(e: &OnairError) -> bool {
+    matches!(e.code, ErrorCode::AuthFailed | ErrorCode::PermissionDenied)
+}
+
+fn seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos() as u64
+}
+
+/// Media that arrives while disconnected is dropped, and counted.
+async fn wait_or_stop(
+    wait: Duration,
+    media: &mut mpsc::Receiver<Media>,
+    stop: &mut oneshot::Receiver<()>,
+    links: &SinkLinks,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => return false,
+            _ = &mut *stop => return true,
+            Some(m) = media.recv() => {
+                if matches!(m, Media::Video { .. }) {
+                    links.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}
+
+fn ice_servers(servers: Vec<IceServer>) -> Vec<RTCIceServer> {
+    servers
+        .into_iter()
+        .map(|s| RTCIceServer {
+            urls: s.urls,
+            username: s.username,
+            credential: s.credential,
+            ..Default::default()
+        })
+        .collect()
+}
+
+fn quality_of(index: usize, count: usize) -> VideoQuality {
+    // Layers are top first; the top is HIGH, the bottom LOW.
+    match count - 1 - index {
+        0 => VideoQuality::Low,
+        1 => VideoQuality::Medium,
+        _ => VideoQuality::High,
+    }
+}
+
+fn video_track_request(options: &LiveKitOptions) -> AddTrackRequest {
+    let count = options.layers.len();
+    let layers: Vec<VideoLayer> = options
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, layer)| VideoLayer {
+            quality: quality_of(i, count) as i32,
+            width: layer.width,
+            height: layer.height,
+            bitrate: layer.kbps * 1000,
+            rid: layer.rid.clone().unwrap_or_default(),
+            ..Default::default()
+        })
+        .collect();
+    let top = &options.layers[0];
+    AddTrackRequest {
+        cid: VIDEO_CID.into(),
+        name: "camera".into(),
+        r#type: TrackType::Video as i32,
+        source: TrackSource::Camera as i32,
+        width: top.width,
+        height: top.height,
+        simulcast_codecs: vec![SimulcastCodec {
+            codec: "h264".into(),
+            cid: VIDEO_CID.into(),
+            layers: layers.clone(),
+            ..Default::default()
+        }],
+        layers,
+        ..Default::default()
+    }
+}
+
+fn audio_track_request() -> AddTrackRequest {
+    AddTrackRequest {
+        cid: AUDIO_CID.into(),
+        name: "microphone".into(),
+        r#type: TrackType::Audio as i32,
+        source: TrackSource::Microphone as i32,
+        audio_features: vec![livekit_protocol::AudioTrackFeature::TfStereo as i32],
+        ..Default::default()
+    }
+}
+
+async fn establish(options: &LiveKitOptions, mode: JoinMode) -> Result<Connection, OnairError> {
+    tokio::time::timeout(ESTABLISH_TIMEOUT, establish_inner(options, mode))
+        .await
+        .unwrap_or_else(|_| {
+            Err(OnairError::new(
+                ErrorCode::Unreachable,
+                "The LiveKit server accepted the connection but media could not start within 20 s (ICE failed). A firewall may block UDP; ask your platform for a TURN server.",
+            ))
+        })
+}
+
+async fn establish_inner(
+    options: &LiveKitOptions,
+    mode: JoinMode,
+) -> Result<Connection, OnairError> {
+    let mut socket = SignalSocket::connect(&options.url, &options.token, &mode).await?;
+    let mut machine = SignalMachine::new(Instant::now());
+    loop {
+        let response = next_response(&mut socket).await?;
+        for output in machine.on_response(response, Instant::now()) {
+            match output {
+                Output::Joined {
+                    participant_sid,
+                    ice_servers,
+                } => {
+                    return finish_join(options, socket, machine, participant_sid, ice_servers)
+                        .await
+                }
+                Output::Leave { reason, .. } => return Err(left(&reason)),
+                _ => {}
+            }
+        }
+    }
+}
+
+async fn next_response(
+    socket: &mut SignalSocket,
+) -> Result<livekit_protocol::SignalResponse, OnairError> {
+    match socket.next().await {
+        Some(result) => result,
+        None => Err(OnairError::new(
+            ErrorCode::Unreachable,
+            "The LiveKit server closed the connection while joining.",
+        )),
+    }
+}
+
+fn left(reason: &str) -> OnairError {
+    OnairError::new(
+        ErrorCode::PlatformError,
+        format!("The LiveKit server turned the session away ({reason})."),
+    )
+}
+
+fn publisher_config(options: &LiveKitOptions, servers: Vec<IceServer>) -> PublisherConfig {
+    let total: u32 = options.layers.iter().map(|l| l.kbps).sum();
+    PublisherConfig {
+        ice_servers: ice_servers(servers),
+        stream_id: STREAM_ID.into(),
+        video_track_id: VIDEO_CID.into(),
+        audio_track_id: options.audio.then(|| AUDIO_CID.to_string()),
+        layers: options.layers.clone(),
+        start_kbps: total + 160,
+        max_kbps: total + 160,
+    }
+}
+
+async fn finish_join(
+    options: &LiveKitOptions,
+    mut socket: SignalSocket,
+    mut machine: SignalMachine,
+    participant_sid: String,
+    servers: Vec<IceServer>,
+) -> Result<Connection, OnairError> {
+    let (pc_tx, mut pc_events) = mpsc::unbounded_channel();
+    let mut publisher = Publisher::new(&publisher_config(options, servers), pc_tx)
+        .await
+        .map_err(internal)?;
+    socket.send(&signal::add_track(video_track_request(options))).await?;
+    let mut wanted = 1;
+    if options.audio {
+        socket.send(&signal::add_track(audio_track_request())).await?;
+        wanted += 1;
+    }
+    let mut published = Vec::new();
+    let mut video_sid = String::new();
+    while published.len() < wanted {
+        let response = next_response(&mut socket).await?;
+        for output in machine.on_response(response, Instant::now()) {
+            match output {
+                Output::TrackPublished { cid, sid } => {
+                    if cid == VIDEO_CID {
+                        video_sid = sid.clone();
+                    }
+                    published.push(TrackPublishedResponse {
+                        cid,
+                        track: Some(livekit_protocol::TrackInfo {
+                            sid,
+                            ..Default::default()
+                        }),
+                    });
+                }
+                Output::Leave { reason, .. } => return Err(left(&reason)),
+                _ => {}
+            }
+        }
+    }
+    negotiate(&mut socket, &mut machine, &mut publisher, &mut pc_events, false).await?;
+    Ok(Connection {
+        socket,
+        machine,
+        publisher,
+        pc_events,
+        participant_sid,
+        published,
+        video_sid,
+    })
+}
+
+/// Offer, answer, trickle both ways, until the peer connection is up.
+async fn negotiate(
+    socket: &mut SignalSocket,
+    machine: &mut SignalMachine,
+    publisher: &mut Publisher,
+    pc_events: &mut mpsc::UnboundedReceiver<PcEvent>,
+    ice_restart: bool,
+) -> Result<(), OnairError> {
+    let offer = publisher.create_offer(ice_restart).await.map_err(internal)?;
+    socket.send(&signal::publisher_offer(offer)).await?;
+    let mut answered = false;
+    let mut early_candidates: Vec<String> = Vec::new();
+    loop {
+        tokio::select! {
+            response = socket.next() => {
+                let response = match response {
+                    Some(r) => r?,
+                    None => return Err(OnairError::new(ErrorCode::Unreachable, "The LiveKit server closed the connection while publishing.")),
+                };
+                for output in machine.on_response(response, Instant::now()) {
+                    match output {
+                        Output::PublisherAnswer(sdp) => {
+                            publisher.accept_answer(sdp).await.map_err(internal)?;
+                            answered = true;
+                            for candidate in early_candidates.drain(..) {
+                                let _ = publisher.add_remote_candidate(&candidate).await;
+                            }
+                        }
+                        Output::RemoteCandidate { candidate_init, subscriber: false } => {
+                            if answered {
+                                let _ = publisher.add_remote_candidate(&candidate_init).await;
+                            } else {
+                                early_candidates.push(candidate_init);
+                            }
+                        }
+                        Output::Leave { reason, .. } => return Err(left(&reason)),
+                        _ => {}
+                    }
+                }
+            }
+            Some(event) = pc_events.recv() => match event {
+                PcEvent::Candidate(json) => socket.send(&signal::trickle(json, false)).await?,
+                PcEvent::State(RTCPeerConnectionState::Connected) => return Ok(()),
+                PcEvent::State(RTCPeerConnectionState::Failed) => {
+                    return Err(OnairError::new(
+                        ErrorCode::Unreachable,
+                        "Media could not reach the LiveKit server (ICE failed). A firewall may block UDP; ask your platform for a TURN server.",
+                    ))
+                }
+                PcEvent::State(_) => {}
+            }
+        }
+    }
+}
+
+async fn resume(connection: &mut Connection, options: &LiveKitOptions) -> Result<(), OnairError> {
+    let attempt = async {
+        let mode = JoinMode::Resume {
+            participant_sid: connection.participant_sid.clone(),
+        };
+        let mut socket = SignalSocket::connect(&options.url, &options.token, &mode).await?;
+        let mut machine = SignalMachine::new(Instant::now());
+        loop {
+            let response = next_response(&mut socket).await?;
+            let outputs = machine.on_response(response, Instant::now());
+            if outputs.iter().any(|o| matches!(o, Output::Resumed { .. })) {
+                break;
+            }
+            if let Some(Output::Leave { reason, .. }) =
+                outputs.iter().find(|o| matches!(o, Output::Leave { .. }))
+            {
+                return Err(left(reason));
+            }
+        }
+        socket
+            .send(&signal::sync_state(connection.published.clone()))
+            .await?;
+        negotiate(
+            &mut socket,
+            &mut machine,
+            &mut connection.publisher,
+            &mut connection.pc_events,
+            true,
+        )
+        .await?;
+        connection.socket = socket;
+        connection.machine = machine;
+        Ok(())
+    };
+    tokio::time::timeout(ESTABLISH_TIMEOUT, attempt)
+        .await
+        .unwrap_or_else(|_| {
+            Err(OnairError::new(
+                ErrorCode::Unreachable,
+                "resuming took longer than 20 s",
+            ))
+        })
+}
+
+async fn serve(
+    connection: &mut Connection,
+    options: &mut LiveKitOptions,
+    links: &SinkLinks,
+    media: &mut mpsc::Receiver<Media>,
+    stop: &mut oneshot::Receiver<()>,
+) -> Served {
+    let mut bitrate_check = tokio::time::interval(Duration::from_secs(1));
+    let configured_kbps = links.control.target_kbps();
+    loop {
+        let deadline = tokio::time::Instant::from_std(connection.machine.next_deadline());
+        tokio::select! {
+            _ = &mut *stop => return Served::Stopped,
+            Some(m) = media.recv() => {
+                let result = match m {
+                    Media::Video { layer, data, pts_us } => connection.publisher.write_video(layer, &data, pts_us).await,
+                    Media::Audio { data, pts_us } => connection.publisher.write_audio(&data, pts_us).await,
+                };
+                if let Err(e) = result {
+                    return Served::Lost(format!("sending media failed: {e}"));
+                }
+            }
+            response = connection.socket.next() => {
+                let response = match response {
+                    Some(Ok(r)) => r,
+                    Some(Err(e)) => return Served::Lost(e.message),
+                    None => return Served::Lost("the LiveKit server closed the signal connection".into()),
+                };
+                for output in connection.machine.on_response(response, Instant::now()) {
+                    if let Some(served) = act(output, connection, options, links).await {
+                        return served;
+                    }
+                }
+            }
+            _ = tokio::time::sleep_until(deadline) => {
+                for output in connection.machine.on_tick(Instant::now()) {
+                    if let Some(served) = act(output, connection, options, links).await {
+                        return served;
+                    }
+                }
+            }
+            Some(event) = connection.pc_events.recv() => match event {
+                PcEvent::Candidate(json) => {
+                    let _ = connection.socket.send(&signal::trickle(json, false)).await;
+                }
+                PcEvent::State(RTCPeerConnectionState::Failed | RTCPeerConnectionState::Disconnected) => {
+                    return Served::Lost("media stopped reaching the LiveKit server".into());
+                }
+                PcEvent::State(_) => {}
+            },
+            _ = bitrate_check.tick() => {
+                let requests = connection.publisher.keyframe_requests().take();
+                if requests != 0 {
+                    links.control.request_keyframe();
+                }
+                steer_bitrate(connection.publisher.estimate_kbps(), configured_kbps, links);
+            }
+        }
+    }
+}
+
+/// Follows the congestion controller down (and back up to what the creator
+/// chose), leaving room for audio.
+fn steer_bitrate(estimate_kbps: u32, configured_kbps: u32, links: &SinkLinks) {
+    let video_budget = estimate_kbps.saturating_sub(160).max(150);
+    let target = video_budget.min(configured_kbps);
+    let current = links.control.target_kbps();
+    // Ignore small wobbles: each change costs the encoder a little.
+    if target.abs_diff(current) * 10 >= current {
+        links.control.set_target_kbps(target);
+        let _ = links.notices.send(SinkNotice::Bitrate {
+            kbps: target,
+            backlog_ms: 0,
+            congested: target < configured_kbps,
+        });
+    }
+}
+
+async fn act(
+    output: Output,
+    connection: &mut Connection,
+    options: &mut LiveKitOptions,
+    links: &SinkLinks,
+) -> Option<Served> {
+    match output {
+        Output::Send(request) => {
+            if let Err(e) = connection.socket.send(&request).await {
+                return Some(Served::Lost(e.message));
+            }
+        }
+        Output::RemoteCandidate {
+            candidate_init,
+            subscriber: false,
+        } => {
+            let _ = connection.publisher.add_remote_candidate(&candidate_init).await;
+        }
+        Output::Viewers(count) => {
+            let _ = links.notices.send(SinkNotice::Viewers(count));
+        }
+        Output::Qualities { track_sid, wanted } if track_sid == connection.video_sid => {
+            let count = connection.publisher.layer_count();
+            let mask = (0..count)
+                .filter(|&i| {
+                    let quality = quality_of(i, count) as i32;
+                    wanted.iter().any(|q| q.quality == quality && q.enabled)
+                })
+                .fold(0u32, |mask, i| mask | (1 << i));
+            links.control.set_active_layers(mask);
+        }
+        Output::RefreshToken(token) => options.token = token,
+        Output::Leave { action, reason } => {
+            return Some(match action {
+                LeaveAction::Disconnect => Served::Ended(left(&reason)),
+                LeaveAction::Resume | LeaveAction::Reconnect => {
+                    Served::Lost(format!("the server asked us to reconnect ({reason})"))
+                }
+            })
+        }
+        Output::Silent => {
+            return Some(Served::Lost(
+                "the LiveKit server stopped answering pings".into(),
+            ))
+        }
+        _ => {}
+    }
+    None
+}
+
+fn internal(e: crate::peer::PeerError) -> OnairError {
+    OnairError::new(
+        ErrorCode::Internal,
+        format!("Setting up the WebRTC connection failed: {e}"),
+    )
+}

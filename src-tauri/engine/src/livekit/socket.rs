@@ -1,0 +1,178 @@
+//! The signal WebSocket: protobuf frames over ws(s)://HOST/rtc, the token in
+//! an Authorization header (never in a URL that could be logged), and a
+//! refusal turned into an error a creator can act on.
+
+use futures_util::{SinkExt, StreamExt};
+use prost::Message as _;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use livekit_protocol::{SignalRequest, SignalResponse};
+
+use crate::error::{ErrorCode, OnairError};
+use crate::redact::redact_url;
+use crate::secret::Secret;
+
+/// Protocol 16: the two-peer-connection flow this client speaks.
+const PROTOCOL: u32 = 16;
+
+pub struct SignalSocket {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+/// How to open the socket: a fresh join, or a resume of `participant_sid`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JoinMode {
+    Join,
+    Resume { participant_sid: String },
+}
+
+/// `base` is what the creator configured: ws(s)://host[:port][/prefix].
+pub fn signal_url(base: &str, mode: &JoinMode) -> String {
+    let base = base.trim_end_matches('/');
+    let mut url = format!(
+        "{base}/rtc?auto_subscribe=0&sdk=rust&version={}&protocol={PROTOCOL}&adaptive_stream=0",
+        env!("CARGO_PKG_VERSION")
+    );
+    if let JoinMode::Resume { participant_sid } = mode {
+        url.push_str("&reconnect=1&sid=");
+        url.push_str(participant_sid);
+    }
+    url
+}
+
+impl SignalSocket {
+    pub async fn connect(base: &str, token: &Secret, mode: &JoinMode) -> Result<Self, OnairError> {
+        let url = signal_url(base, mode);
+        let mut request = url.as_str().into_client_request().map_err(|_| {
+            OnairError::new(
+                ErrorCode::InvalidDestination,
+                format!(
+                    "{} is not a LiveKit URL Onair can use. It looks like wss://your-project.livekit.cloud.",
+                    redact_url(base)
+                ),
+            )
+        })?;
+        let bearer = HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+            OnairError::new(
+                ErrorCode::AuthFailed,
+                "The LiveKit token contains characters a token cannot have.",
+            )
+        })?;
+        request.headers_mut().insert("Authorization", bearer);
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((ws, _)) => Ok(SignalSocket { ws }),
+            Err(e) => Err(refusal(base, e)),
+        }
+    }
+
+    pub async fn send(&mut self, request: &SignalRequest) -> Result<(), OnairError> {
+        self.ws
+            .send(Message::binary(request.encode_to_vec()))
+            .await
+            .map_err(|e| lost(&e))
+    }
+
+    /// The next server message; None when the socket closed.
+    pub async fn next(&mut self) -> Option<Result<SignalResponse, OnairError>> {
+        loop {
+            let message = match self.ws.next().await? {
+                Ok(m) => m,
+                Err(e) => return Some(Err(lost(&e))),
+            };
+            match message {
+                Message::Binary(bytes) => {
+                    return Some(SignalResponse::decode(bytes.as_ref()).map_err(|e| {
+                        OnairError::new(
+                            ErrorCode::PlatformError,
+                            format!("The LiveKit server sent a message Onair cannot read ({e})."),
+                        )
+                    }))
+                }
+                Message::Close(_) => return None,
+                // Pings are answered by tungstenite; text frames are not part of the protocol.
+                _ => continue,
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+}
+
+fn lost(e: &tungstenite::Error) -> OnairError {
+    OnairError::new(
+        ErrorCode::Unreachable,
+        format!("The connection to the LiveKit server was lost ({e})."),
+    )
+}
+
+/// Why the server (or the network) refused the socket, in words.
+fn refusal(base: &str, e: tungstenite::Error) -> OnairError {
+    let host = redact_url(base);
+    match e {
+        tungstenite::Error::Http(response) => {
+            let body = response
+                .body()
+                .as_deref()
+                .map(|b| String::from_utf8_lossy(b).trim().to_string())
+                .filter(|b| !b.is_empty() && b.len() < 300)
+                .map(|b| format!(" The server said: {b}."))
+                .unwrap_or_default();
+            match response.status() {
+                StatusCode::UNAUTHORIZED => OnairError::new(
+                    ErrorCode::AuthFailed,
+                    format!("The LiveKit server at {host} refused the token.{body} Fetch a fresh token from your platform."),
+                ),
+                StatusCode::FORBIDDEN => OnairError::new(
+                    ErrorCode::PermissionDenied,
+                    format!("The LiveKit server at {host} does not let this token publish.{body}"),
+                ),
+                StatusCode::NOT_FOUND => OnairError::new(
+                    ErrorCode::InvalidDestination,
+                    format!("There is no LiveKit server at {host} (404). Check the URL."),
+                ),
+                status => OnairError::new(
+                    ErrorCode::PlatformError,
+                    format!("The LiveKit server at {host} answered {status}.{body}"),
+                ),
+            }
+        }
+        tungstenite::Error::Tls(tls) => OnairError::new(
+            ErrorCode::Tls,
+            format!("The secure connection to {host} failed: {tls}. Check the URL and this computer's clock."),
+        ),
+        tungstenite::Error::Io(io) => OnairError::new(
+            ErrorCode::Unreachable,
+            format!("Onair could not reach the LiveKit server at {host} ({io}). Is it running, and is the URL right?"),
+        ),
+        other => OnairError::new(
+            ErrorCode::Unreachable,
+            format!("Onair could not open a connection to the LiveKit server at {host} ({other})."),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_keep_a_prefix_and_carry_no_token() {
+        let url = signal_url("wss://lk.example/prefix/", &JoinMode::Join);
+        assert!(url.starts_with("wss://lk.example/prefix/rtc?auto_subscribe=0"));
+        assert!(url.contains("protocol=16"));
+        assert!(!url.contains("access_token"));
+        let resume = signal_url(
+            "ws://127.0.0.1:7880",
+            &JoinMode::Resume {
+                participant_sid: "PA_x".into(),
+            },
+        );
+        assert!(resume.ends_with("&reconnect=1&sid=PA_x"));
+    }
+}

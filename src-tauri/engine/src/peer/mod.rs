@@ -1,0 +1,16 @@
+//! WebRTC publishing over webrtc-rs, shared by the LiveKit and WHIP sinks:
+//! only their signalling differs.
+
+pub mod bandwidth;
+pub mod keyframes;
+pub mod publisher;
+
+/// What can go wrong inside the peer connection, before it becomes an
+/// `OnairError` at the sink.
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    #[error("WebRTC: {0}")]
+    WebRtc(#[from] rtc::shared::error::Error),
+    #[error("WebRTC signalling: {0}")]
+    Protocol(String),
+}

@@ -1,0 +1,520 @@
+//! One send-only peer connection carrying our H.264 (one or several simulcast
+//! layers) and Opus. Signalling is someone else's job (LiveKit, WHIP): this
+//! makes offers, takes answers and candidates, and turns encoded access units
+//! into RTP with timestamps from their presentation times.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rtc::interceptor::{
+    BandwidthEstimator, CongestionControlBuilder, Gcc, PacerBuilder, Registry, Slot,
+    TwccSenderBuilder,
+};
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::peer_connection::configuration::media_engine::{
+    MediaEngine, MIME_TYPE_H264, MIME_TYPE_OPUS,
+};
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::transport::{RTCIceCandidateInit, RTCIceServer};
+use rtc::rtp::codec::h264::H264Payloader;
+use rtc::rtp::packetizer::Payloader;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCPFeedback, RTCRtpHeaderExtensionCapability, TYPE_RTCP_FB_TRANSPORT_CC, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
+    RTCRtpEncodingParameters, RtpCodecKind,
+};
+use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use tokio::sync::mpsc;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCPeerConnectionIceEvent,
+    RTCPeerConnectionState,
+};
+
+use super::bandwidth::ReportingEstimator;
+use super::keyframes::KeyframeRequests;
+use super::PeerError as WebRtcError;
+
+/// Payloads fit a 1200-byte packet with room for header extensions.
+const MTU: usize = 1200;
+const H264_PT: u8 = 102;
+const OPUS_PT: u8 = 111;
+/// Constrained Baseline 3.1, what openh264 emits, packetization mode 1.
+const H264_FMTP: &str = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f";
+
+/// One video layer as the remote sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerDesc {
+    /// Simulcast stream id (f, h, q); None when not simulcasting.
+    pub rid: Option<String>,
+    pub width: u32,
+    pub height: u32,
+    pub kbps: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct PublisherConfig {
+    pub ice_servers: Vec<RTCIceServer>,
+    /// The msid track ids: LiveKit matches them with its `cid`s.
+    pub stream_id: String,
+    pub video_track_id: String,
+    pub audio_track_id: Option<String>,
+    pub layers: Vec<LayerDesc>,
+    /// Where congestion control starts and its ceiling (all layers).
+    pub start_kbps: u32,
+    pub max_kbps: u32,
+}
+
+/// What the connection reports while it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PcEvent {
+    /// A local candidate, as the JSON init object signalling carries.
+    Candidate(String),
+    State(RTCPeerConnectionState),
+}
+
+struct Handler {
+    events: mpsc::UnboundedSender<PcEvent>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        if let Ok(init) = event.candidate.to_json() {
+            if let Ok(json) = serde_json::to_string(&init) {
+                let _ = self.events.send(PcEvent::Candidate(json));
+            }
+        }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        let _ = self.events.send(PcEvent::State(state));
+    }
+}
+
+/// RTP state for one outgoing stream (a video layer or the audio).
+struct Stream {
+    ssrc: u32,
+    rid: Option<String>,
+    sequence: u16,
+    /// Random start, as RFC 3550 asks.
+    timestamp_base: u32,
+}
+
+impl Stream {
+    fn new(rid: Option<String>) -> Self {
+        Stream {
+            ssrc: rand_u32(),
+            rid,
+            sequence: rand_u32() as u16,
+            timestamp_base: rand_u32(),
+        }
+    }
+
+    fn next_sequence(&mut self) -> u16 {
+        let s = self.sequence;
+        self.sequence = self.sequence.wrapping_add(1);
+        s
+    }
+}
+
+pub struct Publisher {
+    pc: Arc<dyn PeerConnection>,
+    video: Arc<TrackLocalStaticRTP>,
+    layers: Vec<Stream>,
+    audio: Option<(Arc<TrackLocalStaticRTP>, Stream)>,
+    payloader: H264Payloader,
+    /// Negotiated header extension ids (0 = not negotiated).
+    mid_ext: u8,
+    rid_ext: u8,
+    mid: String,
+    estimate_bps: Arc<AtomicU64>,
+    keyframes: Arc<KeyframeRequests>,
+}
+
+impl Publisher {
+    pub async fn new(
+        config: &PublisherConfig,
+        events: mpsc::UnboundedSender<PcEvent>,
+    ) -> Result<Publisher, WebRtcError> {
+        let mut media = MediaEngine::default();
+        let nack = vec![
+            RTCPFeedback {
+                typ: "nack".into(),
+                parameter: String::new(),
+            },
+            RTCPFeedback {
+                typ: "nack".into(),
+                parameter: "pli".into(),
+            },
+            RTCPFeedback {
+                typ: "ccm".into(),
+                parameter: "fir".into(),
+            },
+        ];
+        media.register_codec(
+            RTCRtpCodecParameters {
+                rtp_codec: h264_codec(nack),
+                payload_type: H264_PT,
+                ..Default::default()
+            },
+            RtpCodecKind::Video,
+        )?;
+        media.register_codec(
+            RTCRtpCodecParameters {
+                rtp_codec: opus_codec(),
+                payload_type: OPUS_PT,
+                ..Default::default()
+            },
+            RtpCodecKind::Audio,
+        )?;
+        let (estimator, estimate_bps) = ReportingEstimator::new(Gcc::new(
+            config.start_kbps as f64 * 1000.0,
+            100_000.0,
+            config.max_kbps as f64 * 1000.0,
+        ));
+        let registry = congestion_control(estimator, &mut media)?;
+        let registry = register_default_interceptors(registry, &mut media)?;
+        let keyframes = Arc::new(KeyframeRequests::default());
+        let registry = registry.with(Slot::from(14_000), super::keyframes::forwarder());
+
+        let rtc_config = RTCConfigurationBuilder::new()
+            .with_ice_servers(config.ice_servers.clone())
+            .build();
+        let pc: Arc<dyn PeerConnection> = Arc::new(
+            PeerConnectionBuilder::new()
+                .with_configuration(rtc_config)
+                .with_media_engine(media)
+                .with_interceptor_registry(registry)
+                .with_handler(Arc::new(Handler { events }))
+                .with_udp_addrs(vec!["0.0.0.0:0"])
+                .build()
+                .await?,
+        );
+
+        let layers: Vec<Stream> = config
+            .layers
+            .iter()
+            .map(|layer| Stream::new(layer.rid.clone()))
+            .collect();
+        let encodings = layers
+            .iter()
+            .zip(&config.layers)
+            .map(|(stream, desc)| RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(stream.ssrc),
+                    rid: stream.rid.clone().unwrap_or_default(),
+                    ..Default::default()
+                },
+                codec: h264_codec(Vec::new()),
+                max_bitrate: desc.kbps * 1000,
+                ..Default::default()
+            })
+            .collect();
+        let video = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+            config.stream_id.clone(),
+            config.video_track_id.clone(),
+            "camera".into(),
+            RtpCodecKind::Video,
+            encodings,
+        )));
+        pc.add_transceiver_from_track(
+            video.clone() as Arc<dyn TrackLocal>,
+            Some(RTCRtpTransceiverInit {
+                direction: RTCRtpTransceiverDirection::Sendonly,
+                ..Default::default()
+            }),
+        )
+        .await?;
+
+        let audio = match &config.audio_track_id {
+            Some(track_id) => {
+                let stream = Stream::new(None);
+                let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+                    config.stream_id.clone(),
+                    track_id.clone(),
+                    "microphone".into(),
+                    RtpCodecKind::Audio,
+                    vec![RTCRtpEncodingParameters {
+                        rtp_coding_parameters: RTCRtpCodingParameters {
+                            ssrc: Some(stream.ssrc),
+                            ..Default::default()
+                        },
+                        codec: opus_codec(),
+                        ..Default::default()
+                    }],
+                )));
+                pc.add_transceiver_from_track(
+                    track.clone() as Arc<dyn TrackLocal>,
+                    Some(RTCRtpTransceiverInit {
+                        direction: RTCRtpTransceiverDirection::Sendonly,
+                        ..Default::default()
+                    }),
+                )
+                .await?;
+                Some((track, stream))
+            }
+            None => None,
+        };
+
+        let publisher = Publisher {
+            pc,
+            video,
+            layers,
+            audio,
+            payloader: H264Payloader::default(),
+            mid_ext: 0,
+            rid_ext: 0,
+            mid: String::new(),
+            estimate_bps,
+            keyframes,
+        };
+        publisher.watch_keyframe_requests();
+        Ok(publisher)
+    }
+
+    /// PLI and FIR arrive as events on the video track; each names the SSRC,
+    /// and so the layer, that needs a keyframe.
+    fn watch_keyframe_requests(&self) {
+        let track = self.video.clone();
+        let keyframes = self.keyframes.clone();
+        let ssrcs: Vec<u32> = self.layers.iter().map(|s| s.ssrc).collect();
+        tokio::spawn(async move {
+            while let Some(event) = track.poll().await {
+                if let TrackLocalEvent::OnRtcpPacket(packets) = event {
+                    for packet in packets {
+                        for ssrc in packet.destination_ssrc() {
+                            if let Some(layer) = ssrcs.iter().position(|s| *s == ssrc) {
+                                keyframes.request(layer);
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    pub fn keyframe_requests(&self) -> Arc<KeyframeRequests> {
+        self.keyframes.clone()
+    }
+
+    /// The congestion controller's current estimate for all media, in kbit/s.
+    pub fn estimate_kbps(&self) -> u32 {
+        (f64::from_bits(self.estimate_bps.load(Ordering::Relaxed)) / 1000.0) as u32
+    }
+
+    pub async fn create_offer(&self, ice_restart: bool) -> Result<String, WebRtcError> {
+        if ice_restart {
+            self.pc.restart_ice().await?;
+        }
+        let offer = self.pc.create_offer(None).await?;
+        self.pc.set_local_description(offer.clone()).await?;
+        Ok(offer.sdp)
+    }
+
+    /// Applies the remote answer and learns what it negotiated: header
+    /// extension ids, and whether it kept simulcast.
+    pub async fn accept_answer(&mut self, sdp: String) -> Result<(), WebRtcError> {
+        if std::env::var_os("ONAIR_DEBUG_GCC").is_some() { eprintln!("ANSWER\n{sdp}"); }
+        let answer = RTCSessionDescription::answer(sdp)?;
+        self.pc.set_remote_description(answer).await?;
+        for transceiver in self.pc.get_transceivers().await {
+            let Some(sender) = transceiver.sender().await? else {
+                continue;
+            };
+            if !Arc::ptr_eq(sender.track(), &(self.video.clone() as Arc<dyn TrackLocal>)) {
+                continue;
+            }
+            self.mid = transceiver.mid().await?.unwrap_or_default();
+            let params = sender.get_parameters().await?;
+            for ext in &params.rtp_parameters.header_extensions {
+                if ext.uri == sdp_extmap::SDES_MID_URI {
+                    self.mid_ext = ext.id as u8;
+                } else if ext.uri == sdp_extmap::SDES_RTP_STREAM_ID_URI {
+                    self.rid_ext = ext.id as u8;
+                }
+            }
+            let kept: Vec<String> = params
+                .encodings
+                .iter()
+                .map(|e| e.rtp_coding_parameters.rid.clone())
+                .collect();
+            if self.layers.len() > 1 && (self.rid_ext == 0 || kept.iter().all(|r| r.is_empty())) {
+                // The answer dropped simulcast: send the top layer only.
+                self.layers.truncate(1);
+                self.layers[0].rid = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// Layers the remote accepted (one if it dropped simulcast).
+    pub fn layer_count(&self) -> usize {
+        self.layers.len()
+    }
+
+    pub async fn add_remote_candidate(&self, json: &str) -> Result<(), WebRtcError> {
+        let init: RTCIceCandidateInit = serde_json::from_str(json)
+            .map_err(|e| WebRtcError::Protocol(format!("a remote ICE candidate: {e}")))?;
+        self.pc.add_ice_candidate(init).await?;
+        Ok(())
+    }
+
+    /// Sends one H.264 access unit (Annex B) on `layer`.
+    pub async fn write_video(
+        &mut self,
+        layer: usize,
+        access_unit: &[u8],
+        pts_us: i64,
+    ) -> Result<(), WebRtcError> {
+        let Some(stream) = self.layers.get_mut(layer) else {
+            return Ok(());
+        };
+        let payloads = self
+            .payloader
+            .payload(MTU, &Bytes::copy_from_slice(access_unit))?;
+        let timestamp = stream
+            .timestamp_base
+            .wrapping_add(media_ticks(pts_us, 90_000));
+        let count = payloads.len();
+        for (i, payload) in payloads.into_iter().enumerate() {
+            let mut packet = rtc::rtp::Packet {
+                header: rtc::rtp::Header {
+                    version: 2,
+                    marker: i + 1 == count,
+                    payload_type: H264_PT,
+                    sequence_number: stream.next_sequence(),
+                    timestamp,
+                    ssrc: stream.ssrc,
+                    ..Default::default()
+                },
+                payload,
+            };
+            // Simulcast layers are told apart by MID and RID on every packet.
+            if let Some(rid) = &stream.rid {
+                if self.mid_ext != 0 {
+                    packet
+                        .header
+                        .set_extension(self.mid_ext, Bytes::from(self.mid.clone()))?;
+                }
+                if self.rid_ext != 0 {
+                    packet
+                        .header
+                        .set_extension(self.rid_ext, Bytes::from(rid.clone()))?;
+                }
+            }
+            self.video.write_rtp(packet).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends one Opus packet.
+    pub async fn write_audio(&mut self, opus: &[u8], pts_us: i64) -> Result<(), WebRtcError> {
+        let Some((track, stream)) = self.audio.as_mut() else {
+            return Ok(());
+        };
+        let packet = rtc::rtp::Packet {
+            header: rtc::rtp::Header {
+                version: 2,
+                marker: false,
+                payload_type: OPUS_PT,
+                sequence_number: stream.next_sequence(),
+                timestamp: stream
+                    .timestamp_base
+                    .wrapping_add(media_ticks(pts_us, 48_000)),
+                ssrc: stream.ssrc,
+                ..Default::default()
+            },
+            payload: Bytes::copy_from_slice(opus),
+        };
+        track.write_rtp(packet).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        let _ = self.pc.close().await;
+    }
+}
+
+use rtc::sdp::extmap as sdp_extmap;
+
+/// Send-side congestion control (GCC over transport-wide feedback), for
+/// video only: SFUs such as LiveKit negotiate transport-cc on video alone,
+/// and audio numbered into the same sequence would read as lost.
+fn congestion_control(
+    estimator: impl BandwidthEstimator + 'static,
+    media: &mut MediaEngine,
+) -> Result<Registry, WebRtcError> {
+    media.register_feedback(
+        RTCPFeedback {
+            typ: TYPE_RTCP_FB_TRANSPORT_CC.into(),
+            parameter: String::new(),
+        },
+        RtpCodecKind::Video,
+    );
+    media.register_header_extension(
+        RTCRtpHeaderExtensionCapability {
+            uri: sdp_extmap::TRANSPORT_CC_URI.into(),
+        },
+        RtpCodecKind::Video,
+        None,
+    )?;
+    Ok(Registry::new()
+        .with(
+            Slot::CongestionControl,
+            CongestionControlBuilder::new(estimator).build(),
+        )
+        .with(Slot::Pacer, PacerBuilder::new().build())
+        .with(Slot::TwccSender, TwccSenderBuilder::new().build()))
+}
+
+fn h264_codec(rtcp_feedback: Vec<RTCPFeedback>) -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_H264.into(),
+        clock_rate: 90_000,
+        channels: 0,
+        sdp_fmtp_line: H264_FMTP.into(),
+        rtcp_feedback,
+    }
+}
+
+fn opus_codec() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: MIME_TYPE_OPUS.into(),
+        clock_rate: 48_000,
+        channels: 2,
+        sdp_fmtp_line: "minptime=10;useinbandfec=1".into(),
+        rtcp_feedback: Vec::new(),
+    }
+}
+
+/// Presentation time in a codec's clock, wrapping like RTP timestamps do.
+/// Negative times (audio priming) wrap below the random base, as they should.
+fn media_ticks(pts_us: i64, clock_rate: i64) -> u32 {
+    (pts_us * clock_rate).div_euclid(1_000_000) as u32
+}
+
+fn rand_u32() -> u32 {
+    let mut bytes = [0u8; 4];
+    getrandom::fill(&mut bytes).expect("the OS random source");
+    u32::from_le_bytes(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rtp_time_follows_the_presentation_time() {
+        assert_eq!(media_ticks(0, 90_000), 0);
+        assert_eq!(media_ticks(33_333, 90_000), 2999);
+        assert_eq!(media_ticks(1_000_000, 48_000), 48_000);
+        assert_eq!(media_ticks(-20_000, 48_000), (-960i64) as u32);
+        // Wraps after about 13 hours at 90 kHz, like any RTP clock.
+        let thirteen_hours = 13 * 3600 * 1_000_000i64 + 800_000_000;
+        assert!(media_ticks(thirteen_hours, 90_000) < 90_000 * 60);
+    }
+}
