@@ -36,6 +36,7 @@ import asyncio
 import contextlib
 import datetime
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -93,10 +94,30 @@ def lk_bin() -> Path:
     return path
 
 
-def _free_port(kind: int) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+#: Ports are picked below Linux's ephemeral range (32768 and up), so no
+#: outgoing connection can take one between the probe and the server's bind.
+PORT_RANGE = (20000, 32000)
+
+
+def _bindable(port: int) -> bool:
+    # On every address, TCP and UDP: the RTC TCP port listens on all of them.
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("", port))
+            except OSError:
+                return False
+    return True
+
+
+def _pick_ports(count: int) -> list[int]:
+    rng = random.Random()
+    ports: list[int] = []
+    while len(ports) < count:
+        port = rng.randrange(*PORT_RANGE)
+        if port not in ports and _bindable(port):
+            ports.append(port)
+    return ports
 
 
 # The server advertises 127.0.0.1 only: node_ip set (so it neither asks a
@@ -111,11 +132,17 @@ rtc:
   node_ip: 127.0.0.1
   use_external_ip: false
   enable_loopback_candidate: true
+  ips:
+    includes: ["127.0.0.1/32"]
 keys:
   {key}: {secret}
 logging:
   level: {log_level}
 """
+
+
+class _PortTaken(Exception):
+    pass
 
 
 class LiveKitServer:
@@ -130,10 +157,15 @@ class LiveKitServer:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.api_key = API_KEY
         self.api_secret = API_SECRET
-        self.port = _free_port(socket.SOCK_STREAM)
-        self.tcp_port = _free_port(socket.SOCK_STREAM)
-        self.udp_port = _free_port(socket.SOCK_DGRAM)
+        self.log_level = log_level
         self.config = self.dir / "livekit.yaml"
+        self._new_ports()
+        self.log_path = self.dir / "livekit.log"
+        self.proc: Optional[subprocess.Popen] = None
+        self.starts = 0
+
+    def _new_ports(self) -> None:
+        self.port, self.tcp_port, self.udp_port = _pick_ports(3)
         self.config.write_text(
             CONFIG.format(
                 port=self.port,
@@ -141,12 +173,9 @@ class LiveKitServer:
                 udp_port=self.udp_port,
                 key=self.api_key,
                 secret=self.api_secret,
-                log_level=log_level,
+                log_level=self.log_level,
             )
         )
-        self.log_path = self.dir / "livekit.log"
-        self.proc: Optional[subprocess.Popen] = None
-        self.starts = 0
 
     @property
     def url(self) -> str:
@@ -159,11 +188,25 @@ class LiveKitServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 20) -> "LiveKitServer":
+        """Starts the server and waits until it serves. The first start
+        moves to other ports if another program took one meanwhile; later
+        starts keep the ports (clients reconnect to the same URL)."""
+        for attempt in range(5):
+            try:
+                return self._start_once(timeout)
+            except _PortTaken:
+                if self.starts == 0:
+                    self._new_ports()
+                else:
+                    time.sleep(0.5)
+        raise RuntimeError(f"livekit-server could not bind its ports:\n{self.log()[-3000:]}")
+
+    def _start_once(self, timeout: float) -> "LiveKitServer":
         if self.proc and self.proc.poll() is None:
             raise RuntimeError("the LiveKit server is already running")
         binary = server_bin()
         log = open(self.log_path, "ab")
-        log.write(f"\n=== start {self.starts + 1} ===\n".encode())
+        log.write(f"\n=== start {self.starts + 1}, port {self.port} ===\n".encode())
         log.flush()
         self.proc = subprocess.Popen(
             [str(binary), "--dev", "--bind", "127.0.0.1", "--config", str(self.config)],
@@ -172,12 +215,14 @@ class LiveKitServer:
             cwd=self.dir,
         )
         log.close()
-        self.starts += 1
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                if "address already in use" in self.log()[-2000:]:
+                    raise _PortTaken()
                 raise RuntimeError(f"livekit-server exited {self.proc.returncode}:\n{self.log()[-3000:]}")
             if self.ready():
+                self.starts += 1
                 return self
             time.sleep(0.05)
         self.kill()
