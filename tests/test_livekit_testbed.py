@@ -115,7 +115,14 @@ def test_viewers_join_and_leave(livekit):
 
 
 def test_server_refuses_bad_tokens(livekit):
+    import jwt
     from livekit import rtc
+
+    # The claims a client checks before connecting are the ones asked for.
+    limited = livekit.token("onair", ROOM, can_subscribe=False, sources=["camera", "microphone"])
+    video = jwt.decode(limited, options={"verify_signature": False})["video"]
+    assert video["room"] == ROOM and video["canPublishSources"] == ["camera", "microphone"]
+    assert video["canSubscribe"] is False
 
     expired = livekit.token("onair", ROOM, expired=True)
     forged = livekit.token("onair", ROOM, secret="not-the-secret")
