@@ -15,6 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from onair_testkit import livekit as livekit_kit  # noqa: E402
 from onair_testkit import onair, secrets  # noqa: E402
 from onair_testkit.pulse import PulseServer, available  # noqa: E402
 
@@ -46,6 +47,19 @@ def ffmpeg() -> None:
     missing = [tool for tool in ("ffmpeg", "ffprobe") if shutil.which(tool) is None]
     if missing:
         pytest.fail(f"{' and '.join(missing)} not installed; the suites decode media with them", pytrace=False)
+
+
+@pytest.fixture
+def livekit(tmp_path):
+    """A real livekit-server (dev mode, 127.0.0.1, free ports) for one test;
+    see onair_testkit.livekit. A test may kill() and start() it again."""
+    try:
+        livekit_kit.server_bin()
+    except livekit_kit.LiveKitMissing as e:
+        pytest.fail(str(e), pytrace=False)
+    server = livekit_kit.LiveKitServer(tmp_path / "livekit").start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session", autouse=True)
