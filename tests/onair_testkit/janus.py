@@ -23,12 +23,35 @@ sockets (a D-Bus session bus started outside it; start ``dbus-run-session``
 inside the wrapped command instead) and anything on the root namespace's
 127.0.0.1. Path-based unix sockets (PulseAudio, X11's /tmp/.X11-unix) do.
 
-The endpoint requires ``Authorization: Bearer <token>``; a wrong or missing
-token gets 403 from simple-whip-server (it never answers 401). Every answered
+The endpoint requires ``Authorization: Bearer <token>``. Every answered
 request lands in ``requests()`` (a preloaded logger, whip_request_log.js), so a
-test can assert that Stop sent DELETE. Janus records each publisher to .mjr
+test can assert that Stop sent DELETE. Janus records each publish to .mjr
 files; ``recordings()`` groups them per publish and ``Recording.convert()``
 turns them into files ffprobe and media.py read.
+
+What simple-whip-server (Debian 0.0~git20230201) and Janus 1.1.2 do, as seen here:
+
+* POST answers 201, ``Location: /whip/resource/onair`` (relative: resolve it
+  against the endpoint URL), ``ETag``, ``Accept-Patch:
+  application/trickle-ice-sdpfrag``; no Link headers (no ICE servers set).
+* A wrong or missing token: 403 ``Unauthorized`` (never 401). Unknown
+  endpoint: 404. Janus down: 503. ``Content-Type`` must be exactly
+  ``application/sdp`` (a ``; charset=`` parameter gets 406).
+* The offer needs CRLF line ends and an ``a=ice-ufrag``/``a=ice-pwd``: an
+  LF-only offer gets 500 *and leaves the endpoint busy*, so every later POST
+  gets 403 ``Endpoint ID already in use`` until a DELETE of the resource or
+  ``reset_endpoint()``. Likewise a second POST while a session is up is 403.
+* PATCH trickle (204) and ICE restart (new ufrag/pwd, ``If-Match: "*"``: 200
+  with the server's new ufrag/pwd) work; ETags are not enforced. DELETE of
+  the resource answers 200.
+* Janus answers H.264 with whatever profile-level-id and packetization-mode
+  the first offered H.264 format has (42001f, 42e01f, 4d001f, 640c1f all
+  accepted; send packetization-mode=1 if you fragment with FU-A). Simulcast
+  offered with ``a=rid:* send`` + ``a=simulcast:send`` and the rtp-stream-id
+  extension is accepted (answer: ``a=rid:* recv``, ``a=simulcast:recv``);
+  Janus writes one .mjr per m-line, so at most one layer is recorded.
+* Janus kills: simple-whip-server forgets the session and retries Janus every
+  2 s; a publisher's DELETE for the dead session gets 404.
 """
 
 from __future__ import annotations
@@ -450,6 +473,16 @@ class JanusWhip:
         if done.stdout.strip() != "200":
             raise JanusError(f"creating the WHIP endpoint answered {done.stdout.strip()}: {self.whip_log_text()[-2000:]}")
 
+    def reset_endpoint(self) -> None:
+        """Destroys and re-creates the WHIP endpoint: frees it when a failed
+        publish left it "already in use" (see the module docstring)."""
+        done = _run(self.in_server(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE",
+                                    "-H", "@-", f"http://127.0.0.1:{WHIP_PORT}/whip/endpoint/{ENDPOINT_ID}"]),
+                    input=f"Authorization: Bearer {self.token}\n")
+        if done.stdout.strip() not in ("200", "404"):
+            raise JanusError(f"destroying the WHIP endpoint answered {done.stdout.strip()}")
+        self._create_endpoint()
+
     def _connected_count(self) -> int:
         return self._count_in(self.whip_log, "Connected to Janus:")
 
@@ -641,6 +674,7 @@ class ReferencePublisher:
                                      stderr=subprocess.PIPE, text=True)
         self.proc.stdin.write((self.token or "") + "\n")
         self.proc.stdin.close()
+        self.proc.stdin = None  # already closed: communicate() must not flush it
         return self
 
     def wait(self, timeout: float = 60) -> int:

@@ -23,7 +23,7 @@ function record(req, res, started) {
 		location: res.getHeader('location') || null,
 		remote: req.socket && req.socket.remoteAddress,
 	};
-	// Synchronous: whole lines, in the order the answers went out.
+	// Synchronous: the line is on disk before the answer leaves.
 	fs.appendFileSync(logPath, JSON.stringify(line) + '\n');
 }
 
@@ -33,7 +33,13 @@ if (logPath) {
 		const server = createServer.apply(this, args);
 		server.prependListener('request', (req, res) => {
 			const started = Date.now();
-			res.on('finish', () => record(req, res, started));
+			// Logged as the answer is handed over, not on 'finish': by then the
+			// client may already have it and the test may read the log too early.
+			const end = res.end;
+			res.end = function (...args) {
+				record(req, res, started);
+				return end.apply(this, args);
+			};
 		});
 		return server;
 	};
