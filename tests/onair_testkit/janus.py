@@ -57,6 +57,7 @@ What simple-whip-server (Debian 0.0~git20230201) and Janus 1.1.2 do, as seen her
 from __future__ import annotations
 
 import atexit
+import ctypes
 import itertools
 import json
 import os
@@ -124,6 +125,12 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _die_with_parent() -> None:
+    """preexec_fn: the server dies with the test process, even a SIGKILLed
+    one (PR_SET_PDEATHSIG survives the exec of ip netns exec and Janus)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
 
 
 def _kill_netns_processes(ns: str) -> None:
@@ -439,7 +446,7 @@ class JanusWhip:
             self.janus_proc = subprocess.Popen(
                 self.in_server(["janus", "-F", self.conf_dir, "-C", self.conf_dir / "janus.jcfg",
                                 "-o", "-D"]),
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
             )
         self._wait(lambda: self._count_in(self.janus_log, ready_marker) > already,
                    timeout, "Janus to start its WebSocket API", self.janus_proc, self.janus_log)
@@ -459,6 +466,7 @@ class JanusWhip:
             self.whip_proc = subprocess.Popen(
                 self.in_server(["node", "-r", REQUEST_LOG_JS, "src/server.js"]),
                 cwd=WHIP_SERVER_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
             )
         self._wait(lambda: self._count_in(self.whip_log, "WHIP REST API listening") > ready,
                    timeout, "simple-whip-server to listen", self.whip_proc, self.whip_log)
