@@ -14,14 +14,18 @@ Only the publisher's namespace reaches the server, and neither namespace
 reaches anything else (no default route), so a test cannot leak traffic and
 two test beds never share a port. Run the publisher through ``wrap``::
 
-    with JanusWhip(tmp_path) as janus:
-        cmd = janus.wrap([str(onair_bin), "live", janus.url, "--json"])
-        # environment passes through ip netns exec unchanged
+    def test_publishes(janus):                 # the conftest fixture
+        run = onair.run(["live", janus.url, "--key-stdin", "--duration", "30", "--json"],
+                        stdin=janus.token + "\n", wrap=janus.netns_prefix)
+        # or janus.wrap([...]) for any other command; the environment passes through
+        assert [d["status"] for d in janus.deletes()] == [200]
+        (rec,) = janus.recordings()
+        analysed = report.analyse_file(rec.convert().muxed)
 
-Things that do not cross into the publisher's namespace: abstract unix
-sockets (a D-Bus session bus started outside it; start ``dbus-run-session``
-inside the wrapped command instead) and anything on the root namespace's
-127.0.0.1. Path-based unix sockets (PulseAudio, X11's /tmp/.X11-unix) do.
+What crosses into the publisher's namespace: files and path-based unix
+sockets (Debian's D-Bus session bus is unix:path=/tmp/dbus-..., checked to
+work from inside; PulseAudio; X11's /tmp/.X11-unix). What does not: anything
+listening on the root namespace's 127.0.0.1, and abstract unix sockets.
 
 The endpoint requires ``Authorization: Bearer <token>``. Every answered
 request lands in ``requests()`` (a preloaded logger, whip_request_log.js), so a
@@ -377,9 +381,15 @@ class JanusWhip:
         """The Location simple-whip-server answers (relative to the server)."""
         return f"/whip/resource/{ENDPOINT_ID}"
 
+    @property
+    def netns_prefix(self) -> list[str]:
+        """What runs a command in the publisher's namespace, for ``wrap=``
+        of onair.run and onair.Session."""
+        return ["ip", "netns", "exec", self.publisher_netns]
+
     def wrap(self, cmd: Sequence[str]) -> list[str]:
         """``cmd`` run inside the publisher's namespace, environment unchanged."""
-        return ["ip", "netns", "exec", self.publisher_netns, *[str(c) for c in cmd]]
+        return [*self.netns_prefix, *[str(c) for c in cmd]]
 
     def in_server(self, cmd: Sequence[str]) -> list[str]:
         return ["ip", "netns", "exec", self.server_netns, *[str(c) for c in cmd]]
@@ -585,7 +595,7 @@ class JanusWhip:
         """One Recording per publish so far, oldest first."""
         return group_recordings(self.rec_dir)
 
-    def wait_for_recording(self, index: int = 0, min_bytes: int = 10_000, timeout: float = 15) -> Recording:
+    def wait_for_recording(self, index: int = 0, min_bytes: int = 4_000, timeout: float = 15) -> Recording:
         """Waits until publish number ``index`` (0 = the first) has video and
         audio files of at least ``min_bytes`` each: media is arriving."""
         def big_enough() -> bool:
@@ -621,7 +631,7 @@ class JanusWhip:
     def describe(self) -> str:
         """Logs for an assertion message."""
         reqs = "\n".join(json.dumps(r) for r in self.requests()[-20:])
-        return (f"--- WHIP requests ---\n{reqs}\n--- simple-whip-server ---\n{self.whip_log_text()[-3000:]}\n"
+        return (f"--- test bed in {self.dir} ---\n--- WHIP requests ---\n{reqs}\n--- simple-whip-server ---\n{self.whip_log_text()[-3000:]}\n"
                 f"--- Janus ---\n{self.janus_log_text()[-4000:]}")
 
     # --- helpers --------------------------------------------------------------
