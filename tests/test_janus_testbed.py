@@ -23,7 +23,7 @@ def _probe(path) -> tuple[dict, float]:
 
 
 def test_records_what_an_independent_publisher_sent(janus: JanusWhip, ffmpeg, measurements):
-    pub = ReferencePublisher(janus, seconds=SECONDS).run(timeout=SECONDS + 30)
+    pub = ReferencePublisher(janus, seconds=SECONDS, extra=["--patch"]).run(timeout=SECONDS + 30)
     assert pub.returncode == 0, pub.describe() + janus.describe()
 
     answer = pub.answer
@@ -32,6 +32,9 @@ def test_records_what_an_independent_publisher_sent(janus: JanusWhip, ffmpeg, me
     # Janus keeps the offered profile and packetization mode 1.
     assert any("packetization-mode=1" in line for line in answer["answer_h264"]), answer
 
+    # Trickle PATCH is accepted (204) mid-stream.
+    assert pub.event("patched")["status"] == 204, pub.describe()
+    assert [p["status"] for p in janus.requests("PATCH")] == [204], janus.requests()
     (delete,) = janus.deletes()
     assert delete["status"] == 200 and delete["auth"] == "Bearer", delete
     (post,) = janus.publishes()

@@ -8,6 +8,7 @@ test pattern, and prints one JSON object per line::
     {"event": "offer", "h264": [...fmtp lines...]}
     {"event": "answer", "status": 201, "location": "/whip/resource/onair", "ms": 812, ...}
     {"event": "connected", "ms": 1045}
+    {"event": "patched", "status": 204}            (with --patch)
     {"event": "sent", "frames": 180, "seconds": 6.0}
     {"event": "deleted", "status": 200}
     {"event": "done"}
@@ -173,12 +174,20 @@ async def publish(args, token: str | None) -> int:
         await pc.close()
         return 1
     emit(event="connected", ms=round((time.monotonic() - started) * 1000))
+    resource = urllib.parse.urljoin(args.url, location)
+    if args.patch:
+        # aiortc does not trickle; an end-of-candidates fragment is the PATCH
+        # a trickling client sends last, harmless to a running session.
+        mid = next(l.split(":", 1)[1] for l in offer.splitlines() if l.startswith("a=mid:"))
+        fragment = f"a=group:BUNDLE {mid}\r\nm=video 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:{mid}\r\na=end-of-candidates\r\n"
+        status, _, body = await loop.run_in_executor(
+            None, http, "PATCH", resource, token, fragment.encode(), "application/trickle-ice-sdpfrag")
+        emit(event="patched", status=status, body=body or None)
     await asyncio.sleep(args.seconds)
     sender = pc.getTransceivers()[0].sender
     emit(event="sent", frames=sender.track.frames if sender.track else None, seconds=args.seconds)
     code = 0
     if not args.no_delete:
-        resource = urllib.parse.urljoin(args.url, location)
         status, _, body = await loop.run_in_executor(None, http, "DELETE", resource, token)
         emit(event="deleted", status=status, body=body if status >= 300 else None)
         code = 0 if 200 <= status < 300 else 1
@@ -195,6 +204,7 @@ def main() -> int:
     parser.add_argument("--height", type=int, default=360)
     parser.add_argument("--no-token", action="store_true", help="send no Authorization header")
     parser.add_argument("--no-delete", action="store_true", help="leave without DELETE")
+    parser.add_argument("--patch", action="store_true", help="PATCH an end-of-candidates fragment once connected")
     args = parser.parse_args()
     token = None if args.no_token else sys.stdin.readline().strip()
     return asyncio.run(publish(args, token))
