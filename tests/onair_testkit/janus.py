@@ -81,7 +81,8 @@ from . import secrets
 CACHE = Path(os.environ.get("ONAIR_CACHE", Path.home() / ".cache" / "onair"))
 WHIP_SERVER_DIR = CACHE / "whip-server"
 REQUEST_LOG_JS = Path(__file__).with_name("whip_request_log.js")
-JANUS_LIB = Path("/usr/lib/x86_64-linux-gnu/janus")
+# Debian's multiarch folder (x86_64-linux-gnu, aarch64-linux-gnu, ...).
+JANUS_LIB = next(iter(sorted(Path("/usr/lib").glob("*/janus"))), Path("/usr/lib/x86_64-linux-gnu/janus"))
 SETUP_HINT = "run scripts/setup (it installs janus, janus-tools and simple-whip-server)"
 
 SERVER_IP = "10.77.0.1"
