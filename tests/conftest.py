@@ -15,6 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from onair_testkit import janus as janus_kit  # noqa: E402
 from onair_testkit import livekit as livekit_kit  # noqa: E402
 from onair_testkit import onair, secrets  # noqa: E402
 from onair_testkit.pulse import PulseServer, available  # noqa: E402
@@ -40,6 +41,18 @@ def pulse(tmp_path):
     server = PulseServer(tmp_path / "pulse").start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def janus(tmp_path):
+    """A WHIP server (Janus + simple-whip-server) in network namespaces of
+    its own; run the publisher with ``janus.wrap(cmd)``, publish to
+    ``janus.url`` with ``janus.token``. See onair_testkit/janus.py."""
+    missing = janus_kit.missing_tools()
+    if missing:
+        pytest.fail(f"missing {', '.join(missing)}; {janus_kit.SETUP_HINT}", pytrace=False)
+    with janus_kit.JanusWhip(tmp_path / "janus") as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -125,8 +125,10 @@ def run(
     stdin: Optional[str] = None,
     env: Optional[dict] = None,
     reveals: Iterable[str] = (),
+    wrap: Sequence[str] = (),
 ) -> Run:
-    """Runs ``onair ARGS`` to completion and collects its output.
+    """Runs ``onair ARGS`` to completion and collects its output. ``wrap``
+    prefixes the command (e.g. ``janus.netns_prefix``: ip netns exec NS).
 
     Its stdout and stderr, and the process list while it runs, go to the
     session's secret scan; ``reveals`` names secrets this run may print on
@@ -135,7 +137,7 @@ def run(
     label = "onair " + " ".join(args)
     started = time.monotonic()
     proc = subprocess.Popen(
-        [str(binary), *args],
+        [*wrap, str(binary), *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
