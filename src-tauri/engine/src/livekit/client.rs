@@ -16,6 +16,7 @@ use webrtc::peer_connection::RTCPeerConnectionState;
 use super::signal::{self, LeaveAction, Output, SignalMachine};
 use super::socket::{JoinMode, SignalSocket};
 use crate::error::{ErrorCode, OnairError};
+use crate::peer::loss_control::{LossControl, Step};
 use crate::peer::publisher::{LayerDesc, PcEvent, Publisher, PublisherConfig};
 use crate::rtmp::backoff::Backoff;
 use crate::secret::Secret;
@@ -87,6 +88,7 @@ pub async fn run(
         }
     };
     let _ = ready.send(Ok(()));
+    announce_viewers(&connection, &links);
     let mut backoff = Backoff::new(options.reconnect_attempts, seed());
     loop {
         let served = serve(&mut connection, &mut options, &links, &mut media, &mut stop).await;
@@ -142,8 +144,16 @@ pub async fn run(
             }
         }
         backoff.reset();
+        announce_viewers(&connection, &links);
         links.control.request_keyframe();
         let _ = links.notices.send(SinkNotice::Restored);
+    }
+}
+
+/// The count the join brought, which later changes build on.
+fn announce_viewers(connection: &Connection, links: &SinkLinks) {
+    if let Some(count) = connection.machine.viewers() {
+        let _ = links.notices.send(SinkNotice::Viewers(count));
     }
 }
 
@@ -301,15 +311,12 @@ fn left(reason: &str) -> OnairError {
 }
 
 fn publisher_config(options: &LiveKitOptions, servers: Vec<IceServer>) -> PublisherConfig {
-    let total: u32 = options.layers.iter().map(|l| l.kbps).sum();
     PublisherConfig {
         ice_servers: ice_servers(servers),
         stream_id: STREAM_ID.into(),
         video_track_id: VIDEO_CID.into(),
         audio_track_id: options.audio.then(|| AUDIO_CID.to_string()),
         layers: options.layers.clone(),
-        start_kbps: total + 160,
-        max_kbps: total + 160,
     }
 }
 
@@ -471,8 +478,8 @@ async fn serve(
     media: &mut mpsc::Receiver<Media>,
     stop: &mut oneshot::Receiver<()>,
 ) -> Served {
-    let mut bitrate_check = tokio::time::interval(Duration::from_secs(1));
-    let configured_kbps = links.control.target_kbps();
+    let mut each_second = tokio::time::interval(Duration::from_secs(1));
+    let mut loss_control = LossControl::new(links.control.target_kbps(), MIN_VIDEO_KBPS);
     loop {
         let deadline = tokio::time::Instant::from_std(connection.machine.next_deadline());
         tokio::select! {
@@ -514,31 +521,33 @@ async fn serve(
                 }
                 PcEvent::State(_) => {}
             },
-            _ = bitrate_check.tick() => {
-                let requests = connection.publisher.keyframe_requests().take();
-                if requests != 0 {
+            _ = each_second.tick() => {
+                let feedback = connection.publisher.feedback();
+                if feedback.take_keyframes() != 0 {
                     links.control.request_keyframe();
                 }
-                steer_bitrate(connection.publisher.estimate_kbps(), configured_kbps, links);
+                steer_bitrate(&mut loss_control, feedback.take_loss(), links);
             }
         }
     }
 }
 
-/// Follows the congestion controller down (and back up to what the creator
-/// chose), leaving room for audio.
-fn steer_bitrate(estimate_kbps: u32, configured_kbps: u32, links: &SinkLinks) {
-    let video_budget = estimate_kbps.saturating_sub(160).max(150);
-    let target = video_budget.min(configured_kbps);
-    let current = links.control.target_kbps();
-    // Ignore small wobbles: each change costs the encoder a little.
-    if target.abs_diff(current) * 10 >= current {
-        links.control.set_target_kbps(target);
-        let _ = links.notices.send(SinkNotice::Bitrate {
-            kbps: target,
-            backlog_ms: 0,
-            congested: target < configured_kbps,
-        });
+/// The lowest video bitrate loss control steps down to.
+const MIN_VIDEO_KBPS: u32 = 150;
+
+/// Moves the encoder with the receiver's loss reports: down under heavy
+/// loss, back up to what the creator chose once the path is clean.
+fn steer_bitrate(control: &mut LossControl, loss: Option<f64>, links: &SinkLinks) {
+    match control.on_second(loss) {
+        Step::Hold => {}
+        Step::Down(kbps) | Step::Up(kbps) => {
+            links.control.set_target_kbps(kbps);
+            let _ = links.notices.send(SinkNotice::Bitrate {
+                kbps,
+                backlog_ms: 0,
+                congested: control.congested(),
+            });
+        }
     }
 }
 

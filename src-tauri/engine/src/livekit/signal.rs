@@ -215,6 +215,11 @@ impl SignalMachine {
         self.next_ping.min(self.last_heard + self.ping_timeout)
     }
 
+    /// The viewer count as last reported (it is reported once per change).
+    pub fn viewers(&self) -> Option<u32> {
+        self.reported_viewers
+    }
+
     pub fn rtt_ms(&self) -> i64 {
         self.rtt_ms
     }

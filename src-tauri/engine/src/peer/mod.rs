@@ -1,8 +1,8 @@
 //! WebRTC publishing over webrtc-rs, shared by the LiveKit and WHIP sinks:
 //! only their signalling differs.
 
-pub mod bandwidth;
-pub mod keyframes;
+pub mod feedback;
+pub mod loss_control;
 pub mod publisher;
 
 /// What can go wrong inside the peer connection, before it becomes an

@@ -3,14 +3,10 @@
 //! makes offers, takes answers and candidates, and turns encoded access units
 //! into RTP with timestamps from their presentation times.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use rtc::interceptor::{
-    BandwidthEstimator, CongestionControlBuilder, Gcc, PacerBuilder, Registry, Slot,
-    TwccSenderBuilder,
-};
+use rtc::interceptor::{Registry, Slot};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::{
@@ -20,9 +16,10 @@ use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::{RTCIceCandidateInit, RTCIceServer};
 use rtc::rtp::codec::h264::H264Payloader;
+use rtc::rtcp::receiver_report::ReceiverReport;
 use rtc::rtp::packetizer::Payloader;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCPFeedback, RTCRtpHeaderExtensionCapability, TYPE_RTCP_FB_TRANSPORT_CC, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
     RTCRtpEncodingParameters, RtpCodecKind,
 };
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
@@ -34,8 +31,7 @@ use webrtc::peer_connection::{
     RTCPeerConnectionState,
 };
 
-use super::bandwidth::ReportingEstimator;
-use super::keyframes::KeyframeRequests;
+use super::feedback::Feedback;
 use super::PeerError as WebRtcError;
 
 /// Payloads fit a 1200-byte packet with room for header extensions.
@@ -63,9 +59,6 @@ pub struct PublisherConfig {
     pub video_track_id: String,
     pub audio_track_id: Option<String>,
     pub layers: Vec<LayerDesc>,
-    /// Where congestion control starts and its ceiling (all layers).
-    pub start_kbps: u32,
-    pub max_kbps: u32,
 }
 
 /// What the connection reports while it runs.
@@ -131,8 +124,7 @@ pub struct Publisher {
     mid_ext: u8,
     rid_ext: u8,
     mid: String,
-    estimate_bps: Arc<AtomicU64>,
-    keyframes: Arc<KeyframeRequests>,
+    feedback: Arc<Feedback>,
 }
 
 impl Publisher {
@@ -171,15 +163,11 @@ impl Publisher {
             },
             RtpCodecKind::Audio,
         )?;
-        let (estimator, estimate_bps) = ReportingEstimator::new(Gcc::new(
-            config.start_kbps as f64 * 1000.0,
-            100_000.0,
-            config.max_kbps as f64 * 1000.0,
-        ));
-        let registry = congestion_control(estimator, &mut media)?;
-        let registry = register_default_interceptors(registry, &mut media)?;
-        let keyframes = Arc::new(KeyframeRequests::default());
-        let registry = registry.with(Slot::from(14_000), super::keyframes::forwarder());
+        // NACK responder, RTCP sender reports, MID/RID extensions; then, last,
+        // the forwarder that lets keyframe requests and loss reach us.
+        let registry = register_default_interceptors(Registry::new(), &mut media)?;
+        let feedback = Arc::new(Feedback::default());
+        let registry = registry.with(Slot::from(14_000), super::feedback::forwarder());
 
         let rtc_config = RTCConfigurationBuilder::new()
             .with_ice_servers(config.ice_servers.clone())
@@ -269,27 +257,34 @@ impl Publisher {
             mid_ext: 0,
             rid_ext: 0,
             mid: String::new(),
-            estimate_bps,
-            keyframes,
+            feedback,
         };
-        publisher.watch_keyframe_requests();
+        publisher.watch_feedback();
         Ok(publisher)
     }
 
-    /// PLI and FIR arrive as events on the video track; each names the SSRC,
-    /// and so the layer, that needs a keyframe.
-    fn watch_keyframe_requests(&self) {
+    /// Receiver feedback arrives as events on the video track. A keyframe
+    /// request names the SSRC, and so the layer, that needs one; a receiver
+    /// report says how much of each layer was lost.
+    fn watch_feedback(&self) {
         let track = self.video.clone();
-        let keyframes = self.keyframes.clone();
+        let feedback = self.feedback.clone();
         let ssrcs: Vec<u32> = self.layers.iter().map(|s| s.ssrc).collect();
         tokio::spawn(async move {
             while let Some(event) = track.poll().await {
-                if let TrackLocalEvent::OnRtcpPacket(packets) = event {
-                    for packet in packets {
-                        for ssrc in packet.destination_ssrc() {
-                            if let Some(layer) = ssrcs.iter().position(|s| *s == ssrc) {
-                                keyframes.request(layer);
-                            }
+                let TrackLocalEvent::OnRtcpPacket(packets) = event else {
+                    continue;
+                };
+                for packet in packets {
+                    if let Some(report) = packet.as_any().downcast_ref::<ReceiverReport>() {
+                        for block in report.reports.iter().filter(|b| ssrcs.contains(&b.ssrc)) {
+                            feedback.report_loss(block.fraction_lost);
+                        }
+                        continue;
+                    }
+                    for ssrc in packet.destination_ssrc() {
+                        if let Some(layer) = ssrcs.iter().position(|s| *s == ssrc) {
+                            feedback.request_keyframe(layer);
                         }
                     }
                 }
@@ -297,13 +292,8 @@ impl Publisher {
         });
     }
 
-    pub fn keyframe_requests(&self) -> Arc<KeyframeRequests> {
-        self.keyframes.clone()
-    }
-
-    /// The congestion controller's current estimate for all media, in kbit/s.
-    pub fn estimate_kbps(&self) -> u32 {
-        (f64::from_bits(self.estimate_bps.load(Ordering::Relaxed)) / 1000.0) as u32
+    pub fn feedback(&self) -> Arc<Feedback> {
+        self.feedback.clone()
     }
 
     pub async fn create_offer(&self, ice_restart: bool) -> Result<String, WebRtcError> {
@@ -318,7 +308,6 @@ impl Publisher {
     /// Applies the remote answer and learns what it negotiated: header
     /// extension ids, and whether it kept simulcast.
     pub async fn accept_answer(&mut self, sdp: String) -> Result<(), WebRtcError> {
-        if std::env::var_os("ONAIR_DEBUG_GCC").is_some() { eprintln!("ANSWER\n{sdp}"); }
         let answer = RTCSessionDescription::answer(sdp)?;
         self.pc.set_remote_description(answer).await?;
         for transceiver in self.pc.get_transceivers().await {
@@ -440,36 +429,6 @@ impl Publisher {
 }
 
 use rtc::sdp::extmap as sdp_extmap;
-
-/// Send-side congestion control (GCC over transport-wide feedback), for
-/// video only: SFUs such as LiveKit negotiate transport-cc on video alone,
-/// and audio numbered into the same sequence would read as lost.
-fn congestion_control(
-    estimator: impl BandwidthEstimator + 'static,
-    media: &mut MediaEngine,
-) -> Result<Registry, WebRtcError> {
-    media.register_feedback(
-        RTCPFeedback {
-            typ: TYPE_RTCP_FB_TRANSPORT_CC.into(),
-            parameter: String::new(),
-        },
-        RtpCodecKind::Video,
-    );
-    media.register_header_extension(
-        RTCRtpHeaderExtensionCapability {
-            uri: sdp_extmap::TRANSPORT_CC_URI.into(),
-        },
-        RtpCodecKind::Video,
-        None,
-    )?;
-    Ok(Registry::new()
-        .with(
-            Slot::CongestionControl,
-            CongestionControlBuilder::new(estimator).build(),
-        )
-        .with(Slot::Pacer, PacerBuilder::new().build())
-        .with(Slot::TwccSender, TwccSenderBuilder::new().build()))
-}
 
 fn h264_codec(rtcp_feedback: Vec<RTCPFeedback>) -> RTCRtpCodec {
     RTCRtpCodec {

@@ -1,6 +1,7 @@
-//! Keyframe requests (PLI, FIR) from the remote, per simulcast layer.
-//! Inbound RTCP ends inside the interceptor chain unless an interceptor marks
-//! it for the application; this one marks only the keyframe requests.
+//! What the receiver tells us: keyframe requests (PLI, FIR) per simulcast
+//! layer, and loss from receiver reports. Inbound RTCP ends inside the
+//! interceptor chain unless an interceptor marks it for the application;
+//! this one marks only those two kinds.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -9,21 +10,40 @@ use std::time::Instant;
 use rtc::interceptor::{Attribute, Interceptor, Packet, StreamInfo, TaggedPacket};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::receiver_report::ReceiverReport;
 use rtc::sansio::Protocol;
 use rtc::shared::error::Error;
 
-/// Pending requests as a bit per layer; the encoder thread takes them.
+/// Feedback gathered since it was last taken.
 #[derive(Debug, Default)]
-pub struct KeyframeRequests(AtomicU32);
+pub struct Feedback {
+    /// Keyframe requests, a bit per layer.
+    keyframes: AtomicU32,
+    /// The worst loss fraction reported (of 256), plus one; 0 = no report.
+    worst_loss: AtomicU32,
+}
 
-impl KeyframeRequests {
-    pub fn request(&self, layer: usize) {
-        self.0.fetch_or(1 << layer.min(31), Ordering::Relaxed);
+impl Feedback {
+    pub fn request_keyframe(&self, layer: usize) {
+        self.keyframes.fetch_or(1 << layer.min(31), Ordering::Relaxed);
     }
 
     /// The layers asked for since the last call.
-    pub fn take(&self) -> u32 {
-        self.0.swap(0, Ordering::Relaxed)
+    pub fn take_keyframes(&self) -> u32 {
+        self.keyframes.swap(0, Ordering::Relaxed)
+    }
+
+    pub fn report_loss(&self, fraction_lost: u8) {
+        self.worst_loss
+            .fetch_max(u32::from(fraction_lost) + 1, Ordering::Relaxed);
+    }
+
+    /// The worst loss (0.0 to 1.0) reported since the last call, if any report came.
+    pub fn take_loss(&self) -> Option<f64> {
+        match self.worst_loss.swap(0, Ordering::Relaxed) {
+            0 => None,
+            n => Some((n - 1) as f64 / 256.0),
+        }
     }
 }
 
@@ -37,9 +57,9 @@ pub struct KeyframeForwarder {
     writes: VecDeque<TaggedPacket>,
 }
 
-fn asks_for_keyframe(packet: &dyn rtc::rtcp::Packet) -> bool {
+fn for_the_application(packet: &dyn rtc::rtcp::Packet) -> bool {
     let any = packet.as_any();
-    any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
+    any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>() || any.is::<ReceiverReport>()
 }
 
 impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeForwarder {
@@ -53,7 +73,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeForwarder {
         if let Packet::Rtcp(packets) = &msg.message.packet {
             let wanted: Vec<_> = packets
                 .iter()
-                .filter(|p| asks_for_keyframe(p.as_ref()))
+                .filter(|p| for_the_application(p.as_ref()))
                 .cloned()
                 .collect();
             if wanted.is_empty() {
@@ -93,10 +113,22 @@ mod tests {
 
     #[test]
     fn requests_are_per_layer_and_taken_once() {
-        let requests = KeyframeRequests::default();
-        requests.request(0);
-        requests.request(2);
-        assert_eq!(requests.take(), 0b101);
-        assert_eq!(requests.take(), 0);
+        let feedback = Feedback::default();
+        feedback.request_keyframe(0);
+        feedback.request_keyframe(2);
+        assert_eq!(feedback.take_keyframes(), 0b101);
+        assert_eq!(feedback.take_keyframes(), 0);
+    }
+
+    #[test]
+    fn the_worst_loss_since_last_time_is_reported() {
+        let feedback = Feedback::default();
+        assert_eq!(feedback.take_loss(), None);
+        feedback.report_loss(0);
+        assert_eq!(feedback.take_loss(), Some(0.0));
+        feedback.report_loss(64);
+        feedback.report_loss(13);
+        assert_eq!(feedback.take_loss(), Some(0.25));
+        assert_eq!(feedback.take_loss(), None);
     }
 }

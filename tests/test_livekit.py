@@ -1,0 +1,149 @@
+"""Onair publishing to the real livekit-server over WebRTC, watched by a real
+LiveKit client (PyPI `livekit`: LiveKit's Rust SDK with Google's libwebrtc)
+that decodes every frame and reads its stamp.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import numpy as np
+
+from onair_testkit import media, onair, secrets
+
+ROOM = "studio"
+SECONDS = float(os.environ.get("ONAIR_LIVEKIT_SECONDS", "12"))
+
+
+def publisher_token(livekit, **kwargs) -> str:
+    """A broadcaster token, registered with the secret scan."""
+    kwargs.setdefault("can_subscribe", False)
+    token = livekit.token("onair", ROOM, **kwargs)
+    secrets.SESSION.register(token)
+    return token
+
+
+def live(livekit, *extra: str, token: str | None = None) -> onair.Session:
+    token = token or publisher_token(livekit)
+    return onair.Session(["live", livekit.url, "--key-stdin", "--json", *extra], stdin=token + "\n")
+
+
+def test_publish_720p30_is_decoded_at_size_with_its_tone(livekit, measurements):
+    pressed = time.time()
+    with live(livekit, "--room", ROOM) as session:
+        session.wait_for_state("live", timeout=30)
+        with livekit.subscriber(ROOM) as sub:
+            sub.wait_for_frames(10, timeout=15)
+            first_frame_s = sub.first_frame_at - pressed
+            start = sub.mark()
+            time.sleep(SECONDS)
+            frames = sub.frames(start)
+            numbers = sub.stamp_numbers(start)
+            audio = sub.audio()
+            info = sub.video_publication()
+        session.stop()
+    assert session.returncode == 0, session.describe()
+
+    assert info["mime_type"].lower() == "video/h264", info
+    assert set(sub.sizes(start)) == {(1280, 720)}, sub.sizes(start)
+    sent = numbers[-1] - numbers[0] + 1
+    assert len(numbers) >= 0.95 * sent, f"decoded {len(numbers)} of {sent} frames sent"
+    assert all(b > a for a, b in zip(numbers, numbers[1:])), "frames out of order"
+    assert sum(r.frame is None for r in frames) <= 2
+    beeps = media.find_beeps(audio)
+    assert len(beeps) >= SECONDS - 2, f"{len(beeps)} beeps in {audio.duration:.1f} s"
+    p50, p95 = sub.latency_ms(50, start), sub.latency_ms(95, start)
+    measurements.record(
+        f"LiveKit 720p30, {SECONDS:.0f} s: decoded {len(numbers)} of {sent} frames; "
+        f"capture-to-decode p50 {p50:.0f} ms, p95 {p95:.0f} ms; first frame decoded "
+        f"{first_frame_s:.2f} s after Go Live (subscriber joined once live); "
+        f"{len(beeps)} beeps heard"
+    )
+    assert p50 <= 150, p50
+
+
+def test_simulcast_gives_each_layer_at_its_size(livekit, measurements):
+    with live(livekit, "--simulcast") as session:
+        session.wait_for_state("live", timeout=30)
+        with livekit.subscriber(ROOM, audio=False) as sub:
+            sub.wait_for_frames(5, timeout=15)
+            assert sub.video_publication()["simulcasted"]
+            seen = {}
+            for quality, size in (("low", (320, 180)), ("medium", (640, 360)), ("high", (1280, 720))):
+                sub.set_quality(quality)
+                mark = sub.mark()
+                sub.wait_until(
+                    lambda s: sum(1 for r in s.frames(mark) if (r.width, r.height) == size) >= 15,
+                    timeout=15,
+                    what=f"{quality} layer at {size}",
+                )
+                seen[quality] = sum(1 for r in sub.frames(mark) if (r.width, r.height) == size)
+        session.stop()
+    assert session.returncode == 0, session.describe()
+    measurements.record(f"simulcast: frames per layer once asked {seen}")
+
+
+def test_viewers_count_up_and_down(livekit):
+    with live(livekit) as session:
+        session.wait_for_state("live", timeout=30)
+        viewers = livekit.viewers(ROOM)
+        viewers.join(3)
+        session.wait_for(lambda e: e.get("type") == "viewers" and e["count"] == 3, timeout=20)
+        viewers.leave()
+        session.wait_for(lambda e: e.get("type") == "viewers" and e["count"] == 0, timeout=20)
+        session.stop()
+    counts = [e["count"] for e in session.events if e.get("type") == "viewers"]
+    assert counts[0] == 0 and 3 in counts and counts[-1] == 0, counts
+    assert max(counts) == 3, "the publisher never counts itself"
+
+
+def refused(livekit, token: str, *extra: str) -> dict:
+    run = onair.run(["live", livekit.url, "--key-stdin", "--json", *extra], stdin=token + "\n", timeout=30)
+    assert run.returncode == 1, run.describe()
+    failed = run.of_type("state")[-1]
+    assert failed["state"] == "failed", run.describe()
+    assert not livekit.participants(ROOM), "nothing may join before the token is checked"
+    return failed["error"]
+
+
+def test_bad_tokens_are_refused_before_connecting(livekit):
+    error = refused(livekit, publisher_token(livekit, can_publish=False))
+    assert error["code"] == "permission_denied" and "publishing" in error["message"], error
+    error = refused(livekit, publisher_token(livekit, expired=True))
+    assert error["code"] == "auth_failed" and "expired" in error["message"], error
+    other = livekit.token("onair", "other-room", can_subscribe=False)
+    secrets.SESSION.register(other)
+    error = refused(livekit, other, "--room", ROOM)
+    assert error["code"] == "permission_denied" and "other-room" in error["message"], error
+
+
+def test_a_forged_token_is_auth_failed_at_the_server(livekit):
+    forged = livekit.token("onair", ROOM, can_subscribe=False, secret="not-the-servers-secret")
+    secrets.SESSION.register(forged)
+    error = refused(livekit, forged)
+    assert error["code"] == "auth_failed", error
+
+
+def test_server_restart_mid_stream_goes_live_again(livekit, measurements):
+    with live(livekit) as session:
+        session.wait_for_state("live", timeout=30)
+        time.sleep(2)
+        killed = time.time()
+        livekit.kill()
+        session.wait_for(lambda e: e.get("type") == "reconnect", timeout=20)
+        livekit.restart()
+        session.wait_for_state("live", timeout=60)
+        back = time.time() - killed
+        with livekit.subscriber(ROOM, audio=False) as sub:
+            sub.wait_for_frames(30, timeout=20)
+            numbers = sub.stamp_numbers()
+        session.stop()
+    assert session.returncode == 0, session.describe()
+    assert len(numbers) >= 30
+    attempts = [e for e in session.events if e.get("type") == "reconnect"]
+    measurements.record(
+        f"LiveKit server killed and restarted: live again {back:.1f} s after the kill, "
+        f"{len(attempts)} reconnect attempt(s); a new subscriber decoded {len(numbers)} frames"
+    )
