@@ -18,6 +18,7 @@ use super::socket::{JoinMode, SignalSocket};
 use crate::error::{ErrorCode, OnairError};
 use crate::peer::loss_control::{LossControl, Step};
 use crate::peer::publisher::{LayerDesc, PcEvent, Publisher, PublisherConfig};
+use crate::peer::subscriber::SubscriberPc;
 use crate::rtmp::backoff::Backoff;
 use crate::secret::Secret;
 use crate::sink::{SinkLinks, SinkNotice};
@@ -64,6 +65,69 @@ struct Connection {
     participant_sid: String,
     published: Vec<TrackPublishedResponse>,
     video_sid: String,
+    subscriber: SubscriberSide,
+}
+
+impl Connection {
+    async fn close(&self) {
+        self.publisher.close().await;
+        self.subscriber.close().await;
+    }
+}
+
+/// The subscriber connection, created when the server offers one.
+struct SubscriberSide {
+    ice_servers: Vec<RTCIceServer>,
+    pc: Option<SubscriberPc>,
+    events_tx: mpsc::UnboundedSender<PcEvent>,
+    events: mpsc::UnboundedReceiver<PcEvent>,
+    early_candidates: Vec<String>,
+}
+
+impl SubscriberSide {
+    fn new(ice_servers: Vec<RTCIceServer>) -> Self {
+        let (events_tx, events) = mpsc::unbounded_channel();
+        SubscriberSide {
+            ice_servers,
+            pc: None,
+            events_tx,
+            events,
+            early_candidates: Vec::new(),
+        }
+    }
+
+    async fn on_offer(&mut self, sdp: String, socket: &mut SignalSocket) -> Result<(), OnairError> {
+        let answer = match &self.pc {
+            Some(pc) => pc.renegotiate(sdp).await.map_err(internal)?,
+            None => {
+                let (pc, answer) =
+                    SubscriberPc::answer(sdp, self.ice_servers.clone(), self.events_tx.clone())
+                        .await
+                        .map_err(internal)?;
+                for candidate in self.early_candidates.drain(..) {
+                    let _ = pc.add_remote_candidate(&candidate).await;
+                }
+                self.pc = Some(pc);
+                answer
+            }
+        };
+        socket.send(&signal::subscriber_answer(answer)).await
+    }
+
+    async fn on_candidate(&mut self, json: String) {
+        match &self.pc {
+            Some(pc) => {
+                let _ = pc.add_remote_candidate(&json).await;
+            }
+            None => self.early_candidates.push(json),
+        }
+    }
+
+    async fn close(&self) {
+        if let Some(pc) = &self.pc {
+            pc.close().await;
+        }
+    }
 }
 
 /// Why serving stopped.
@@ -95,12 +159,12 @@ pub async fn run(
         let reason = match served {
             Served::Stopped => {
                 let _ = connection.socket.send(&signal::leave()).await;
-                connection.publisher.close().await;
+                connection.close().await;
                 connection.socket.close().await;
                 return Ok(());
             }
             Served::Ended(e) => {
-                connection.publisher.close().await;
+                connection.close().await;
                 return Err(e);
             }
             Served::Lost(reason) => reason,
@@ -109,7 +173,7 @@ pub async fn run(
         let mut last_reason = reason;
         loop {
             let Some(wait) = backoff.next_delay() else {
-                connection.publisher.close().await;
+                connection.close().await;
                 return Err(OnairError::new(
                     ErrorCode::Unreachable,
                     format!(
@@ -124,19 +188,19 @@ pub async fn run(
                 reason: last_reason.clone(),
             });
             if wait_or_stop(wait, &mut media, &mut stop, &links).await {
-                connection.publisher.close().await;
+                connection.close().await;
                 return Ok(());
             }
             match resume(&mut connection, &options).await {
                 Ok(()) => break,
                 Err(resume_error) => match establish(&options, JoinMode::Join).await {
                     Ok(fresh) => {
-                        connection.publisher.close().await;
+                        connection.close().await;
                         connection = fresh;
                         break;
                     }
                     Err(e) if is_final(&e) => {
-                        connection.publisher.close().await;
+                        connection.close().await;
                         return Err(e);
                     }
                     Err(e) => last_reason = format!("{}; {}", resume_error.message, e.message),
@@ -328,9 +392,9 @@ async fn finish_join(
     servers: Vec<IceServer>,
 ) -> Result<Connection, OnairError> {
     let (pc_tx, mut pc_events) = mpsc::unbounded_channel();
-    let mut publisher = Publisher::new(&publisher_config(options, servers), pc_tx)
-        .await
-        .map_err(internal)?;
+    let config = publisher_config(options, servers);
+    let mut subscriber = SubscriberSide::new(config.ice_servers.clone());
+    let mut publisher = Publisher::new(&config, pc_tx).await.map_err(internal)?;
     socket.send(&signal::add_track(video_track_request(options))).await?;
     let mut wanted = 1;
     if options.audio {
@@ -355,12 +419,22 @@ async fn finish_join(
                         }),
                     });
                 }
+                Output::SubscriberOffer(sdp) => subscriber.on_offer(sdp, &mut socket).await?,
+                Output::RemoteCandidate {
+                    candidate_init,
+                    subscriber: true,
+                } => subscriber.on_candidate(candidate_init).await,
                 Output::Leave { reason, .. } => return Err(left(&reason)),
                 _ => {}
             }
         }
     }
-    negotiate(&mut socket, &mut machine, &mut publisher, &mut pc_events, false).await?;
+    let mut sides = Sides {
+        publisher: &mut publisher,
+        pc_events: &mut pc_events,
+        subscriber: &mut subscriber,
+    };
+    negotiate(&mut socket, &mut machine, &mut sides, false).await?;
     Ok(Connection {
         socket,
         machine,
@@ -369,17 +443,29 @@ async fn finish_join(
         participant_sid,
         published,
         video_sid,
+        subscriber,
     })
+}
+
+/// Both peer connections, as negotiation needs them.
+struct Sides<'a> {
+    publisher: &'a mut Publisher,
+    pc_events: &'a mut mpsc::UnboundedReceiver<PcEvent>,
+    subscriber: &'a mut SubscriberSide,
 }
 
 /// Offer, answer, trickle both ways, until the peer connection is up.
 async fn negotiate(
     socket: &mut SignalSocket,
     machine: &mut SignalMachine,
-    publisher: &mut Publisher,
-    pc_events: &mut mpsc::UnboundedReceiver<PcEvent>,
+    sides: &mut Sides<'_>,
     ice_restart: bool,
 ) -> Result<(), OnairError> {
+    let Sides {
+        publisher,
+        pc_events,
+        subscriber,
+    } = sides;
     let offer = publisher.create_offer(ice_restart).await.map_err(internal)?;
     socket.send(&signal::publisher_offer(offer)).await?;
     let mut answered = false;
@@ -407,10 +493,17 @@ async fn negotiate(
                                 early_candidates.push(candidate_init);
                             }
                         }
+                        Output::SubscriberOffer(sdp) => subscriber.on_offer(sdp, socket).await?,
+                        Output::RemoteCandidate { candidate_init, subscriber: true } => {
+                            subscriber.on_candidate(candidate_init).await
+                        }
                         Output::Leave { reason, .. } => return Err(left(&reason)),
                         _ => {}
                     }
                 }
+            }
+            Some(PcEvent::Candidate(json)) = subscriber.events.recv() => {
+                socket.send(&signal::trickle(json, true)).await?
             }
             Some(event) = pc_events.recv() => match event {
                 PcEvent::Candidate(json) => socket.send(&signal::trickle(json, false)).await?,
@@ -449,14 +542,12 @@ async fn resume(connection: &mut Connection, options: &LiveKitOptions) -> Result
         socket
             .send(&signal::sync_state(connection.published.clone()))
             .await?;
-        negotiate(
-            &mut socket,
-            &mut machine,
-            &mut connection.publisher,
-            &mut connection.pc_events,
-            true,
-        )
-        .await?;
+        let mut sides = Sides {
+            publisher: &mut connection.publisher,
+            pc_events: &mut connection.pc_events,
+            subscriber: &mut connection.subscriber,
+        };
+        negotiate(&mut socket, &mut machine, &mut sides, true).await?;
         connection.socket = socket;
         connection.machine = machine;
         Ok(())
@@ -511,6 +602,9 @@ async fn serve(
                         return served;
                     }
                 }
+            }
+            Some(PcEvent::Candidate(json)) = connection.subscriber.events.recv() => {
+                let _ = connection.socket.send(&signal::trickle(json, true)).await;
             }
             Some(event) = connection.pc_events.recv() => match event {
                 PcEvent::Candidate(json) => {
@@ -568,6 +662,19 @@ async fn act(
             subscriber: false,
         } => {
             let _ = connection.publisher.add_remote_candidate(&candidate_init).await;
+        }
+        Output::RemoteCandidate {
+            candidate_init,
+            subscriber: true,
+        } => connection.subscriber.on_candidate(candidate_init).await,
+        Output::SubscriberOffer(sdp) => {
+            if let Err(e) = connection
+                .subscriber
+                .on_offer(sdp, &mut connection.socket)
+                .await
+            {
+                return Some(Served::Lost(e.message));
+            }
         }
         Output::Viewers(count) => {
             let _ = links.notices.send(SinkNotice::Viewers(count));

@@ -4,6 +4,7 @@
 pub mod feedback;
 pub mod loss_control;
 pub mod publisher;
+pub mod subscriber;
 
 /// What can go wrong inside the peer connection, before it becomes an
 /// `OnairError` at the sink.

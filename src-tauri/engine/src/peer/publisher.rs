@@ -69,8 +69,15 @@ pub enum PcEvent {
     State(RTCPeerConnectionState),
 }
 
-struct Handler {
+/// Forwards a connection's candidates and state changes to its owner.
+pub(crate) struct Handler {
     events: mpsc::UnboundedSender<PcEvent>,
+}
+
+impl Handler {
+    pub(crate) fn new(events: mpsc::UnboundedSender<PcEvent>) -> Self {
+        Handler { events }
+    }
 }
 
 #[async_trait::async_trait]
@@ -177,7 +184,7 @@ impl Publisher {
                 .with_configuration(rtc_config)
                 .with_media_engine(media)
                 .with_interceptor_registry(registry)
-                .with_handler(Arc::new(Handler { events }))
+                .with_handler(Arc::new(Handler::new(events)))
                 .with_udp_addrs(vec!["0.0.0.0:0"])
                 .build()
                 .await?,
