@@ -147,3 +147,96 @@ def test_server_restart_mid_stream_goes_live_again(livekit, measurements):
         f"LiveKit server killed and restarted: live again {back:.1f} s after the kill, "
         f"{len(attempts)} reconnect attempt(s); a new subscriber decoded {len(numbers)} frames"
     )
+
+
+def test_a_self_hosted_destination_mints_its_own_tokens(livekit, tmp_path):
+    from onair_testkit.keyring import KeyringEnv
+
+    with KeyringEnv(tmp_path / "env") as k:
+        k.start_bus()
+        k.start_keyring(unlock=True)
+        # The dev server's API secret is the word "secret": too common a word
+        # for the secret scan, so it is not registered (tokens are).
+        add = k.onair("keys", "add", "selfhost", "--url", livekit.url, "--api-key", livekit.api_key,
+                      "--room", ROOM, stdin=livekit.api_secret + "\n")
+        assert add.returncode == 0, add.describe()
+
+        minted = k.onair("token", "selfhost", "--identity", "guest")
+        assert minted.returncode == 0, minted.describe()
+        jwt = minted.stdout.strip()
+        secrets.SESSION.register(jwt)
+        secrets.SESSION.allow_printed("onair token selfhost --identity guest (stdout)", jwt)
+        status, text = livekit.validate(jwt)
+        assert status == 200, (status, text)
+
+        with onair.Session(["live", "selfhost", "--json"], env=k.env) as session:
+            session.wait_for_state("live", timeout=30)
+            with livekit.subscriber(ROOM, audio=False) as sub:
+                sub.wait_for_frames(15, timeout=15)
+            session.stop()
+        assert session.returncode == 0, session.describe()
+
+        no_room = k.onair("keys", "add", "noroom", "--url", livekit.url, "--api-key", livekit.api_key,
+                          stdin=livekit.api_secret + "\n")
+        assert no_room.returncode == 0, no_room.describe()
+        refused = k.onair("token", "noroom")
+        assert refused.returncode == 1 and "--room" in refused.stderr, refused.describe()
+
+
+class _TokenEndpoint:
+    """A platform's token endpoint: POST with the platform key as bearer,
+    answers {"token", "url"} for the real server, 403 otherwise."""
+
+    def __init__(self, livekit, platform_key: str):
+        import http.server
+        import json
+        import threading
+
+        endpoint = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                endpoint.calls += 1
+                if self.headers.get("Authorization") != f"Bearer {platform_key}":
+                    body, status = b'{"error":"unknown platform key"}', 403
+                else:
+                    token = publisher_token(livekit)
+                    body, status = json.dumps({"token": token, "url": livekit.url}).encode(), 200
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.calls = 0
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/livekit/token"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+def test_a_token_url_gives_the_token_and_the_server(livekit):
+    platform_key = secrets.SESSION.register("platform-key-7f3e9a1c2b")
+    endpoint = _TokenEndpoint(livekit, platform_key)
+    try:
+        # DEST names no real server: the endpoint's answer says where to go.
+        args = ["live", "ws://127.0.0.1:9", "--token-url", endpoint.url, "--key-stdin", "--json"]
+        with onair.Session(args, stdin=platform_key + "\n") as session:
+            session.wait_for_state("live", timeout=30)
+            with livekit.subscriber(ROOM, audio=False) as sub:
+                sub.wait_for_frames(15, timeout=15)
+            session.stop()
+        assert session.returncode == 0, session.describe()
+
+        run = onair.run(args, stdin="not-the-platform-key\n", timeout=30)
+        assert run.returncode == 1, run.describe()
+        error = run.of_type("state")[-1]["error"]
+        assert error["code"] == "auth_failed" and "unknown platform key" in error["message"], error
+        assert endpoint.calls == 2
+    finally:
+        endpoint.close()

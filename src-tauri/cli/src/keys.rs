@@ -30,6 +30,21 @@ enum KeysCommand {
         /// The platform's status endpoint (is live, viewer count).
         #[arg(long)]
         status_url: Option<String>,
+        /// LiveKit, self-hosted: the API key; the key asked for is then the API secret, and Onair mints its own tokens.
+        #[arg(long)]
+        api_key: Option<String>,
+        /// LiveKit: the room this destination streams to.
+        #[arg(long)]
+        room: Option<String>,
+        /// LiveKit: the identity minted tokens carry (default: onair).
+        #[arg(long)]
+        identity: Option<String>,
+        /// LiveKit token URL: JSON pointer to the token in its answer (default /token).
+        #[arg(long)]
+        token_pointer: Option<String>,
+        /// LiveKit token URL: JSON pointer to the server URL in its answer (default /url).
+        #[arg(long)]
+        url_pointer: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -87,8 +102,23 @@ fn execute(keys: &Keys, command: KeysCommand) -> Result<(), KeysError> {
             url,
             token_url,
             status_url,
+            api_key,
+            room,
+            identity,
+            token_pointer,
+            url_pointer,
             json,
         } => {
+            let options = [
+                ("api_key", api_key),
+                ("room", room),
+                ("identity", identity),
+                ("token_pointer", token_pointer),
+                ("url_pointer", url_pointer),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.to_string(), v?)))
+            .collect();
             let pasted_key = keys::url::split_key(&url).key.is_some();
             let needs_secret = keys::url::infer_kind(&url)?.needs_secret();
             let secret = if pasted_key || !needs_secret {
@@ -102,6 +132,7 @@ fn execute(keys: &Keys, command: KeysCommand) -> Result<(), KeysError> {
                     url,
                     token_url,
                     status_url,
+                    options,
                 },
                 secret,
             )?;

@@ -13,7 +13,9 @@ use onair_engine::pipeline::capture::{Capture, CaptureSpec};
 use onair_engine::secret::Secret;
 use onair_engine::session::{self, LiveConfig};
 use onair_engine::source::{AudioChoice, VideoChoice};
-use onair_engine::OnairError;
+use onair_engine::keys::{DestinationKind, SavedDestination};
+use onair_engine::livekit::credentials::TokenSource;
+use onair_engine::{ErrorCode, OnairError};
 
 #[derive(Args)]
 pub struct LiveArgs {
@@ -54,6 +56,9 @@ pub struct LiveArgs {
     /// The LiveKit room this stream must go to; a token for another room is refused before connecting.
     #[arg(long)]
     room: Option<String>,
+    /// LiveKit: fetch the token from this platform endpoint (POST, bearer from --key-stdin).
+    #[arg(long)]
+    token_url: Option<String>,
 }
 
 fn parse_video(s: &str) -> Result<VideoChoice, String> {
@@ -143,13 +148,30 @@ pub fn run(args: LiveArgs) -> ExitCode {
         Ok(c) => Arc::new(c),
         Err(e) => return fail(e),
     };
+    let resolved_saved = resolved.saved.clone();
     let mut config = LiveConfig::new(resolved.destination);
     config.secret = secret;
     config.video_kbps = args.bitrate;
     config.duration = args.duration.map(Duration::from_secs_f64);
     config.reconnect_attempts = args.reconnect_attempts;
     config.simulcast = args.simulcast;
-    config.room = args.room;
+    config.room = args.room.clone();
+    if let Some(saved) = &resolved_saved {
+        if saved.kind == DestinationKind::Livekit {
+            config.room = args.room.or_else(|| saved.options.get("room").cloned());
+            match livekit_source(saved, config.secret.take()) {
+                Ok(source) => config.token_source = Some(source),
+                Err(e) => return fail(e),
+            }
+        }
+    } else if let Some(token_url) = args.token_url {
+        config.token_source = Some(TokenSource::Fetch {
+            token_url,
+            bearer: config.secret.take().unwrap_or_else(|| Secret::new("")),
+            token_pointer: "/token".into(),
+            url_pointer: Some("/url".into()),
+        });
+    }
 
     let handle = session::start(config, capture, print);
     let stopper = handle.stopper();
@@ -159,6 +181,36 @@ pub fn run(args: LiveArgs) -> ExitCode {
         Ok(_) => ExitCode::SUCCESS,
         Err(_) => ExitCode::from(1), // already reported as a failed state event
     }
+}
+
+/// How a saved LiveKit destination gets its token: minted with its API
+/// secret, fetched from the platform with its bearer, or the saved token.
+fn livekit_source(saved: &SavedDestination, secret: Option<Secret>) -> Result<TokenSource, OnairError> {
+    let secret = secret.unwrap_or_else(|| Secret::new(""));
+    let option = |k: &str| saved.options.get(k).cloned();
+    if let Some(api_key) = option("api_key") {
+        let room = option("room").ok_or_else(|| {
+            OnairError::new(
+                ErrorCode::InvalidDestination,
+                format!("{} mints its own tokens but names no room: add it again with --room.", saved.name),
+            )
+        })?;
+        return Ok(TokenSource::Mint {
+            api_key,
+            api_secret: secret,
+            room,
+            identity: option("identity").unwrap_or_else(|| "onair".into()),
+        });
+    }
+    if let Some(token_url) = &saved.token_url {
+        return Ok(TokenSource::Fetch {
+            token_url: token_url.clone(),
+            bearer: secret,
+            token_pointer: option("token_pointer").unwrap_or_else(|| "/token".into()),
+            url_pointer: Some(option("url_pointer").unwrap_or_else(|| "/url".into())),
+        });
+    }
+    Ok(TokenSource::Given(secret))
 }
 
 fn usage(message: &str) -> ExitCode {

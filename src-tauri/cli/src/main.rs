@@ -4,6 +4,7 @@
 mod devices;
 mod keys;
 mod live;
+mod token;
 
 use std::process::ExitCode;
 
@@ -24,6 +25,8 @@ enum Command {
     Live(live::LiveArgs),
     /// Manage saved destinations and their keys (kept in the system keychain).
     Keys(keys::KeysArgs),
+    /// Mint a LiveKit token with a saved self-hosted server's API secret.
+    Token(token::TokenArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,5 +35,6 @@ fn main() -> ExitCode {
         Command::Devices(args) => devices::run(args),
         Command::Live(args) => live::run(args),
         Command::Keys(args) => keys::run(args),
+        Command::Token(args) => token::run(args),
     }
 }

@@ -51,6 +51,10 @@ pub struct NewDestination {
     pub url: String,
     pub token_url: Option<String>,
     pub status_url: Option<String>,
+    /// Non-secret settings: for LiveKit `api_key`, `room`, `identity`,
+    /// `token_pointer`, `url_pointer`.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for NewDestination {
@@ -281,7 +285,7 @@ impl Keys {
             url: split.url,
             token_url: new.token_url,
             status_url: new.status_url,
-            options: BTreeMap::new(),
+            options: new.options,
         };
         self.config.update(|destinations| {
             if destinations.iter().any(|d| d.name == saved.name) {

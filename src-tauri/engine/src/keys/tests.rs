@@ -153,6 +153,7 @@ fn list_and_show_mask_every_secret() {
                 url: "wss://lk.example".into(),
                 token_url: Some("https://api.example/token".into()),
                 status_url: Some("https://api.example/status".into()),
+                ..Default::default()
             },
             Some(Secret::new("api_secret_abcdefghijkl")),
         )

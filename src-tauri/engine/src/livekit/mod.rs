@@ -1,6 +1,7 @@
 //! Publishing to a LiveKit room over WebRTC with a server-issued token.
 
 pub mod client;
+pub mod credentials;
 pub mod presence;
 pub mod signal;
 pub mod socket;

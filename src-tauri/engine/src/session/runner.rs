@@ -25,6 +25,7 @@ use crate::pipeline::stats::{PipelineCounters, StatsMeter};
 use crate::secret::Secret;
 use crate::encode::opus::OpusEncoder;
 use crate::encode::simulcast::{standard_layers, LayerSpec, SimulcastEncoder};
+use crate::livekit::credentials::TokenSource;
 use crate::peer::publisher::LayerDesc;
 use crate::sink::file::FileSink;
 use crate::sink::livekit::LiveKitSink;
@@ -46,6 +47,8 @@ pub struct LiveConfig {
     pub simulcast: bool,
     /// The LiveKit room this destination streams to, when it names one.
     pub room: Option<String>,
+    /// How a LiveKit token is obtained, when not given as `secret`.
+    pub token_source: Option<TokenSource>,
 }
 
 impl LiveConfig {
@@ -59,6 +62,7 @@ impl LiveConfig {
             reconnect_attempts: crate::sink::rtmp::DEFAULT_RECONNECT_ATTEMPTS,
             simulcast: false,
             room: None,
+            token_source: None,
         }
     }
 }
@@ -318,7 +322,10 @@ impl Runner {
             ),
             Destination::LiveKit(url) => Box::new(LiveKitSink::new(
                 url,
-                self.config.secret.clone(),
+                self.config
+                    .token_source
+                    .clone()
+                    .or_else(|| self.config.secret.clone().map(TokenSource::Given)),
                 self.config.room.clone(),
                 describe_layers(&layers),
                 self.config.reconnect_attempts,

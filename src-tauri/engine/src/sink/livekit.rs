@@ -9,10 +9,10 @@ use tokio::sync::{mpsc, oneshot};
 use super::{Sink, SinkLinks, SinkNeeds};
 use crate::error::{ErrorCode, OnairError};
 use crate::livekit::client::{self, LiveKitOptions, Media};
+use crate::livekit::credentials::TokenSource;
 use crate::livekit::token;
 use crate::media::{Packet, StreamInfo};
 use crate::peer::publisher::LayerDesc;
-use crate::secret::Secret;
 
 /// About a second of media: beyond that the network is not keeping up and
 /// dropping to the next keyframe beats growing latency.
@@ -20,7 +20,7 @@ const MEDIA_QUEUE: usize = 96;
 
 pub struct LiveKitSink {
     url: String,
-    token: Option<Secret>,
+    source: Option<TokenSource>,
     room: Option<String>,
     layers: Vec<LayerDesc>,
     reconnect_attempts: u32,
@@ -32,18 +32,18 @@ pub struct LiveKitSink {
 }
 
 impl LiveKitSink {
-    /// `token` is the access token; `room`, when the destination names one,
-    /// must match the token's. `layers` is one layer, or three for simulcast.
+    /// `source` gives the access token; `room`, when the destination names
+    /// one, must match the token's. `layers` is one layer, or three for simulcast.
     pub fn new(
         url: &str,
-        token: Option<Secret>,
+        source: Option<TokenSource>,
         room: Option<String>,
         layers: Vec<LayerDesc>,
         reconnect_attempts: u32,
     ) -> Self {
         LiveKitSink {
             url: url.to_string(),
-            token,
+            source,
             room,
             layers,
             reconnect_attempts,
@@ -79,19 +79,12 @@ impl Sink for LiveKitSink {
     }
 
     fn open(&mut self, info: &StreamInfo) -> Result<(), OnairError> {
-        let token = self.token.clone().filter(|t| !t.is_empty()).ok_or_else(|| {
+        let source = self.source.clone().ok_or_else(|| {
             OnairError::new(
                 ErrorCode::KeyMissing,
                 "Publishing to LiveKit needs an access token: pass it with --key-stdin, save it with `onair keys add`, or set a token URL.",
             )
         })?;
-        // Everything the token says is checked before a socket opens.
-        token::check(
-            &token,
-            self.room.as_deref(),
-            info.audio.is_some(),
-            SystemTime::now(),
-        )?;
         let links = self.links.clone().expect("attached before open");
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -99,11 +92,27 @@ impl Sink for LiveKitSink {
             .enable_all()
             .build()
             .map_err(|e| OnairError::internal(format!("starting the network runtime: {e}")))?;
+        let credentials = runtime.block_on(source.obtain())?;
+        if credentials.token.is_empty() {
+            return Err(OnairError::new(
+                ErrorCode::KeyMissing,
+                "The LiveKit token is empty. Pass it with --key-stdin or save it with `onair keys add`.",
+            ));
+        }
+        // Everything the token says is checked before a socket opens.
+        token::check(
+            &credentials.token,
+            self.room.as_deref(),
+            info.audio.is_some(),
+            SystemTime::now(),
+        )?;
+        let url = credentials.url.unwrap_or_else(|| self.url.clone());
+        let token = credentials.token;
         let (media_tx, media_rx) = mpsc::channel(MEDIA_QUEUE);
         let (stop_tx, stop_rx) = oneshot::channel();
         let (ready_tx, ready_rx) = oneshot::channel();
         let options = LiveKitOptions {
-            url: self.url.clone(),
+            url,
             token,
             layers: self.layers.clone(),
             audio: info.audio.is_some(),

@@ -1,0 +1,183 @@
+//! Where a LiveKit token comes from: given as is, minted here for a
+//! self-hosted server whose API secret sits in the keychain, or fetched from
+//! the creator's platform (a token URL with its own bearer secret).
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::token;
+use crate::error::{ErrorCode, OnairError};
+use crate::redact::redact_url;
+use crate::secret::Secret;
+
+/// Self-minted tokens last a long show; the server refreshes them anyway.
+const MINTED_TTL: Duration = Duration::from_secs(6 * 3600);
+
+#[derive(Debug, Clone)]
+pub enum TokenSource {
+    Given(Secret),
+    Mint {
+        api_key: String,
+        api_secret: Secret,
+        room: String,
+        identity: String,
+    },
+    Fetch {
+        token_url: String,
+        bearer: Secret,
+        /// JSON pointers into the answer (RFC 6901).
+        token_pointer: String,
+        url_pointer: Option<String>,
+    },
+}
+
+/// A token, and the server URL when the platform named one.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub token: Secret,
+    pub url: Option<String>,
+}
+
+impl TokenSource {
+    pub async fn obtain(&self) -> Result<Credentials, OnairError> {
+        match self {
+            TokenSource::Given(token) => Ok(Credentials {
+                token: token.clone(),
+                url: None,
+            }),
+            TokenSource::Mint {
+                api_key,
+                api_secret,
+                room,
+                identity,
+            } => Ok(Credentials {
+                token: token::mint(api_key, api_secret, room, identity, MINTED_TTL)?,
+                url: None,
+            }),
+            TokenSource::Fetch {
+                token_url,
+                bearer,
+                token_pointer,
+                url_pointer,
+            } => fetch(token_url, bearer, token_pointer, url_pointer.as_deref()).await,
+        }
+    }
+}
+
+async fn fetch(
+    token_url: &str,
+    bearer: &Secret,
+    token_pointer: &str,
+    url_pointer: Option<&str>,
+) -> Result<Credentials, OnairError> {
+    let shown = redact_url(token_url);
+    let tls = crate::rtmp::transport::tls_config()
+        .map_err(|e| OnairError::new(ErrorCode::Tls, e.to_string()))?;
+    let client = reqwest::Client::builder()
+        .tls_backend_preconfigured((*tls).clone())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| OnairError::internal(format!("an HTTP client: {e}")))?;
+    let response = client
+        .post(token_url)
+        .bearer_auth(bearer.expose())
+        .header("Content-Type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .map_err(|e| {
+            OnairError::new(
+                ErrorCode::Unreachable,
+                format!("Onair could not reach your platform's token endpoint {shown} ({}). Is the platform up?", e.without_url()),
+            )
+        })?;
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    interpret(&shown, status.as_u16(), &body, token_pointer, url_pointer)
+}
+
+/// The endpoint's answer as credentials or a sentence; pure, for tests.
+fn interpret(
+    shown: &str,
+    status: u16,
+    body: &str,
+    token_pointer: &str,
+    url_pointer: Option<&str>,
+) -> Result<Credentials, OnairError> {
+    let said = || {
+        let text = body.trim();
+        if text.is_empty() || text.len() > 300 {
+            String::new()
+        } else {
+            format!(" It said: {text}")
+        }
+    };
+    match status {
+        200..=299 => {}
+        401 | 403 => {
+            return Err(OnairError::new(
+                ErrorCode::AuthFailed,
+                format!("Your platform's token endpoint {shown} refused Onair's key ({status}).{} Check the key with `onair keys rotate`.", said()),
+            ))
+        }
+        _ => {
+            return Err(OnairError::new(
+                ErrorCode::PlatformError,
+                format!("Your platform's token endpoint {shown} answered {status}.{}", said()),
+            ))
+        }
+    }
+    let json: Value = serde_json::from_str(body).map_err(|_| {
+        OnairError::new(
+            ErrorCode::PlatformError,
+            format!("Your platform's token endpoint {shown} did not answer with JSON."),
+        )
+    })?;
+    let token = json
+        .pointer(token_pointer)
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            OnairError::new(
+                ErrorCode::PlatformError,
+                format!("Your platform's token endpoint {shown} answered without a token at {token_pointer}."),
+            )
+        })?;
+    let url = url_pointer
+        .and_then(|p| json.pointer(p))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    Ok(Credentials {
+        token: Secret::new(token),
+        url,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_and_urls_come_from_their_pointers() {
+        let body = r#"{"data":{"token":"jwt-here","serverUrl":"wss://lk.example"}}"#;
+        let c = interpret("x", 200, body, "/data/token", Some("/data/serverUrl")).unwrap();
+        assert_eq!(c.token.expose(), "jwt-here");
+        assert_eq!(c.url.as_deref(), Some("wss://lk.example"));
+        let c = interpret("x", 201, r#"{"token":"t"}"#, "/token", Some("/url")).unwrap();
+        assert_eq!(c.url, None);
+    }
+
+    #[test]
+    fn refusals_and_bad_answers_are_named() {
+        let e = interpret("x", 403, "wrong key", "/token", None).unwrap_err();
+        assert_eq!(e.code, ErrorCode::AuthFailed);
+        assert!(e.message.contains("wrong key"));
+        let e = interpret("x", 503, "", "/token", None).unwrap_err();
+        assert_eq!(e.code, ErrorCode::PlatformError);
+        let e = interpret("x", 200, "<html>", "/token", None).unwrap_err();
+        assert!(e.message.contains("JSON"), "{}", e.message);
+        let e = interpret("x", 200, r#"{"jwt":"t"}"#, "/token", None).unwrap_err();
+        assert!(e.message.contains("/token"), "{}", e.message);
+    }
+}
