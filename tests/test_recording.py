@@ -136,6 +136,42 @@ def test_stats_lines_are_sane(rec):
     assert encoded_before >= rec.case.fps * (rec.case.seconds - 1.5), stats[-1]
 
 
+def _queue(s: dict, *where: str) -> dict:
+    q = s
+    for key in where:
+        q = q.get(key) if isinstance(q, dict) else None
+    assert isinstance(q, dict), f"{'.'.join(where)} missing in {s}"
+    for key in ("now", "peak", "capacity"):
+        assert isinstance(q.get(key), int) and q[key] >= 0, f"{'.'.join(where)}.{key} in {s}"
+    assert q["now"] <= q["peak"] <= q["capacity"] and q["capacity"] > 0, s
+    return q
+
+
+def test_stats_show_small_queues_in_a_normal_run(rec, measurements):
+    """Capture -> encoder and encoder -> sink queues: present, and nearly
+    empty when nothing falls behind (a queue that fills means a stage lags)."""
+    stats = rec.run.of_type("stats")
+    assert stats, rec.run.describe()
+    peaks = {"video": [], "audio": [], "sink": []}
+    for s in stats:
+        video = _queue(s, "video", "capture_queue")
+        sink = _queue(s, "sink_queue")
+        peaks["video"].append(video["peak"])
+        peaks["sink"].append(sink["peak"])
+        if rec.case.audio:
+            peaks["audio"].append(_queue(s, "audio", "capture_queue")["peak"])
+        # A frame or two may wait while the encoder works on another; half
+        # the queue would mean encoding cannot keep up.
+        assert video["peak"] <= video["capacity"] // 2, s
+        # The file sink writes as fast as packets come: a few may bunch up
+        # (a keyframe, audio and video at once), never a second's worth.
+        assert sink["peak"] <= 16, s
+    measurements.record(
+        f"[{rec.case.name}] queue peaks per second: video capture {max(peaks['video'])}, "
+        f"audio capture {max(peaks['audio'], default='-')}, sink {max(peaks['sink'])}"
+    )
+
+
 # --- the file --------------------------------------------------------------
 
 

@@ -25,6 +25,8 @@ export const events = {
 /* Types */
 export type AudioStats = {
 	kbps: number | null,
+	/**  Captured audio buffers waiting for the audio encoder. */
+	capture_queue: QueueDepth,
 };
 
 /**  Where lost frames were lost, since Go Live. */
@@ -49,7 +51,9 @@ export type Event = Event_Serialize | Event_Deserialize;
 
 export type Event_Deserialize = { type: "state"; state: SessionState; 
 /**  Milliseconds since Go Live was pressed. */
-at_ms: number; error?: OnairError | null } | { type: "stats"; at_ms: number; video: VideoStats; audio?: AudioStats | null } | { type: "viewers"; count: number } | 
+at_ms: number; error?: OnairError | null } | { type: "stats"; at_ms: number; video: VideoStats; audio?: AudioStats | null; 
+/**  Encoded packets waiting for the slowest sink. */
+sink_queue: QueueDepth } | { type: "viewers"; count: number } | 
 /**  The connection was lost; the next attempt comes in `retry_in_ms`. */
 { type: "reconnect"; at_ms: number; attempt: number; retry_in_ms: number; reason: string } | 
 /**
@@ -74,7 +78,9 @@ backlog_ms: number; congested: boolean } |
 
 export type Event_Serialize = { type: "state"; state: SessionState; 
 /**  Milliseconds since Go Live was pressed. */
-at_ms: number; error?: OnairError } | { type: "stats"; at_ms: number; video: VideoStats; audio?: AudioStats } | { type: "viewers"; count: number } | 
+at_ms: number; error?: OnairError } | { type: "stats"; at_ms: number; video: VideoStats; audio?: AudioStats; 
+/**  Encoded packets waiting for the slowest sink. */
+sink_queue: QueueDepth } | { type: "viewers"; count: number } | 
 /**  The connection was lost; the next attempt comes in `retry_in_ms`. */
 { type: "reconnect"; at_ms: number; attempt: number; retry_in_ms: number; reason: string } | 
 /**
@@ -111,6 +117,19 @@ export type HealthCode = "device_lost" | "device_restored" |
 export type OnairError = {
 	code: ErrorCode,
 	message: string,
+};
+
+/**
+ *  How full one bounded queue between the pipeline's threads is: a queue
+ *  that fills means the stage reading it is falling behind.
+ */
+export type QueueDepth = {
+	/**  Items waiting at the latest push or pop. */
+	now: number,
+	/**  The most that waited at once during the last interval. */
+	peak: number,
+	/**  Items it holds before it drops. */
+	capacity: number,
 };
 
 /**  Every engine event, forwarded to the window as is. */
@@ -164,6 +183,8 @@ export type VideoStats = {
 	encode_ms: number | null,
 	/**  `dropped`, by cause. */
 	dropped_by: DropCauses,
+	/**  Captured frames waiting for the video encoder. */
+	capture_queue: QueueDepth,
 };
 
 /* Tauri Specta runtime */

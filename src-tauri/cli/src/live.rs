@@ -236,14 +236,18 @@ fn human(event: &Event) -> String {
     match event {
         Event::State { state, error: Some(e), .. } => format!("{state:?}: {} [{}]", e.message, e.code.as_str()),
         Event::State { state, at_ms, .. } => format!("{:>6.1}s  {}", *at_ms as f64 / 1000.0, format!("{state:?}").to_uppercase()),
-        Event::Stats { at_ms, video, audio } => format!(
-            "{:>6.1}s  LIVE  {:.0} fps  {:.0} kbps video  {:.0} kbps audio  encode {:.1} ms  dropped {}",
+        Event::Stats { at_ms, video, audio, sink_queue } => format!(
+            "{:>6.1}s  LIVE  {:.0} fps  {:.0} kbps video  {:.0} kbps audio  encode {:.1} ms  dropped {}  queued {}/{} frames, {}/{} packets",
             *at_ms as f64 / 1000.0,
             video.fps,
             video.kbps,
             audio.as_ref().map_or(0.0, |a| a.kbps),
             video.encode_ms,
-            video.dropped
+            video.dropped,
+            video.capture_queue.peak,
+            video.capture_queue.capacity,
+            sink_queue.peak,
+            sink_queue.capacity,
         ),
         Event::Viewers { count } => format!("viewers: {count}"),
         Event::Recording { path } => format!("recording to {path}"),

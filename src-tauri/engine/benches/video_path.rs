@@ -45,7 +45,7 @@ use onair_engine::pipeline::broadcast::Broadcast;
 use onair_engine::pipeline::control::EncoderControl;
 use onair_engine::pipeline::encoders::{self, Timeline};
 use onair_engine::pipeline::fanout::{Fanout, SinkPort};
-use onair_engine::pipeline::stats::PipelineCounters;
+use onair_engine::pipeline::stats::{PipelineCounters, QueueGauge};
 use onair_engine::source::test_pattern::TestPattern;
 
 const FPS: u32 = 30;
@@ -156,7 +156,12 @@ fn engine_pass(fixture: &Fixture, feed: Feed) -> Pass {
     // Sink side: one sink with the session's queue, drained on its own thread.
     let (sink_tx, sink_rx) = bounded::<Packet>(SINK_QUEUE);
     let sink_dropped = Arc::new(AtomicU32::new(0));
-    let fanout = Fanout::new(vec![SinkPort::new(sink_tx, sink_dropped.clone())]);
+    let sink_depth = Arc::new(QueueGauge::new(SINK_QUEUE));
+    let fanout = Fanout::new(vec![SinkPort::new(
+        sink_tx,
+        sink_dropped.clone(),
+        sink_depth,
+    )]);
     let sink: JoinHandle<(u64, u64)> = std::thread::spawn(move || {
         let (mut packets, mut bytes) = (0u64, 0u64);
         for packet in sink_rx {

@@ -40,6 +40,8 @@ pub struct VideoStats {
     pub encode_ms: f64,
     /// `dropped`, by cause.
     pub dropped_by: DropCauses,
+    /// Captured frames waiting for the video encoder.
+    pub capture_queue: QueueDepth,
 }
 
 /// Where lost frames were lost, since Go Live.
@@ -60,6 +62,21 @@ pub struct DropCauses {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct AudioStats {
     pub kbps: f64,
+    /// Captured audio buffers waiting for the audio encoder.
+    pub capture_queue: QueueDepth,
+}
+
+/// How full one bounded queue between the pipeline's threads is: a queue
+/// that fills means the stage reading it is falling behind.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct QueueDepth {
+    /// Items waiting at the latest push or pop.
+    pub now: u32,
+    /// The most that waited at once during the last interval.
+    pub peak: u32,
+    /// Items it holds before it drops.
+    pub capacity: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,6 +95,8 @@ pub enum Event {
         video: VideoStats,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         audio: Option<AudioStats>,
+        /// Encoded packets waiting for the slowest sink.
+        sink_queue: QueueDepth,
     },
     Viewers {
         count: u32,
@@ -185,13 +204,27 @@ mod tests {
                 dropped: 0,
                 encode_ms: 4.5,
                 dropped_by: DropCauses::default(),
+                capture_queue: QueueDepth {
+                    now: 1,
+                    peak: 2,
+                    capacity: 8,
+                },
             },
-            audio: Some(AudioStats { kbps: 128.0 }),
+            audio: Some(AudioStats {
+                kbps: 128.0,
+                capture_queue: QueueDepth::default(),
+            }),
+            sink_queue: QueueDepth::default(),
         };
         let v: serde_json::Value = serde_json::from_str(&stats.to_json_line()).unwrap();
         assert_eq!(v["type"], "stats");
         assert_eq!(v["video"]["fps"], 30.0);
         assert_eq!(v["audio"]["kbps"], 128.0);
+        assert_eq!(
+            v["video"]["capture_queue"],
+            serde_json::json!({"now": 1, "peak": 2, "capacity": 8})
+        );
+        assert_eq!(v["sink_queue"]["capacity"], 0);
         assert_eq!(
             Event::Viewers { count: 3 }.to_json_line(),
             r#"{"type":"viewers","count":3}"#

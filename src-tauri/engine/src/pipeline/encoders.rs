@@ -85,6 +85,7 @@ pub fn spawn_video(
                     }
                     Err(_) => break,
                 };
+                input.note_depth();
                 counters
                     .capture_dropped
                     .store(input.dropped(), Ordering::Relaxed);
@@ -271,6 +272,7 @@ pub fn spawn_audio(
                     }
                     Err(_) => break,
                 };
+                input.note_depth();
                 framer.push(&chunk, timeline.start_us, timeline.end_us());
                 while let Some((pcm, pts)) = framer.next_frame() {
                     send(&pcm, pts, &mut fanout)?;

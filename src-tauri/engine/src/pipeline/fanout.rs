@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Sender, TrySendError};
 
+use super::stats::QueueGauge;
 use crate::media::{EncodedAudio, EncodedVideo, Packet};
 
 pub struct SinkPort {
@@ -14,14 +15,17 @@ pub struct SinkPort {
     /// A bit per simulcast layer that must restart on a keyframe.
     waiting_for_keyframe: u32,
     dropped: Arc<AtomicU32>,
+    /// Shared by every port onto the same sink queue.
+    depth: Arc<QueueGauge>,
 }
 
 impl SinkPort {
-    pub fn new(tx: Sender<Packet>, dropped: Arc<AtomicU32>) -> Self {
+    pub fn new(tx: Sender<Packet>, dropped: Arc<AtomicU32>, depth: Arc<QueueGauge>) -> Self {
         SinkPort {
             tx,
             waiting_for_keyframe: u32::MAX,
             dropped,
+            depth,
         }
     }
 }
@@ -46,7 +50,9 @@ impl Fanout {
                 want_keyframe = true;
                 return true;
             }
-            match port.tx.try_send(Packet::Video(video.clone())) {
+            let sent = port.tx.try_send(Packet::Video(video.clone()));
+            port.depth.observe(port.tx.len());
+            match sent {
                 Ok(()) => {
                     port.waiting_for_keyframe &= !bit;
                     true
@@ -65,10 +71,9 @@ impl Fanout {
 
     pub fn send_audio(&mut self, audio: &EncodedAudio) {
         self.ports.retain(|port| {
-            !matches!(
-                port.tx.try_send(Packet::Audio(audio.clone())),
-                Err(TrySendError::Disconnected(_))
-            )
+            let sent = port.tx.try_send(Packet::Audio(audio.clone()));
+            port.depth.observe(port.tx.len());
+            !matches!(sent, Err(TrySendError::Disconnected(_)))
         });
     }
 }
@@ -92,9 +97,11 @@ mod tests {
         let (slow_tx, slow_rx) = bounded(1);
         let (fast_tx, fast_rx) = bounded(100);
         let slow_drops = Arc::new(AtomicU32::new(0));
+        let slow_depth = Arc::new(QueueGauge::new(1));
+        let fast_depth = Arc::new(QueueGauge::new(100));
         let mut fanout = Fanout::new(vec![
-            SinkPort::new(slow_tx, slow_drops.clone()),
-            SinkPort::new(fast_tx, Arc::default()),
+            SinkPort::new(slow_tx, slow_drops.clone(), slow_depth.clone()),
+            SinkPort::new(fast_tx, Arc::default(), fast_depth.clone()),
         ]);
         assert!(
             fanout.send_video(&video(false, 0)),
@@ -118,5 +125,7 @@ mod tests {
         assert_eq!(slow, vec![4]);
         assert_eq!(fast_rx.try_iter().count(), 4);
         assert_eq!(slow_drops.load(Ordering::Relaxed), 3);
+        assert_eq!(slow_depth.take().peak, 1, "the slow queue filled up");
+        assert_eq!(fast_depth.take().peak, 4);
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use crate::events::{AudioStats, DropCauses, VideoStats};
+use crate::events::{AudioStats, DropCauses, QueueDepth, VideoStats};
 
 #[derive(Default)]
 pub struct PipelineCounters {
@@ -23,6 +23,57 @@ impl PipelineCounters {
         self.capture_dropped.load(Ordering::Relaxed)
             + self.encoder_dropped.load(Ordering::Relaxed)
             + self.overload_dropped.load(Ordering::Relaxed)
+    }
+}
+
+/// The depth of one bounded channel, noted by whoever pushes or pops. The
+/// stats thread cannot hold the channel itself: a spare sender or receiver
+/// would keep it from ever disconnecting.
+#[derive(Debug)]
+pub struct QueueGauge {
+    now: AtomicU32,
+    peak: AtomicU32,
+    capacity: u32,
+}
+
+impl QueueGauge {
+    pub fn new(capacity: usize) -> Self {
+        QueueGauge {
+            now: AtomicU32::new(0),
+            peak: AtomicU32::new(0),
+            capacity: capacity as u32,
+        }
+    }
+
+    /// Notes `len` items waiting (read with the channel's `len()`).
+    pub fn observe(&self, len: usize) {
+        let len = len.min(u32::MAX as usize) as u32;
+        self.now.store(len, Ordering::Relaxed);
+        self.peak.fetch_max(len, Ordering::Relaxed);
+    }
+
+    /// The depth now and the peak since the last take; the next interval's
+    /// peak starts from the depth now.
+    pub fn take(&self) -> QueueDepth {
+        let now = self.now.load(Ordering::Relaxed);
+        let peak = self.peak.swap(now, Ordering::Relaxed).max(now);
+        QueueDepth {
+            now,
+            peak,
+            capacity: self.capacity,
+        }
+    }
+
+    /// The deepest of several queues (one per sink): the slowest one matters.
+    pub fn take_deepest<'a>(gauges: impl IntoIterator<Item = &'a QueueGauge>) -> QueueDepth {
+        gauges
+            .into_iter()
+            .map(QueueGauge::take)
+            .fold(QueueDepth::default(), |a, b| QueueDepth {
+                now: a.now.max(b.now),
+                peak: a.peak.max(b.peak),
+                capacity: a.capacity.max(b.capacity),
+            })
     }
 }
 
@@ -68,6 +119,7 @@ impl StatsMeter {
                 overload: c.overload_dropped.load(Ordering::Relaxed),
                 sink: dropped_elsewhere,
             },
+            capture_queue: QueueDepth::default(),
             encode_ms: if frames > 0 {
                 (now.encode_ns - self.last.encode_ns) as f64 / frames as f64 / 1e6
             } else {
@@ -76,8 +128,44 @@ impl StatsMeter {
         };
         let audio = AudioStats {
             kbps: (now.audio_bytes - self.last.audio_bytes) as f64 * 8.0 / 1000.0 / secs,
+            capture_queue: QueueDepth::default(),
         };
         self.last = now;
         (video, audio)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gauge_reports_the_depth_now_and_the_peak_of_the_interval() {
+        let g = QueueGauge::new(8);
+        g.observe(1);
+        g.observe(5);
+        g.observe(2);
+        assert_eq!(
+            g.take(),
+            QueueDepth {
+                now: 2,
+                peak: 5,
+                capacity: 8
+            }
+        );
+        // Nothing moved since: the queue still holds 2.
+        assert_eq!(g.take().peak, 2);
+        g.observe(0);
+        assert_eq!((g.take().now, g.take().peak), (0, 0));
+    }
+
+    #[test]
+    fn the_deepest_of_several_sinks_is_reported() {
+        let (fast, slow) = (QueueGauge::new(256), QueueGauge::new(256));
+        fast.observe(1);
+        slow.observe(40);
+        slow.observe(30);
+        let d = QueueGauge::take_deepest([&fast, &slow]);
+        assert_eq!((d.now, d.peak, d.capacity), (30, 40, 256));
     }
 }

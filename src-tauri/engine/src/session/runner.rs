@@ -21,7 +21,7 @@ use crate::pipeline::capture::Capture;
 use crate::pipeline::control::EncoderControl;
 use crate::pipeline::encoders::{self, Timeline};
 use crate::pipeline::fanout::{Fanout, SinkPort};
-use crate::pipeline::stats::{PipelineCounters, StatsMeter};
+use crate::pipeline::stats::{PipelineCounters, QueueGauge, StatsMeter};
 use crate::secret::Secret;
 use crate::encode::opus::OpusEncoder;
 use crate::encode::simulcast::{standard_layers, LayerSpec, SimulcastEncoder};
@@ -158,6 +158,9 @@ struct Running {
     timeline: Arc<Timeline>,
     counters: Arc<PipelineCounters>,
     sink_drops: Vec<Arc<AtomicU32>>,
+    video_queue: Arc<QueueGauge>,
+    audio_queue: Option<Arc<QueueGauge>>,
+    sink_queues: Vec<Arc<QueueGauge>>,
     encoders: Vec<JoinHandle<Result<(), OnairError>>>,
     sinks: Vec<JoinHandle<()>>,
     sinks_left: usize,
@@ -426,21 +429,28 @@ impl Runner {
         let mut video_ports = Vec::new();
         let mut audio_ports = Vec::new();
         let mut sink_threads = Vec::new();
+        let mut sink_queues = Vec::new();
         for (sink, dropped) in sinks.into_iter().zip(&sink_drops) {
             let (tx, rx) = bounded(SINK_QUEUE);
-            video_ports.push(SinkPort::new(tx.clone(), dropped.clone()));
-            audio_ports.push(SinkPort::new(tx, dropped.clone()));
+            let depth = Arc::new(QueueGauge::new(SINK_QUEUE));
+            video_ports.push(SinkPort::new(tx.clone(), dropped.clone(), depth.clone()));
+            audio_ports.push(SinkPort::new(tx, dropped.clone(), depth.clone()));
             sink_threads.push(spawn_sink(
                 sink,
                 rx,
+                depth.clone(),
                 timeline.clone(),
                 self.sink_done_tx.clone(),
             ));
+            sink_queues.push(depth);
         }
         let sinks_left = sink_threads.len();
 
+        let video_input = self.capture.subscribe_video(CAPTURE_QUEUE);
+        let video_queue = video_input.depth();
+        let mut audio_queue = None;
         let mut encoder_threads = vec![encoders::spawn_video(
-            self.capture.subscribe_video(CAPTURE_QUEUE),
+            video_input,
             video,
             Fanout::new(video_ports),
             self.control.clone(),
@@ -451,6 +461,7 @@ impl Runner {
         if let (Some(encoder), Some(input)) =
             (audio, self.capture.subscribe_audio(CAPTURE_QUEUE * 4))
         {
+            audio_queue = Some(input.depth());
             encoder_threads.push(encoders::spawn_audio(
                 input,
                 encoder,
@@ -463,6 +474,9 @@ impl Runner {
             timeline,
             counters,
             sink_drops,
+            video_queue,
+            audio_queue,
+            sink_queues,
             encoders: encoder_threads,
             sinks: sink_threads,
             sinks_left,
@@ -551,14 +565,19 @@ impl Runner {
             .map(|d| d.load(Ordering::Relaxed))
             .max()
             .unwrap_or(0);
-        let (video, audio) =
+        let (mut video, mut audio) =
             self.meter
                 .sample(&running.counters, sink_dropped, running.timeline.now_us());
-        let has_audio = running.encoders.len() > 1;
+        video.capture_queue = running.video_queue.take();
+        let audio = running.audio_queue.as_ref().map(|queue| {
+            audio.capture_queue = queue.take();
+            audio
+        });
         self.events.emit(Event::Stats {
             at_ms: self.at_ms(),
             video,
-            audio: has_audio.then_some(audio),
+            audio,
+            sink_queue: QueueGauge::take_deepest(running.sink_queues.iter().map(|q| q.as_ref())),
         });
     }
 
@@ -610,13 +629,17 @@ impl Runner {
 fn spawn_sink(
     mut sink: Box<dyn Sink>,
     rx: Receiver<Packet>,
+    depth: Arc<QueueGauge>,
     timeline: Arc<Timeline>,
     done: Sender<SinkResult>,
 ) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("onair-sink".into())
         .spawn(move || {
-            let mut result = rx.iter().try_for_each(|packet| sink.write(&packet));
+            let mut result = rx.iter().try_for_each(|packet| {
+                depth.observe(rx.len());
+                sink.write(&packet)
+            });
             let duration = timeline.end_us().min(timeline.now_us());
             let closed = sink.close(duration);
             if result.is_ok() {
