@@ -9,12 +9,12 @@ use clap::Args;
 use onair_engine::clock::MediaClock;
 use onair_engine::events::{Event, SessionState};
 use onair_engine::keys;
+use onair_engine::keys::{DestinationKind, SavedDestination};
+use onair_engine::livekit::credentials::TokenSource;
 use onair_engine::pipeline::capture::{Capture, CaptureSpec};
 use onair_engine::secret::Secret;
 use onair_engine::session::{self, LiveConfig};
 use onair_engine::source::{AudioChoice, VideoChoice};
-use onair_engine::keys::{DestinationKind, SavedDestination};
-use onair_engine::livekit::credentials::TokenSource;
 use onair_engine::{ErrorCode, OnairError};
 
 #[derive(Args)]
@@ -185,14 +185,20 @@ pub fn run(args: LiveArgs) -> ExitCode {
 
 /// How a saved LiveKit destination gets its token: minted with its API
 /// secret, fetched from the platform with its bearer, or the saved token.
-fn livekit_source(saved: &SavedDestination, secret: Option<Secret>) -> Result<TokenSource, OnairError> {
+fn livekit_source(
+    saved: &SavedDestination,
+    secret: Option<Secret>,
+) -> Result<TokenSource, OnairError> {
     let secret = secret.unwrap_or_else(|| Secret::new(""));
     let option = |k: &str| saved.options.get(k).cloned();
     if let Some(api_key) = option("api_key") {
         let room = option("room").ok_or_else(|| {
             OnairError::new(
                 ErrorCode::InvalidDestination,
-                format!("{} mints its own tokens but names no room: add it again with --room.", saved.name),
+                format!(
+                    "{} mints its own tokens but names no room: add it again with --room.",
+                    saved.name
+                ),
             )
         })?;
         return Ok(TokenSource::Mint {

@@ -273,7 +273,7 @@ fn one_layer(frames: &[VideoFrame], kbps: u32) -> Cost {
             .iter()
             .map(|f| {
                 let out = encoder.encode(f, f.capture_us as i64).expect("encode");
-                out.map_or(0, |v| v.data.len() as u64)
+                out.iter().map(|v| v.data.len() as u64).sum::<u64>()
             })
             .sum()
     })
@@ -287,10 +287,7 @@ fn three_layers(frames: &[VideoFrame], width: u32, height: u32, kbps: u32) -> Co
             .iter()
             .map(|f| {
                 let out = encoder.encode(f, f.capture_us as i64).expect("encode");
-                out.iter()
-                    .flatten()
-                    .map(|v| v.data.len() as u64)
-                    .sum::<u64>()
+                out.iter().map(|v| v.data.len() as u64).sum::<u64>()
             })
             .sum()
     })

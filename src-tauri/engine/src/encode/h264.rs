@@ -55,7 +55,11 @@ impl H264Encoder {
 }
 
 impl VideoEncoder for H264Encoder {
-    fn encode(&mut self, frame: &VideoFrame, pts_us: i64) -> Result<Vec<EncodedVideo>, EncodeError> {
+    fn encode(
+        &mut self,
+        frame: &VideoFrame,
+        pts_us: i64,
+    ) -> Result<Vec<EncodedVideo>, EncodeError> {
         Ok(self.encode_one(frame, pts_us)?.into_iter().collect())
     }
 

@@ -55,7 +55,9 @@ impl SimulcastEncoder {
                 };
                 H264Encoder::new(settings).map(|encoder| Layer {
                     spec: *spec,
-                    divisor: (top_width as f64 / spec.width.max(1) as f64).round().max(1.0) as u32,
+                    divisor: (top_width as f64 / spec.width.max(1) as f64)
+                        .round()
+                        .max(1.0) as u32,
                     encoder,
                 })
             })
@@ -74,7 +76,11 @@ impl SimulcastEncoder {
 }
 
 impl VideoEncoder for SimulcastEncoder {
-    fn encode(&mut self, frame: &VideoFrame, pts_us: i64) -> Result<Vec<EncodedVideo>, EncodeError> {
+    fn encode(
+        &mut self,
+        frame: &VideoFrame,
+        pts_us: i64,
+    ) -> Result<Vec<EncodedVideo>, EncodeError> {
         let mut out = Vec::with_capacity(self.layers.len());
         for (index, layer) in self.layers.iter_mut().enumerate() {
             if self.active & (1 << index) == 0 {
@@ -156,7 +162,11 @@ mod tests {
         let mut pattern = TestPattern::new(1280, 720, 30, MediaClock::start());
         let frame = pattern.next_frame().unwrap();
         let outputs = encoder.encode(&frame, 0).unwrap();
-        assert_eq!(outputs.len(), 3, "the first frame of every layer is a keyframe");
+        assert_eq!(
+            outputs.len(),
+            3,
+            "the first frame of every layer is a keyframe"
+        );
         for (index, (spec, out)) in specs.iter().zip(outputs).enumerate() {
             assert!(out.keyframe);
             assert_eq!(out.layer as usize, index);
@@ -173,11 +183,15 @@ mod tests {
         let first = encoder.encode(&pattern.next_frame().unwrap(), 0).unwrap();
         assert_eq!(layers_of(&first), vec![0, 1, 2]);
         encoder.set_active_layers(0b100);
-        let only_low = encoder.encode(&pattern.next_frame().unwrap(), 33_333).unwrap();
+        let only_low = encoder
+            .encode(&pattern.next_frame().unwrap(), 33_333)
+            .unwrap();
         assert_eq!(layers_of(&only_low), vec![2]);
         assert!(!only_low[0].keyframe);
         encoder.set_active_layers(0b111);
-        let back = encoder.encode(&pattern.next_frame().unwrap(), 66_666).unwrap();
+        let back = encoder
+            .encode(&pattern.next_frame().unwrap(), 66_666)
+            .unwrap();
         assert_eq!(layers_of(&back), vec![0, 1, 2]);
         assert!(back[0].keyframe && back[1].keyframe && !back[2].keyframe);
     }

@@ -261,7 +261,6 @@ fn ice_servers(servers: Vec<IceServer>) -> Vec<RTCIceServer> {
             urls: s.urls,
             username: s.username,
             credential: s.credential,
-            ..Default::default()
         })
         .collect()
 }
@@ -395,10 +394,14 @@ async fn finish_join(
     let config = publisher_config(options, servers);
     let mut subscriber = SubscriberSide::new(config.ice_servers.clone());
     let mut publisher = Publisher::new(&config, pc_tx).await.map_err(internal)?;
-    socket.send(&signal::add_track(video_track_request(options))).await?;
+    socket
+        .send(&signal::add_track(video_track_request(options)))
+        .await?;
     let mut wanted = 1;
     if options.audio {
-        socket.send(&signal::add_track(audio_track_request())).await?;
+        socket
+            .send(&signal::add_track(audio_track_request()))
+            .await?;
         wanted += 1;
     }
     let mut published = Vec::new();
@@ -466,7 +469,10 @@ async fn negotiate(
         pc_events,
         subscriber,
     } = sides;
-    let offer = publisher.create_offer(ice_restart).await.map_err(internal)?;
+    let offer = publisher
+        .create_offer(ice_restart)
+        .await
+        .map_err(internal)?;
     socket.send(&signal::publisher_offer(offer)).await?;
     let mut answered = false;
     let mut early_candidates: Vec<String> = Vec::new();
@@ -661,7 +667,10 @@ async fn act(
             candidate_init,
             subscriber: false,
         } => {
-            let _ = connection.publisher.add_remote_candidate(&candidate_init).await;
+            let _ = connection
+                .publisher
+                .add_remote_candidate(&candidate_init)
+                .await;
         }
         Output::RemoteCandidate {
             candidate_init,

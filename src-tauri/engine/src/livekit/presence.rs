@@ -50,7 +50,12 @@ impl Presence {
                 self.others.insert(p.sid.clone(), p.is_publisher);
             }
         }
-        self.viewers = Some(self.others.values().filter(|publishes| !**publishes).count() as u32);
+        self.viewers = Some(
+            self.others
+                .values()
+                .filter(|publishes| !**publishes)
+                .count() as u32,
+        );
     }
 
     /// Room totals include us: as a participant always, as a publisher once

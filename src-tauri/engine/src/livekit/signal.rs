@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use livekit_protocol::{
-    leave_request, signal_request, signal_response, AddTrackRequest, IceServer, LeaveRequest,
-    Ping, SessionDescription, SignalRequest, SignalResponse, SignalTarget, SubscribedQuality,
+    leave_request, signal_request, signal_response, AddTrackRequest, IceServer, LeaveRequest, Ping,
+    SessionDescription, SignalRequest, SignalResponse, SignalTarget, SubscribedQuality,
     TrackPublishedResponse, TrickleRequest,
 };
 
@@ -290,8 +290,8 @@ pub fn sync_state(published: Vec<TrackPublishedResponse>) -> Box<SignalRequest> 
 mod tests {
     use super::*;
     use livekit_protocol::{
-        participant_info, JoinResponse, ParticipantInfo, ParticipantUpdate, Pong, Room,
-        RoomUpdate, SubscribedQualityUpdate, TrackInfo, VideoQuality,
+        participant_info, JoinResponse, ParticipantInfo, ParticipantUpdate, Pong, Room, RoomUpdate,
+        SubscribedQualityUpdate, TrackInfo, VideoQuality,
     };
 
     fn response(message: signal_response::Message) -> SignalResponse {
@@ -332,7 +332,10 @@ mod tests {
         let mut machine = SignalMachine::new(t0);
         assert!(!machine.joined());
         let out = machine.on_response(
-            join("PA_me", vec![viewer("PA_v", participant_info::State::Active)]),
+            join(
+                "PA_me",
+                vec![viewer("PA_v", participant_info::State::Active)],
+            ),
             t0,
         );
         assert!(machine.joined());
@@ -348,11 +351,16 @@ mod tests {
     fn pings_follow_the_servers_interval_and_silence_is_reported() {
         let t0 = Instant::now();
         let mut machine = SignalMachine::new(t0);
-        assert!(machine.on_tick(t0 + Duration::from_secs(30)).is_empty(), "no pings before join");
+        assert!(
+            machine.on_tick(t0 + Duration::from_secs(30)).is_empty(),
+            "no pings before join"
+        );
         machine.on_response(join("PA_me", vec![]), t0);
         assert!(machine.on_tick(t0 + Duration::from_secs(1)).is_empty());
         let out = machine.on_tick(t0 + Duration::from_secs(2));
-        let Output::Send(req) = &out[0] else { panic!("{out:?}") };
+        let Output::Send(req) = &out[0] else {
+            panic!("{out:?}")
+        };
         let Some(signal_request::Message::PingReq(ping)) = &req.message else {
             panic!("{req:?}")
         };
@@ -413,11 +421,15 @@ mod tests {
             }),
         }));
         assert!(machine.on_response(room, t0).is_empty());
-        let out = machine.on_response(update(vec![viewer("a", Disconnected), viewer("b", Disconnected)]), t0);
+        let out = machine.on_response(
+            update(vec![viewer("a", Disconnected), viewer("b", Disconnected)]),
+            t0,
+        );
         assert_eq!(out, vec![Output::Viewers(0)]);
     }
 
     #[test]
+    #[allow(deprecated)] // the flat list older servers fill
     fn quality_updates_prefer_the_per_codec_list() {
         let t0 = Instant::now();
         let mut machine = SignalMachine::new(t0);
@@ -441,7 +453,9 @@ mod tests {
             )),
             t0,
         );
-        let Output::Qualities { wanted, .. } = &out[0] else { panic!("{out:?}") };
+        let Output::Qualities { wanted, .. } = &out[0] else {
+            panic!("{out:?}")
+        };
         assert_eq!(wanted.len(), 2);
         assert!(wanted[0].enabled && !wanted[1].enabled);
     }
@@ -467,18 +481,37 @@ mod tests {
             }]
         );
         let out = machine.on_response(leave(leave_request::Action::Disconnect, true), t0);
-        assert!(matches!(out[0], Output::Leave { action: LeaveAction::Reconnect, .. }));
+        assert!(matches!(
+            out[0],
+            Output::Leave {
+                action: LeaveAction::Reconnect,
+                ..
+            }
+        ));
         let out = machine.on_response(leave(leave_request::Action::Disconnect, false), t0);
-        assert!(matches!(out[0], Output::Leave { action: LeaveAction::Disconnect, .. }));
+        assert!(matches!(
+            out[0],
+            Output::Leave {
+                action: LeaveAction::Disconnect,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn requests_carry_their_targets() {
         let req = trickle("{}".into(), false);
-        let Some(signal_request::Message::Trickle(t)) = &req.message else { panic!() };
+        let Some(signal_request::Message::Trickle(t)) = &req.message else {
+            panic!()
+        };
         assert_eq!(t.target, SignalTarget::Publisher as i32);
         let req = leave();
-        let Some(signal_request::Message::Leave(l)) = &req.message else { panic!() };
-        assert_eq!(l.reason, livekit_protocol::DisconnectReason::ClientInitiated as i32);
+        let Some(signal_request::Message::Leave(l)) = &req.message else {
+            panic!()
+        };
+        assert_eq!(
+            l.reason,
+            livekit_protocol::DisconnectReason::ClientInitiated as i32
+        );
     }
 }

@@ -56,12 +56,13 @@ impl SignalSocket {
                 ),
             )
         })?;
-        let bearer = HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
-            OnairError::new(
-                ErrorCode::AuthFailed,
-                "The LiveKit token contains characters a token cannot have.",
-            )
-        })?;
+        let bearer =
+            HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+                OnairError::new(
+                    ErrorCode::AuthFailed,
+                    "The LiveKit token contains characters a token cannot have.",
+                )
+            })?;
         request.headers_mut().insert("Authorization", bearer);
         match tokio_tungstenite::connect_async(request).await {
             Ok((ws, _)) => Ok(SignalSocket { ws }),

@@ -227,11 +227,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.code, ErrorCode::PermissionDenied);
-        assert!(
-            e.message.contains("camera or microphone"),
-            "{}",
-            e.message
-        );
+        assert!(e.message.contains("camera or microphone"), "{}", e.message);
 
         let screen_only = VideoGrants {
             can_publish_sources: vec!["screen_share".into(), MICROPHONE.into()],
@@ -250,13 +246,7 @@ mod tests {
 
     #[test]
     fn garbage_and_room_less_tokens_are_refused() {
-        let e = check(
-            &Secret::new("not-a-jwt".into()),
-            None,
-            true,
-            SystemTime::now(),
-        )
-        .unwrap_err();
+        let e = check(&Secret::new("not-a-jwt"), None, true, SystemTime::now()).unwrap_err();
         assert_eq!(e.code, ErrorCode::AuthFailed);
         let no_join = token_with(VideoGrants::default(), Duration::from_secs(600));
         let e = check(&no_join, None, true, SystemTime::now()).unwrap_err();

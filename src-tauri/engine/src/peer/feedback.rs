@@ -25,7 +25,8 @@ pub struct Feedback {
 
 impl Feedback {
     pub fn request_keyframe(&self, layer: usize) {
-        self.keyframes.fetch_or(1 << layer.min(31), Ordering::Relaxed);
+        self.keyframes
+            .fetch_or(1 << layer.min(31), Ordering::Relaxed);
     }
 
     /// The layers asked for since the last call.

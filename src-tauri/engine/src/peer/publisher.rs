@@ -15,8 +15,8 @@ use rtc::peer_connection::configuration::media_engine::{
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::{RTCIceCandidateInit, RTCIceServer};
-use rtc::rtp::codec::h264::H264Payloader;
 use rtc::rtcp::receiver_report::ReceiverReport;
+use rtc::rtp::codec::h264::H264Payloader;
 use rtc::rtp::packetizer::Payloader;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
@@ -158,7 +158,6 @@ impl Publisher {
             RTCRtpCodecParameters {
                 rtp_codec: h264_codec(nack),
                 payload_type: H264_PT,
-                ..Default::default()
             },
             RtpCodecKind::Video,
         )?;
@@ -166,7 +165,6 @@ impl Publisher {
             RTCRtpCodecParameters {
                 rtp_codec: opus_codec(),
                 payload_type: OPUS_PT,
-                ..Default::default()
             },
             RtpCodecKind::Audio,
         )?;

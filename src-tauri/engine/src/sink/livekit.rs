@@ -120,7 +120,9 @@ impl Sink for LiveKitSink {
         };
         let task = runtime.spawn(client::run(options, links, media_rx, stop_rx, ready_tx));
         let ready = runtime.block_on(ready_rx).unwrap_or_else(|_| {
-            Err(OnairError::internal("the LiveKit task ended while connecting"))
+            Err(OnairError::internal(
+                "the LiveKit task ended while connecting",
+            ))
         });
         if let Err(e) = ready {
             runtime.shutdown_timeout(Duration::from_secs(1));
@@ -166,13 +168,14 @@ impl LiveKitSink {
         let (Some(runtime), Some(task)) = (self.runtime.take(), self.task.take()) else {
             return Ok(());
         };
-        let result = runtime.block_on(async {
-            tokio::time::timeout(Duration::from_secs(5), task).await
-        });
+        let result =
+            runtime.block_on(async { tokio::time::timeout(Duration::from_secs(5), task).await });
         runtime.shutdown_timeout(Duration::from_secs(1));
         match result {
             Ok(Ok(outcome)) => outcome,
-            Ok(Err(join)) => Err(OnairError::internal(format!("the LiveKit task failed: {join}"))),
+            Ok(Err(join)) => Err(OnairError::internal(format!(
+                "the LiveKit task failed: {join}"
+            ))),
             Err(_) => Ok(()),
         }
     }
