@@ -4,31 +4,34 @@
 //! into RTP with timestamps from their presentation times.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
+use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::{Registry, Slot};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::{
     MediaEngine, MIME_TYPE_H264, MIME_TYPE_OPUS,
 };
+use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::{RTCIceCandidateInit, RTCIceServer};
-use rtc::rtp::codec::h264::H264Payloader;
 use rtc::rtcp::receiver_report::ReceiverReport;
+use rtc::rtp::codec::h264::H264Payloader;
 use rtc::rtp::packetizer::Payloader;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters,
     RTCRtpEncodingParameters, RtpCodecKind,
 };
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCPeerConnectionIceEvent,
-    RTCPeerConnectionState,
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState,
+    RTCPeerConnectionIceEvent, RTCPeerConnectionState,
 };
 
 use super::feedback::Feedback;
@@ -71,6 +74,7 @@ pub enum PcEvent {
 
 struct Handler {
     events: mpsc::UnboundedSender<PcEvent>,
+    gathering: Arc<watch::Sender<RTCIceGatheringState>>,
 }
 
 #[async_trait::async_trait]
@@ -85,6 +89,10 @@ impl PeerConnectionEventHandler for Handler {
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
         let _ = self.events.send(PcEvent::State(state));
+    }
+
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        self.gathering.send_replace(state);
     }
 }
 
@@ -125,6 +133,8 @@ pub struct Publisher {
     rid_ext: u8,
     mid: String,
     feedback: Arc<Feedback>,
+    /// Signalling without trickle (WHIP) waits for this before sending the offer.
+    gathering: Arc<watch::Sender<RTCIceGatheringState>>,
 }
 
 impl Publisher {
@@ -169,6 +179,7 @@ impl Publisher {
         let feedback = Arc::new(Feedback::default());
         let registry = registry.with(Slot::from(14_000), super::feedback::forwarder());
 
+        let gathering = Arc::new(watch::Sender::new(RTCIceGatheringState::New));
         let rtc_config = RTCConfigurationBuilder::new()
             .with_ice_servers(config.ice_servers.clone())
             .build();
@@ -176,8 +187,18 @@ impl Publisher {
             PeerConnectionBuilder::new()
                 .with_configuration(rtc_config)
                 .with_media_engine(media)
+                // Servers never send .local candidates, and the mDNS socket's
+                // multicast join fails (ENODEV) on a host without a multicast route.
+                .with_setting_engine(
+                    SettingEngineBuilder::new()
+                        .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+                        .build(),
+                )
                 .with_interceptor_registry(registry)
-                .with_handler(Arc::new(Handler { events }))
+                .with_handler(Arc::new(Handler {
+                    events,
+                    gathering: gathering.clone(),
+                }))
                 .with_udp_addrs(vec!["0.0.0.0:0"])
                 .build()
                 .await?,
@@ -258,6 +279,7 @@ impl Publisher {
             rid_ext: 0,
             mid: String::new(),
             feedback,
+            gathering,
         };
         publisher.watch_feedback();
         Ok(publisher)
@@ -301,8 +323,27 @@ impl Publisher {
             self.pc.restart_ice().await?;
         }
         let offer = self.pc.create_offer(None).await?;
+        // A fresh generation: gathering for this offer starts now.
+        self.gathering.send_replace(RTCIceGatheringState::Gathering);
         self.pc.set_local_description(offer.clone()).await?;
         Ok(offer.sdp)
+    }
+
+    /// The local description with the candidates gathered for the last
+    /// offer, once gathering is complete or `budget` has passed: for
+    /// signalling that sends the offer whole (WHIP) rather than trickling.
+    pub async fn gathered_offer(&self, budget: Duration) -> Result<String, WebRtcError> {
+        let mut state = self.gathering.subscribe();
+        let _ = tokio::time::timeout(
+            budget,
+            state.wait_for(|s| *s == RTCIceGatheringState::Complete),
+        )
+        .await;
+        self.pc
+            .local_description()
+            .await
+            .map(|d| d.sdp)
+            .ok_or_else(|| WebRtcError::Protocol("no local description to send".into()))
     }
 
     /// Applies the remote answer and learns what it negotiated: header
