@@ -164,7 +164,7 @@ fn classify_tls_io(e: io::Error, url: &RtmpUrl) -> RtmpError {
 }
 
 /// One client configuration per process: loading the roots reads files.
-fn tls_config() -> Result<Arc<ClientConfig>, RtmpError> {
+pub(crate) fn tls_config() -> Result<Arc<ClientConfig>, RtmpError> {
     static CONFIG: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
     CONFIG
         .get_or_init(|| {

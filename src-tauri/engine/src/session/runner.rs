@@ -13,22 +13,23 @@ use super::machine::{Action, Input, Machine};
 use crate::destination::Destination;
 use crate::encode::aac::AacEncoder;
 use crate::encode::h264::{H264Encoder, H264Settings};
+use crate::encode::opus::OpusEncoder;
+use crate::encode::simulcast::{standard_layers, LayerSpec, SimulcastEncoder};
 use crate::encode::{AudioEncoder, VideoEncoder};
 use crate::error::{ErrorCode, OnairError};
 use crate::events::{Event, EventSink, SessionState};
 use crate::media::{AudioCodec, AudioInfo, Packet, StreamInfo};
+use crate::peer::publisher::LayerDesc;
 use crate::pipeline::capture::Capture;
 use crate::pipeline::control::EncoderControl;
 use crate::pipeline::encoders::{self, Timeline};
 use crate::pipeline::fanout::{Fanout, SinkPort};
 use crate::pipeline::stats::{PipelineCounters, StatsMeter};
 use crate::secret::Secret;
-use crate::encode::opus::OpusEncoder;
-use crate::encode::simulcast::{standard_layers, LayerSpec, SimulcastEncoder};
-use crate::peer::publisher::LayerDesc;
 use crate::sink::file::FileSink;
 use crate::sink::livekit::LiveKitSink;
 use crate::sink::rtmp::RtmpSink;
+use crate::sink::whip::WhipSink;
 use crate::sink::{Sink, SinkLinks, SinkNotice};
 
 #[derive(Debug, Clone)]
@@ -323,15 +324,12 @@ impl Runner {
                 describe_layers(&layers),
                 self.config.reconnect_attempts,
             )),
-            other => {
-                return Err(OnairError::new(
-                    ErrorCode::InvalidDestination,
-                    format!(
-                        "Publishing over {} is not available in this version of Onair yet. Record locally with file:PATH.",
-                        other.kind()
-                    ),
-                ))
-            }
+            Destination::Whip(url) => Box::new(WhipSink::new(
+                url,
+                self.config.secret.clone(),
+                describe_layers(&layers),
+                self.config.reconnect_attempts,
+            )),
         };
         let dropped = Arc::new(AtomicU32::new(0));
         sink.attach(SinkLinks {
