@@ -156,7 +156,6 @@ fn ice_servers(servers: Vec<IceServer>) -> Vec<RTCIceServer> {
             urls: s.urls,
             username: s.username,
             credential: s.credential,
-            ..Default::default()
         })
         .collect()
 }

@@ -161,7 +161,6 @@ impl Publisher {
             RTCRtpCodecParameters {
                 rtp_codec: h264_codec(nack),
                 payload_type: H264_PT,
-                ..Default::default()
             },
             RtpCodecKind::Video,
         )?;
@@ -169,7 +168,6 @@ impl Publisher {
             RTCRtpCodecParameters {
                 rtp_codec: opus_codec(),
                 payload_type: OPUS_PT,
-                ..Default::default()
             },
             RtpCodecKind::Audio,
         )?;

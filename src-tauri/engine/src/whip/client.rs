@@ -168,7 +168,6 @@ fn publisher_config(options: &WhipOptions, servers: &[IceServer]) -> PublisherCo
                 urls: vec![s.url.clone()],
                 username: s.username.clone().unwrap_or_default(),
                 credential: s.credential.clone().unwrap_or_default(),
-                ..Default::default()
             })
             .collect(),
         stream_id: STREAM_ID.into(),
