@@ -418,6 +418,8 @@ mod tests {
     }
 
     #[test]
+    // The old flat list is deprecated, but servers still send it next to the per-codec one.
+    #[allow(deprecated)]
     fn quality_updates_prefer_the_per_codec_list() {
         let t0 = Instant::now();
         let mut machine = SignalMachine::new(t0);

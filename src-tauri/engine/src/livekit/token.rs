@@ -251,7 +251,7 @@ mod tests {
     #[test]
     fn garbage_and_room_less_tokens_are_refused() {
         let e = check(
-            &Secret::new("not-a-jwt".into()),
+            &Secret::new("not-a-jwt"),
             None,
             true,
             SystemTime::now(),
