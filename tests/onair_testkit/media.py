@@ -56,9 +56,16 @@ def _run(args: list[str]) -> subprocess.CompletedProcess:
 # Probing
 
 
-def _ffmpeg_reading(path: str | Path, selector: str) -> list[str]:
-    """The start of an ffmpeg command that decodes one stream of `path`."""
-    return [_tool("ffmpeg"), "-v", "error", "-nostdin", "-i", str(path), "-map", f"0:{selector}"]
+def _ffmpeg_reading(path: str | Path, selector: str, decoder: Optional[str] = None) -> list[str]:
+    """The start of an ffmpeg command that decodes one stream of `path`
+    (with ``decoder`` instead of ffmpeg's default for its codec)."""
+    forced = ["-c:a", decoder] if decoder else []
+    return [_tool("ffmpeg"), "-v", "error", "-nostdin", *forced, "-i", str(path), "-map", f"0:{selector}"]
+
+
+def _libopus_available() -> bool:
+    done = subprocess.run([_tool("ffmpeg"), "-hide_banner", "-decoders"], capture_output=True, text=True)
+    return " libopus " in done.stdout
 
 
 def probe(path: str | Path) -> dict:
@@ -306,9 +313,14 @@ def decode_audio(path: str | Path, stream: int = 0, rate: int = AUDIO_RATE) -> D
     # the stream's start_time if ffprobe cannot say.
     first = _frame_times(path, selector, limit=1)
     start = float(first[0]) if len(first) and np.isfinite(first[0]) else _float(audios[stream].get("start_time")) or 0.0
+    # ffmpeg's own Opus decoder garbles some libopus streams (20 ms packets
+    # came out as alternating 10 ms slices of the right and an earlier
+    # signal, seen on Onair's WHIP stream as Janus recorded it); libopus is
+    # the reference decoder, and what browsers use.
+    decoder = "libopus" if audios[stream].get("codec_name") == "opus" and _libopus_available() else None
     done = _run(
         [
-            *_ffmpeg_reading(path, selector),
+            *_ffmpeg_reading(path, selector, decoder),
             "-ar",
             str(rate),
             "-ac",

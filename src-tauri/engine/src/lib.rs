@@ -18,6 +18,7 @@ pub mod secret;
 pub mod session;
 pub mod sink;
 pub mod source;
+pub mod whip;
 
 pub use error::{ErrorCode, OnairError};
 pub use events::{Event, EventSink, SessionState};

@@ -2,7 +2,6 @@
 //! after a loss, leave. One task owns the socket, the signal machine and the
 //! peer connection; the sink thread only hands it media.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use livekit_protocol::{
@@ -16,7 +15,9 @@ use webrtc::peer_connection::RTCPeerConnectionState;
 use super::signal::{self, LeaveAction, Output, SignalMachine};
 use super::socket::{JoinMode, SignalSocket};
 use crate::error::{ErrorCode, OnairError};
-use crate::peer::loss_control::{LossControl, Step};
+pub use crate::peer::link::Media;
+use crate::peer::link::{seed, steer_bitrate, wait_or_stop, MIN_VIDEO_KBPS};
+use crate::peer::loss_control::LossControl;
 use crate::peer::publisher::{LayerDesc, PcEvent, Publisher, PublisherConfig};
 use crate::peer::subscriber::SubscriberPc;
 use crate::rtmp::backoff::Backoff;
@@ -34,20 +35,6 @@ pub struct LiveKitOptions {
     pub layers: Vec<LayerDesc>,
     pub audio: bool,
     pub reconnect_attempts: u32,
-}
-
-/// Encoded media for the connection.
-#[derive(Debug)]
-pub enum Media {
-    Video {
-        layer: usize,
-        data: Arc<Vec<u8>>,
-        pts_us: i64,
-    },
-    Audio {
-        data: Arc<Vec<u8>>,
-        pts_us: i64,
-    },
 }
 
 /// Track ids double as LiveKit's client ids (`cid`): the server matches
@@ -224,34 +211,6 @@ fn announce_viewers(connection: &Connection, links: &SinkLinks) {
 /// A refused token will not get better by retrying.
 fn is_final(e: &OnairError) -> bool {
     matches!(e.code, ErrorCode::AuthFailed | ErrorCode::PermissionDenied)
-}
-
-fn seed() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos() as u64
-}
-
-/// Media that arrives while disconnected is dropped, and counted.
-async fn wait_or_stop(
-    wait: Duration,
-    media: &mut mpsc::Receiver<Media>,
-    stop: &mut oneshot::Receiver<()>,
-    links: &SinkLinks,
-) -> bool {
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep_until(deadline) => return false,
-            _ = &mut *stop => return true,
-            Some(m) = media.recv() => {
-                if matches!(m, Media::Video { .. }) {
-                    links.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                }
-            }
-        }
-    }
 }
 
 fn ice_servers(servers: Vec<IceServer>) -> Vec<RTCIceServer> {
@@ -628,25 +587,6 @@ async fn serve(
                 }
                 steer_bitrate(&mut loss_control, feedback.take_loss(), links);
             }
-        }
-    }
-}
-
-/// The lowest video bitrate loss control steps down to.
-const MIN_VIDEO_KBPS: u32 = 150;
-
-/// Moves the encoder with the receiver's loss reports: down under heavy
-/// loss, back up to what the creator chose once the path is clean.
-fn steer_bitrate(control: &mut LossControl, loss: Option<f64>, links: &SinkLinks) {
-    match control.on_second(loss) {
-        Step::Hold => {}
-        Step::Down(kbps) | Step::Up(kbps) => {
-            links.control.set_target_kbps(kbps);
-            let _ = links.notices.send(SinkNotice::Bitrate {
-                kbps,
-                backlog_ms: 0,
-                congested: control.congested(),
-            });
         }
     }
 }

@@ -2,6 +2,7 @@
 //! only their signalling differs.
 
 pub mod feedback;
+pub mod link;
 pub mod loss_control;
 pub mod publisher;
 pub mod subscriber;

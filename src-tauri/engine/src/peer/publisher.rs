@@ -4,14 +4,17 @@
 //! into RTP with timestamps from their presentation times.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
+use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::{Registry, Slot};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::{
     MediaEngine, MIME_TYPE_H264, MIME_TYPE_OPUS,
 };
+use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::{RTCIceCandidateInit, RTCIceServer};
@@ -23,12 +26,12 @@ use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpEncodingParameters, RtpCodecKind,
 };
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCPeerConnectionIceEvent,
-    RTCPeerConnectionState,
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState,
+    RTCPeerConnectionIceEvent, RTCPeerConnectionState,
 };
 
 use super::feedback::Feedback;
@@ -72,11 +75,15 @@ pub enum PcEvent {
 /// Forwards a connection's candidates and state changes to its owner.
 pub(crate) struct Handler {
     events: mpsc::UnboundedSender<PcEvent>,
+    gathering: Arc<watch::Sender<RTCIceGatheringState>>,
 }
 
 impl Handler {
-    pub(crate) fn new(events: mpsc::UnboundedSender<PcEvent>) -> Self {
-        Handler { events }
+    pub(crate) fn new(
+        events: mpsc::UnboundedSender<PcEvent>,
+        gathering: Arc<watch::Sender<RTCIceGatheringState>>,
+    ) -> Self {
+        Handler { events, gathering }
     }
 }
 
@@ -92,6 +99,10 @@ impl PeerConnectionEventHandler for Handler {
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
         let _ = self.events.send(PcEvent::State(state));
+    }
+
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        self.gathering.send_replace(state);
     }
 }
 
@@ -132,6 +143,8 @@ pub struct Publisher {
     rid_ext: u8,
     mid: String,
     feedback: Arc<Feedback>,
+    /// Signalling without trickle (WHIP) waits for this before sending the offer.
+    gathering: Arc<watch::Sender<RTCIceGatheringState>>,
 }
 
 impl Publisher {
@@ -174,6 +187,7 @@ impl Publisher {
         let feedback = Arc::new(Feedback::default());
         let registry = registry.with(Slot::from(14_000), super::feedback::forwarder());
 
+        let gathering = Arc::new(watch::Sender::new(RTCIceGatheringState::New));
         let rtc_config = RTCConfigurationBuilder::new()
             .with_ice_servers(config.ice_servers.clone())
             .build();
@@ -181,8 +195,15 @@ impl Publisher {
             PeerConnectionBuilder::new()
                 .with_configuration(rtc_config)
                 .with_media_engine(media)
+                // Servers never send .local candidates, and the mDNS socket's
+                // multicast join fails (ENODEV) on a host without a multicast route.
+                .with_setting_engine(
+                    SettingEngineBuilder::new()
+                        .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+                        .build(),
+                )
                 .with_interceptor_registry(registry)
-                .with_handler(Arc::new(Handler::new(events)))
+                .with_handler(Arc::new(Handler::new(events, gathering.clone())))
                 .with_udp_addrs(vec!["0.0.0.0:0"])
                 .build()
                 .await?,
@@ -263,6 +284,7 @@ impl Publisher {
             rid_ext: 0,
             mid: String::new(),
             feedback,
+            gathering,
         };
         publisher.watch_feedback();
         Ok(publisher)
@@ -306,8 +328,27 @@ impl Publisher {
             self.pc.restart_ice().await?;
         }
         let offer = self.pc.create_offer(None).await?;
+        // A fresh generation: gathering for this offer starts now.
+        self.gathering.send_replace(RTCIceGatheringState::Gathering);
         self.pc.set_local_description(offer.clone()).await?;
         Ok(offer.sdp)
+    }
+
+    /// The local description with the candidates gathered for the last
+    /// offer, once gathering is complete or `budget` has passed: for
+    /// signalling that sends the offer whole (WHIP) rather than trickling.
+    pub async fn gathered_offer(&self, budget: Duration) -> Result<String, WebRtcError> {
+        let mut state = self.gathering.subscribe();
+        let _ = tokio::time::timeout(
+            budget,
+            state.wait_for(|s| *s == RTCIceGatheringState::Complete),
+        )
+        .await;
+        self.pc
+            .local_description()
+            .await
+            .map(|d| d.sdp)
+            .ok_or_else(|| WebRtcError::Protocol("no local description to send".into()))
     }
 
     /// Applies the remote answer and learns what it negotiated: header
@@ -477,8 +518,12 @@ mod tests {
         assert_eq!(media_ticks(33_333, 90_000), 2999);
         assert_eq!(media_ticks(1_000_000, 48_000), 48_000);
         assert_eq!(media_ticks(-20_000, 48_000), (-960i64) as u32);
-        // Wraps after about 13 hours at 90 kHz, like any RTP clock.
-        let thirteen_hours = 13 * 3600 * 1_000_000i64 + 800_000_000;
-        assert!(media_ticks(thirteen_hours, 90_000) < 90_000 * 60);
+        // Wraps after about 13 h 15 min at 90 kHz, like any RTP clock.
+        let fourteen_hours = 14 * 3600 * 1_000_000i64;
+        let ticks = 14 * 3600 * 90_000i64;
+        assert_eq!(
+            media_ticks(fourteen_hours, 90_000),
+            (ticks - (1i64 << 32)) as u32
+        );
     }
 }

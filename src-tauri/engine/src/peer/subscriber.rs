@@ -8,8 +8,8 @@ use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::{RTCIceCandidateInit, RTCIceServer};
-use tokio::sync::mpsc;
-use webrtc::peer_connection::{PeerConnection, PeerConnectionBuilder};
+use tokio::sync::{mpsc, watch};
+use webrtc::peer_connection::{PeerConnection, PeerConnectionBuilder, RTCIceGatheringState};
 
 use super::publisher::{Handler, PcEvent};
 use super::PeerError;
@@ -35,7 +35,10 @@ impl SubscriberPc {
                         .build(),
                 )
                 .with_media_engine(media)
-                .with_handler(Arc::new(Handler::new(events)))
+                .with_handler(Arc::new(Handler::new(
+                    events,
+                    Arc::new(watch::Sender::new(RTCIceGatheringState::New)),
+                )))
                 .with_udp_addrs(vec!["0.0.0.0:0"])
                 .build()
                 .await?,

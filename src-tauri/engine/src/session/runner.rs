@@ -30,6 +30,7 @@ use crate::secret::Secret;
 use crate::sink::file::FileSink;
 use crate::sink::livekit::LiveKitSink;
 use crate::sink::rtmp::RtmpSink;
+use crate::sink::whip::WhipSink;
 use crate::sink::{Sink, SinkLinks, SinkNotice};
 
 #[derive(Debug, Clone)]
@@ -333,15 +334,12 @@ impl Runner {
                 describe_layers(&layers),
                 self.config.reconnect_attempts,
             )),
-            other => {
-                return Err(OnairError::new(
-                    ErrorCode::InvalidDestination,
-                    format!(
-                        "Publishing over {} is not available in this version of Onair yet. Record locally with file:PATH.",
-                        other.kind()
-                    ),
-                ))
-            }
+            Destination::Whip(url) => Box::new(WhipSink::new(
+                url,
+                self.config.secret.clone(),
+                describe_layers(&layers),
+                self.config.reconnect_attempts,
+            )),
         };
         let dropped = Arc::new(AtomicU32::new(0));
         sink.attach(SinkLinks {

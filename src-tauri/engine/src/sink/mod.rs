@@ -1,9 +1,11 @@
 //! Where encoded media goes. A sink runs on its own thread (or, for network
 //! sinks, its own task) and reads its queue from the fan-out.
 
+pub mod bridge;
 pub mod file;
 pub mod livekit;
 pub mod rtmp;
+pub mod whip;
 
 use std::sync::atomic::AtomicU32;
 use std::sync::Arc;

@@ -1,0 +1,75 @@
+//! What every WebRTC client task shares with the sink thread that feeds it:
+//! the media it is handed, waiting out a reconnect delay, and steering the
+//! encoder from the receiver's loss reports.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::loss_control::{LossControl, Step};
+use crate::sink::{SinkLinks, SinkNotice};
+
+/// Encoded media for the connection.
+#[derive(Debug)]
+pub enum Media {
+    Video {
+        layer: usize,
+        data: Arc<Vec<u8>>,
+        pts_us: i64,
+    },
+    Audio {
+        data: Arc<Vec<u8>>,
+        pts_us: i64,
+    },
+}
+
+/// The lowest video bitrate loss control steps down to.
+pub const MIN_VIDEO_KBPS: u32 = 150;
+
+/// Waits `wait` or until Stop (true). Media that arrives while
+/// disconnected is dropped, and counted.
+pub async fn wait_or_stop(
+    wait: Duration,
+    media: &mut mpsc::Receiver<Media>,
+    stop: &mut oneshot::Receiver<()>,
+    links: &SinkLinks,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => return false,
+            _ = &mut *stop => return true,
+            Some(m) = media.recv() => {
+                if matches!(m, Media::Video { .. }) {
+                    links.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}
+
+/// Moves the encoder with the receiver's loss reports: down under heavy
+/// loss, back up to what the creator chose once the path is clean.
+pub fn steer_bitrate(control: &mut LossControl, loss: Option<f64>, links: &SinkLinks) {
+    match control.on_second(loss) {
+        Step::Hold => {}
+        Step::Down(kbps) | Step::Up(kbps) => {
+            links.control.set_target_kbps(kbps);
+            let _ = links.notices.send(SinkNotice::Bitrate {
+                kbps,
+                backlog_ms: 0,
+                congested: control.congested(),
+            });
+        }
+    }
+}
+
+/// A seed for reconnect jitter.
+pub fn seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos() as u64
+}

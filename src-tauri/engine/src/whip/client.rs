@@ -1,0 +1,448 @@
+//! A WHIP publish: POST the offer, apply the answer, stay live, restart ICE
+//! (or publish anew) after a loss, DELETE on Stop. One task owns the peer
+//! connection; the sink thread only hands it media.
+
+use std::time::Duration;
+
+use reqwest::Url;
+use rtc::peer_connection::transport::RTCIceServer;
+use tokio::sync::{mpsc, oneshot};
+use webrtc::peer_connection::RTCPeerConnectionState;
+
+use super::http::Http;
+use super::protocol::{self, Accepted, IceServer};
+use crate::error::{ErrorCode, OnairError};
+use crate::peer::link::{seed, steer_bitrate, wait_or_stop, Media, MIN_VIDEO_KBPS};
+use crate::peer::loss_control::LossControl;
+use crate::peer::publisher::{LayerDesc, PcEvent, Publisher, PublisherConfig};
+use crate::rtmp::backoff::Backoff;
+use crate::secret::Secret;
+use crate::sink::{SinkLinks, SinkNotice};
+
+/// POST, answer and ICE must all be done within this.
+const ESTABLISH_TIMEOUT: Duration = Duration::from_secs(20);
+/// An ICE restart on a live resource is quick or not happening.
+const RESTART_TIMEOUT: Duration = Duration::from_secs(8);
+/// Host candidates come at once; STUN and TURN get this long before the
+/// offer leaves with what there is (later ones trickle where allowed).
+const GATHER_BUDGET: Duration = Duration::from_secs(2);
+/// Stop waits this long for the server to take the DELETE.
+const DELETE_TIMEOUT: Duration = Duration::from_secs(3);
+
+#[derive(Debug, Clone)]
+pub struct WhipOptions {
+    pub url: String,
+    /// None for servers that need no token.
+    pub token: Option<Secret>,
+    /// Layers top first; one unless simulcasting.
+    pub layers: Vec<LayerDesc>,
+    pub audio: bool,
+    pub reconnect_attempts: u32,
+}
+
+const STREAM_ID: &str = "onair";
+const VIDEO_TRACK: &str = "onair-camera";
+const AUDIO_TRACK: &str = "onair-microphone";
+
+/// One publish: a resource on the server and the peer connection behind it.
+struct Connection {
+    publisher: Publisher,
+    pc_events: mpsc::UnboundedReceiver<PcEvent>,
+    accepted: Accepted,
+    /// Our ICE credentials and the BUNDLE mid, which trickle fragments name.
+    ufrag: String,
+    pwd: String,
+    mid: String,
+    /// Candidates the offer already carried, so they are not trickled twice.
+    sent: Vec<String>,
+    /// The server answered our DELETE: the resource no longer holds the endpoint.
+    deleted: bool,
+}
+
+enum Served {
+    Stopped,
+    Lost(String),
+}
+
+pub async fn run(
+    options: WhipOptions,
+    links: SinkLinks,
+    mut media: mpsc::Receiver<Media>,
+    mut stop: oneshot::Receiver<()>,
+    ready: oneshot::Sender<Result<(), OnairError>>,
+) -> Result<(), OnairError> {
+    let setup = async {
+        let endpoint = protocol::endpoint(&options.url)?;
+        let http = Http::new(options.token.clone())?;
+        let connection = establish(&options, &http, &endpoint, &[]).await?;
+        Ok::<_, OnairError>((endpoint, http, connection))
+    };
+    let (endpoint, http, mut connection) = match setup.await {
+        Ok(ok) => ok,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return Ok(());
+        }
+    };
+    let _ = ready.send(Ok(()));
+    let mut backoff = Backoff::new(options.reconnect_attempts, seed());
+    // Servers' ICE servers (Link headers) are kept for later publishes.
+    let mut ice_servers = connection.accepted.ice_servers.clone();
+    loop {
+        let reason = match serve(&mut connection, &http, &links, &mut media, &mut stop).await {
+            Served::Stopped => {
+                hang_up(&http, &mut connection).await;
+                return Ok(());
+            }
+            Served::Lost(reason) => reason,
+        };
+        let mut last_reason = reason;
+        loop {
+            let Some(wait) = backoff.next_delay() else {
+                hang_up(&http, &mut connection).await;
+                return Err(OnairError::new(
+                    ErrorCode::Unreachable,
+                    format!(
+                        "The WHIP server could not be reached again after {} attempts ({last_reason}). Check your connection and go live again.",
+                        options.reconnect_attempts
+                    ),
+                ));
+            };
+            let _ = links.notices.send(SinkNotice::Reconnecting {
+                attempt: backoff.attempt(),
+                retry_in: wait,
+                reason: last_reason.clone(),
+            });
+            if wait_or_stop(wait, &mut media, &mut stop, &links).await {
+                hang_up(&http, &mut connection).await;
+                return Ok(());
+            }
+            // Same resource, new ICE generation, where the server takes it;
+            // otherwise (or when the resource is gone) a new publish.
+            let restart_error = if connection.accepted.patch && !connection.deleted {
+                match restart_ice(&mut connection, &http, &endpoint).await {
+                    Ok(()) => break,
+                    Err(e) => Some(e),
+                }
+            } else {
+                None
+            };
+            if !hang_up(&http, &mut connection).await {
+                // No answer to the DELETE: the old resource may still hold the
+                // endpoint (a second POST would be refused), so ask again next time.
+                last_reason = restart_error.map_or_else(
+                    || "the WHIP server does not answer".to_string(),
+                    |e| e.message,
+                );
+                continue;
+            }
+            match establish(&options, &http, &endpoint, &ice_servers).await {
+                Ok(fresh) => {
+                    connection = fresh;
+                    if !connection.accepted.ice_servers.is_empty() {
+                        ice_servers = connection.accepted.ice_servers.clone();
+                    }
+                    break;
+                }
+                // A refused token will not get better by retrying.
+                Err(e) if e.code == ErrorCode::AuthFailed => return Err(e),
+                Err(e) => {
+                    last_reason = match restart_error {
+                        Some(r) => format!("{}; {}", r.message, e.message),
+                        None => e.message,
+                    }
+                }
+            }
+        }
+        backoff.reset();
+        links.control.request_keyframe();
+        let _ = links.notices.send(SinkNotice::Restored);
+    }
+}
+
+fn publisher_config(options: &WhipOptions, servers: &[IceServer]) -> PublisherConfig {
+    PublisherConfig {
+        ice_servers: servers
+            .iter()
+            .map(|s| RTCIceServer {
+                urls: vec![s.url.clone()],
+                username: s.username.clone().unwrap_or_default(),
+                credential: s.credential.clone().unwrap_or_default(),
+            })
+            .collect(),
+        stream_id: STREAM_ID.into(),
+        video_track_id: VIDEO_TRACK.into(),
+        audio_track_id: options.audio.then(|| AUDIO_TRACK.to_string()),
+        layers: options.layers.clone(),
+    }
+}
+
+/// A new publish. If ICE fails and the server named ICE servers we did not
+/// use yet, once more with them.
+async fn establish(
+    options: &WhipOptions,
+    http: &Http,
+    endpoint: &Url,
+    ice_servers: &[IceServer],
+) -> Result<Connection, OnairError> {
+    match publish(options, http, endpoint, ice_servers).await {
+        Err((e, learnt))
+            if e.code == ErrorCode::Unreachable && !learnt.is_empty() && ice_servers.is_empty() =>
+        {
+            publish(options, http, endpoint, &learnt)
+                .await
+                .map_err(|(e, _)| e)
+        }
+        other => other.map_err(|(e, _)| e),
+    }
+}
+
+/// POST an offer with our candidates, apply the answer, wait for media to
+/// flow. On failure, the ICE servers the server offered (if it got that far).
+async fn publish(
+    options: &WhipOptions,
+    http: &Http,
+    endpoint: &Url,
+    ice_servers: &[IceServer],
+) -> Result<Connection, (OnairError, Vec<IceServer>)> {
+    let (pc_tx, pc_events) = mpsc::unbounded_channel();
+    let publisher = Publisher::new(&publisher_config(options, ice_servers), pc_tx)
+        .await
+        .map_err(|e| (internal(e), vec![]))?;
+    let offered = async {
+        publisher.create_offer(false).await?;
+        publisher.gathered_offer(GATHER_BUDGET).await
+    }
+    .await;
+    let offer = match offered {
+        Ok(offer) => offer,
+        Err(e) => {
+            publisher.close().await;
+            return Err((internal(e), vec![]));
+        }
+    };
+    let (ufrag, pwd) = protocol::ice_credentials(&offer).unwrap_or_default();
+    let reply = match http.post_offer(endpoint, &offer).await {
+        Ok(reply) => reply,
+        Err(e) => {
+            publisher.close().await;
+            return Err((e, vec![]));
+        }
+    };
+    let accepted = match protocol::accept_post(endpoint, &reply) {
+        Ok(accepted) => accepted,
+        Err(e) => {
+            // A 201 we cannot use still made a resource: free it.
+            if reply.status == 201 {
+                if let Some(resource) = reply
+                    .location
+                    .as_deref()
+                    .and_then(|l| protocol::resolve(endpoint, l).ok())
+                {
+                    let _ = http.delete(&resource).await;
+                }
+            }
+            publisher.close().await;
+            return Err((e, vec![]));
+        }
+    };
+    let mut connection = Connection {
+        publisher,
+        pc_events,
+        ufrag,
+        pwd,
+        mid: protocol::first_mid(&offer).unwrap_or_else(|| "0".into()),
+        sent: protocol::candidates_in(&offer),
+        accepted,
+        deleted: false,
+    };
+    let learnt = connection.accepted.ice_servers.clone();
+    let answered = connection
+        .publisher
+        .accept_answer(connection.accepted.answer.clone())
+        .await
+        .map_err(|e| {
+            OnairError::new(
+                ErrorCode::PlatformError,
+                format!("The WHIP server's answer could not be used ({e})."),
+            )
+        });
+    let connected = match answered {
+        Ok(()) => tokio::time::timeout(ESTABLISH_TIMEOUT, connect(&mut connection, http))
+            .await
+            .unwrap_or_else(|_| Err(ice_failed())),
+        Err(e) => Err(e),
+    };
+    match connected {
+        Ok(()) => Ok(connection),
+        Err(e) => {
+            hang_up(http, &mut connection).await;
+            Err((e, learnt))
+        }
+    }
+}
+
+fn ice_failed() -> OnairError {
+    OnairError::new(
+        ErrorCode::Unreachable,
+        "The WHIP server took the offer but media could not reach it within 20 s (ICE failed). A firewall may block UDP; ask your platform for a TURN server.",
+    )
+}
+
+/// Until the peer connection is up, trickling late candidates.
+async fn connect(connection: &mut Connection, http: &Http) -> Result<(), OnairError> {
+    while let Some(event) = connection.pc_events.recv().await {
+        match event {
+            PcEvent::Candidate(json) => trickle(connection, http, &json).await,
+            PcEvent::State(RTCPeerConnectionState::Connected) => return Ok(()),
+            PcEvent::State(RTCPeerConnectionState::Failed) => return Err(ice_failed()),
+            PcEvent::State(_) => {}
+        }
+    }
+    Err(ice_failed())
+}
+
+/// A candidate found after the offer left goes by PATCH, where the server
+/// takes it; a server without PATCH has what the offer carried.
+async fn trickle(connection: &mut Connection, http: &Http, json: &str) {
+    if !connection.accepted.patch {
+        return;
+    }
+    let candidate = protocol::candidate_attribute(json);
+    if let Some(c) = &candidate {
+        if connection.sent.contains(c) {
+            return;
+        }
+        connection.sent.push(c.clone());
+    }
+    let fragment = protocol::sdpfrag(
+        &connection.ufrag,
+        &connection.pwd,
+        &connection.mid,
+        candidate.as_slice(),
+        candidate.is_none(),
+    );
+    let _ = http
+        .patch(
+            &connection.accepted.resource,
+            fragment,
+            connection.accepted.etag.as_deref(),
+        )
+        .await;
+}
+
+/// A new ICE generation on the same resource (RFC 9725 §4.4.2).
+async fn restart_ice(
+    connection: &mut Connection,
+    http: &Http,
+    endpoint: &Url,
+) -> Result<(), OnairError> {
+    let attempt = async {
+        connection
+            .publisher
+            .create_offer(true)
+            .await
+            .map_err(internal)?;
+        let offer = connection
+            .publisher
+            .gathered_offer(GATHER_BUDGET)
+            .await
+            .map_err(internal)?;
+        let (ufrag, pwd) = protocol::ice_credentials(&offer)
+            .ok_or_else(|| OnairError::internal("the restart offer has no ICE credentials"))?;
+        let candidates = protocol::candidates_in(&offer);
+        let fragment = protocol::sdpfrag(&ufrag, &pwd, &connection.mid, &candidates, true);
+        let reply = http
+            .patch(&connection.accepted.resource, fragment, Some("\"*\""))
+            .await?;
+        if reply.status != 200 {
+            return Err(protocol::refusal(endpoint, &reply, "restarting ICE"));
+        }
+        let answer = protocol::restarted_answer(&connection.accepted.answer, &reply.body)?;
+        connection
+            .publisher
+            .accept_answer(answer.clone())
+            .await
+            .map_err(|e| {
+                OnairError::new(
+                    ErrorCode::PlatformError,
+                    format!("The WHIP server's ICE restart answer could not be used ({e})."),
+                )
+            })?;
+        connection.accepted.answer = answer;
+        if reply.etag.is_some() {
+            connection.accepted.etag = reply.etag;
+        }
+        connection.ufrag = ufrag;
+        connection.pwd = pwd;
+        connection.sent = candidates;
+        connect(connection, http).await
+    };
+    tokio::time::timeout(RESTART_TIMEOUT, attempt)
+        .await
+        .unwrap_or_else(|_| {
+            Err(OnairError::new(
+                ErrorCode::Unreachable,
+                "the ICE restart did not connect in time",
+            ))
+        })
+}
+
+/// Ends the publish: DELETE the resource (briefly), close the peer
+/// connection. True once the server has answered the DELETE, whatever it
+/// said (404: it had already forgotten the resource).
+async fn hang_up(http: &Http, connection: &mut Connection) -> bool {
+    if !connection.deleted {
+        let answered =
+            tokio::time::timeout(DELETE_TIMEOUT, http.delete(&connection.accepted.resource)).await;
+        connection.deleted = matches!(answered, Ok(Ok(_)));
+    }
+    connection.publisher.close().await;
+    connection.deleted
+}
+
+async fn serve(
+    connection: &mut Connection,
+    http: &Http,
+    links: &SinkLinks,
+    media: &mut mpsc::Receiver<Media>,
+    stop: &mut oneshot::Receiver<()>,
+) -> Served {
+    let mut each_second = tokio::time::interval(Duration::from_secs(1));
+    let mut loss_control = LossControl::new(links.control.target_kbps(), MIN_VIDEO_KBPS);
+    loop {
+        tokio::select! {
+            _ = &mut *stop => return Served::Stopped,
+            Some(m) = media.recv() => {
+                let result = match m {
+                    Media::Video { layer, data, pts_us } => connection.publisher.write_video(layer, &data, pts_us).await,
+                    Media::Audio { data, pts_us } => connection.publisher.write_audio(&data, pts_us).await,
+                };
+                if let Err(e) = result {
+                    return Served::Lost(format!("sending media failed: {e}"));
+                }
+            }
+            Some(event) = connection.pc_events.recv() => match event {
+                PcEvent::Candidate(json) => trickle(connection, http, &json).await,
+                PcEvent::State(RTCPeerConnectionState::Failed | RTCPeerConnectionState::Disconnected) => {
+                    return Served::Lost("media stopped reaching the WHIP server".into());
+                }
+                PcEvent::State(_) => {}
+            },
+            _ = each_second.tick() => {
+                let feedback = connection.publisher.feedback();
+                if feedback.take_keyframes() != 0 {
+                    links.control.request_keyframe();
+                }
+                steer_bitrate(&mut loss_control, feedback.take_loss(), links);
+            }
+        }
+    }
+}
+
+fn internal(e: crate::peer::PeerError) -> OnairError {
+    OnairError::new(
+        ErrorCode::Internal,
+        format!("Setting up the WebRTC connection failed: {e}"),
+    )
+}

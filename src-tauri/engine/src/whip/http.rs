@@ -1,0 +1,171 @@
+//! The few HTTP requests WHIP makes, with the bearer token, turned into
+//! plain `Reply` values or the error a creator sees.
+
+use std::time::Duration;
+
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{Method, Url};
+
+use super::protocol::{self, Reply};
+use crate::error::{ErrorCode, OnairError};
+use crate::rtmp::error::RtmpError;
+use crate::secret::Secret;
+
+/// A WHIP server answers an offer once its media server has one too.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct Http {
+    client: reqwest::Client,
+    token: Option<Secret>,
+}
+
+impl Http {
+    pub fn new(token: Option<Secret>) -> Result<Http, OnairError> {
+        // The same roots and provider as RTMPS: SSL_CERT_FILE works for both.
+        let tls = crate::rtmp::transport::tls_config().map_err(|e| match e {
+            RtmpError::Tls(reason) => OnairError::new(
+                ErrorCode::Tls,
+                format!("HTTPS cannot be set up on this machine: {reason}."),
+            ),
+            other => OnairError::internal(other.to_string()),
+        })?;
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured((*tls).clone())
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .user_agent(concat!("Onair/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| OnairError::internal(format!("setting up HTTP: {e}")))?;
+        Ok(Http { client, token })
+    }
+
+    pub async fn post_offer(&self, endpoint: &Url, sdp: &str) -> Result<Reply, OnairError> {
+        self.send(
+            Method::POST,
+            endpoint,
+            Some((protocol::SDP, protocol::crlf(sdp))),
+            None,
+        )
+        .await
+    }
+
+    pub async fn patch(
+        &self,
+        resource: &Url,
+        fragment: String,
+        if_match: Option<&str>,
+    ) -> Result<Reply, OnairError> {
+        self.send(
+            Method::PATCH,
+            resource,
+            Some((protocol::SDPFRAG, fragment)),
+            if_match,
+        )
+        .await
+    }
+
+    pub async fn delete(&self, resource: &Url) -> Result<Reply, OnairError> {
+        self.send(Method::DELETE, resource, None, None).await
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        url: &Url,
+        body: Option<(&'static str, String)>,
+        if_match: Option<&str>,
+    ) -> Result<Reply, OnairError> {
+        let mut headers = HeaderMap::new();
+        if let Some(token) = &self.token {
+            let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+                .map_err(|_| {
+                    OnairError::new(
+                        ErrorCode::KeyRejected,
+                        "The WHIP bearer token has characters an HTTP header cannot carry. Check that it was pasted whole.",
+                    )
+                })?;
+            // Kept out of any debug output of the request.
+            value.set_sensitive(true);
+            headers.insert(header::AUTHORIZATION, value);
+        }
+        if let Some(tag) = if_match.and_then(|t| HeaderValue::from_str(t).ok()) {
+            headers.insert(header::IF_MATCH, tag);
+        }
+        let mut request = self.client.request(method, url.clone()).headers(headers);
+        if let Some((content_type, body)) = body {
+            // Exactly the media type: Janus's WHIP server refuses parameters.
+            request = request
+                .header(header::CONTENT_TYPE, content_type)
+                .body(body);
+        }
+        let response = request.send().await.map_err(|e| network_error(&e, url))?;
+        let text = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let status = response.status();
+        let mut reply = Reply {
+            status: status.as_u16(),
+            reason: status.canonical_reason().unwrap_or("").to_string(),
+            location: text(header::LOCATION),
+            content_type: text(header::CONTENT_TYPE),
+            accept_patch: text(header::HeaderName::from_static("accept-patch")),
+            etag: text(header::ETAG),
+            links: response
+                .headers()
+                .get_all(header::LINK)
+                .iter()
+                .filter_map(|v| v.to_str().ok().map(str::to_string))
+                .collect(),
+            body: String::new(),
+        };
+        reply.body = response.text().await.map_err(|e| network_error(&e, url))?;
+        Ok(reply)
+    }
+}
+
+/// A request that got no HTTP answer: refused, timed out, or TLS.
+fn network_error(e: &reqwest::Error, url: &Url) -> OnairError {
+    let host = match (url.host_str(), url.port_or_known_default()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => "the WHIP server".into(),
+    };
+    let mut cause = String::new();
+    let mut tls = None;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(t) = err.downcast_ref::<rustls::Error>() {
+            tls = Some(t.to_string());
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if let Some(t) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                tls = Some(t.to_string());
+            }
+        }
+        cause = err.to_string();
+        source = err.source();
+    }
+    if let Some(reason) = tls {
+        return OnairError::new(
+            ErrorCode::Tls,
+            format!(
+                "The secure connection to {host} failed ({reason}). Check the URL's host, or the machine's clock and certificates."
+            ),
+        );
+    }
+    if e.is_timeout() {
+        return OnairError::new(
+            ErrorCode::Unreachable,
+            format!("The WHIP server at {host} did not answer in time. Check your connection and the URL."),
+        );
+    }
+    OnairError::new(
+        ErrorCode::Unreachable,
+        format!("Could not reach the WHIP server at {host} ({cause}). Check the URL and your connection."),
+    )
+}
