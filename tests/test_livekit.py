@@ -59,7 +59,11 @@ def test_publish_720p30_is_decoded_at_size_with_its_tone(livekit, measurements):
     assert session.returncode == 0, session.describe()
 
     assert info["mime_type"].lower() == "video/h264", info
-    assert set(sub.sizes(start)) == {(1280, 720)}, sub.sizes(start)
+    sizes = sub.sizes(start)
+    # A viewer already waiting sees libwebrtc's 2x2 placeholder frame or two
+    # (never encoded by Onair) while the track starts.
+    placeholders = sizes.pop((2, 2), 0)
+    assert set(sizes) == {(1280, 720)} and placeholders <= 3, sub.sizes(start)
     sent = numbers[-1] - numbers[0] + 1
     assert len(numbers) >= 0.95 * sent, f"decoded {len(numbers)} of {sent} frames sent"
     assert all(b > a for a, b in zip(numbers, numbers[1:])), "frames out of order"

@@ -16,8 +16,7 @@ use super::signal::{self, LeaveAction, Output, SignalMachine};
 use super::socket::{JoinMode, SignalSocket};
 use crate::error::{ErrorCode, OnairError};
 pub use crate::peer::link::Media;
-use crate::peer::link::{seed, steer_bitrate, wait_or_stop, MIN_VIDEO_KBPS};
-use crate::peer::loss_control::LossControl;
+use crate::peer::link::{seed, wait_or_stop, Steering, FEEDBACK_TICK};
 use crate::peer::publisher::{LayerDesc, PcEvent, Publisher, PublisherConfig};
 use crate::peer::subscriber::SubscriberPc;
 use crate::rtmp::backoff::Backoff;
@@ -534,8 +533,8 @@ async fn serve(
     media: &mut mpsc::Receiver<Media>,
     stop: &mut oneshot::Receiver<()>,
 ) -> Served {
-    let mut each_second = tokio::time::interval(Duration::from_secs(1));
-    let mut loss_control = LossControl::new(links.control.target_kbps(), MIN_VIDEO_KBPS);
+    let mut feedback_tick = tokio::time::interval(FEEDBACK_TICK);
+    let mut steering = Steering::new(links);
     loop {
         let deadline = tokio::time::Instant::from_std(connection.machine.next_deadline());
         tokio::select! {
@@ -580,12 +579,8 @@ async fn serve(
                 }
                 PcEvent::State(_) => {}
             },
-            _ = each_second.tick() => {
-                let feedback = connection.publisher.feedback();
-                if feedback.take_keyframes() != 0 {
-                    links.control.request_keyframe();
-                }
-                steer_bitrate(&mut loss_control, feedback.take_loss(), links);
+            _ = feedback_tick.tick() => {
+                steering.on_tick(&connection.publisher.feedback(), links);
             }
         }
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::feedback::Feedback;
 use super::loss_control::{LossControl, Step};
 use crate::sink::{SinkLinks, SinkNotice};
 
@@ -50,9 +51,39 @@ pub async fn wait_or_stop(
     }
 }
 
+/// How often receiver feedback is read: a viewer waiting for a keyframe
+/// should not wait long for the encoder to hear about it.
+pub const FEEDBACK_TICK: Duration = Duration::from_millis(100);
+
+/// Acts on receiver feedback every tick: keyframe requests at once, loss
+/// once a second (the loss controller's pace).
+pub struct Steering {
+    loss: LossControl,
+    ticks: u32,
+}
+
+impl Steering {
+    pub fn new(links: &SinkLinks) -> Self {
+        Steering {
+            loss: LossControl::new(links.control.target_kbps(), MIN_VIDEO_KBPS),
+            ticks: 0,
+        }
+    }
+
+    pub fn on_tick(&mut self, feedback: &Feedback, links: &SinkLinks) {
+        if feedback.take_keyframes() != 0 {
+            links.control.request_keyframe();
+        }
+        self.ticks += 1;
+        if self.ticks.is_multiple_of(10) {
+            steer_bitrate(&mut self.loss, feedback.take_loss(), links);
+        }
+    }
+}
+
 /// Moves the encoder with the receiver's loss reports: down under heavy
 /// loss, back up to what the creator chose once the path is clean.
-pub fn steer_bitrate(control: &mut LossControl, loss: Option<f64>, links: &SinkLinks) {
+fn steer_bitrate(control: &mut LossControl, loss: Option<f64>, links: &SinkLinks) {
     match control.on_second(loss) {
         Step::Hold => {}
         Step::Down(kbps) | Step::Up(kbps) => {

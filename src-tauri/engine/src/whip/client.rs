@@ -12,8 +12,7 @@ use webrtc::peer_connection::RTCPeerConnectionState;
 use super::http::Http;
 use super::protocol::{self, Accepted, IceServer};
 use crate::error::{ErrorCode, OnairError};
-use crate::peer::link::{seed, steer_bitrate, wait_or_stop, Media, MIN_VIDEO_KBPS};
-use crate::peer::loss_control::LossControl;
+use crate::peer::link::{seed, wait_or_stop, Media, Steering, FEEDBACK_TICK};
 use crate::peer::publisher::{LayerDesc, PcEvent, Publisher, PublisherConfig};
 use crate::rtmp::backoff::Backoff;
 use crate::secret::Secret;
@@ -408,8 +407,8 @@ async fn serve(
     media: &mut mpsc::Receiver<Media>,
     stop: &mut oneshot::Receiver<()>,
 ) -> Served {
-    let mut each_second = tokio::time::interval(Duration::from_secs(1));
-    let mut loss_control = LossControl::new(links.control.target_kbps(), MIN_VIDEO_KBPS);
+    let mut feedback_tick = tokio::time::interval(FEEDBACK_TICK);
+    let mut steering = Steering::new(links);
     loop {
         tokio::select! {
             _ = &mut *stop => return Served::Stopped,
@@ -429,12 +428,8 @@ async fn serve(
                 }
                 PcEvent::State(_) => {}
             },
-            _ = each_second.tick() => {
-                let feedback = connection.publisher.feedback();
-                if feedback.take_keyframes() != 0 {
-                    links.control.request_keyframe();
-                }
-                steer_bitrate(&mut loss_control, feedback.take_loss(), links);
+            _ = feedback_tick.tick() => {
+                steering.on_tick(&connection.publisher.feedback(), links);
             }
         }
     }
