@@ -17,7 +17,9 @@ use super::socket::{JoinMode, SignalSocket};
 use crate::error::{ErrorCode, OnairError};
 pub use crate::peer::link::Media;
 use crate::peer::link::{seed, wait_or_stop, Steering, FEEDBACK_TICK};
-use crate::peer::publisher::{LayerDesc, PcEvent, Publisher, PublisherConfig};
+use crate::peer::publisher::{
+    LayerDesc, PcEvent, Publisher, PublisherConfig, AUDIO_TRACK_ID, VIDEO_TRACK_ID,
+};
 use crate::peer::subscriber::SubscriberPc;
 use crate::rtmp::backoff::Backoff;
 use crate::secret::Secret;
@@ -38,9 +40,8 @@ pub struct LiveKitOptions {
 
 /// Track ids double as LiveKit's client ids (`cid`): the server matches
 /// media to `add_track` by msid.
-const STREAM_ID: &str = "onair";
-const VIDEO_CID: &str = "onair-camera";
-const AUDIO_CID: &str = "onair-microphone";
+const VIDEO_CID: &str = VIDEO_TRACK_ID;
+const AUDIO_CID: &str = AUDIO_TRACK_ID;
 
 /// A live connection: everything that must be rebuilt on a full rejoin.
 struct Connection {
@@ -334,9 +335,7 @@ fn left(reason: &str) -> OnairError {
 fn publisher_config(options: &LiveKitOptions, servers: Vec<IceServer>) -> PublisherConfig {
     PublisherConfig {
         ice_servers: ice_servers(servers),
-        stream_id: STREAM_ID.into(),
-        video_track_id: VIDEO_CID.into(),
-        audio_track_id: options.audio.then(|| AUDIO_CID.to_string()),
+        audio: options.audio,
         layers: options.layers.clone(),
     }
 }

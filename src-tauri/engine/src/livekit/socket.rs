@@ -56,13 +56,15 @@ impl SignalSocket {
                 ),
             )
         })?;
-        let bearer =
+        let mut bearer =
             HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
                 OnairError::new(
                     ErrorCode::AuthFailed,
                     "The LiveKit token contains characters a token cannot have.",
                 )
             })?;
+        // Kept out of any debug output of the request.
+        bearer.set_sensitive(true);
         request.headers_mut().insert("Authorization", bearer);
         match tokio_tungstenite::connect_async(request).await {
             Ok((ws, _)) => Ok(SignalSocket { ws }),

@@ -54,13 +54,16 @@ pub struct LayerDesc {
     pub kbps: u32,
 }
 
+/// The msid stream and track ids. LiveKit matches the track ids with the
+/// `cid`s of its add_track requests.
+pub const STREAM_ID: &str = "onair";
+pub const VIDEO_TRACK_ID: &str = "onair-camera";
+pub const AUDIO_TRACK_ID: &str = "onair-microphone";
+
 #[derive(Debug, Clone)]
 pub struct PublisherConfig {
     pub ice_servers: Vec<RTCIceServer>,
-    /// The msid track ids: LiveKit matches them with its `cid`s.
-    pub stream_id: String,
-    pub video_track_id: String,
-    pub audio_track_id: Option<String>,
+    pub audio: bool,
     pub layers: Vec<LayerDesc>,
 }
 
@@ -109,7 +112,8 @@ impl PeerConnectionEventHandler for Handler {
 /// RTP state for one outgoing stream (a video layer or the audio).
 struct Stream {
     ssrc: u32,
-    rid: Option<String>,
+    /// Kept as bytes: it is written into every packet of a simulcast layer.
+    rid: Option<Bytes>,
     sequence: u16,
     /// Random start, as RFC 3550 asks.
     timestamp_base: u32,
@@ -119,7 +123,7 @@ impl Stream {
     fn new(rid: Option<String>) -> Self {
         Stream {
             ssrc: rand_u32(),
-            rid,
+            rid: rid.map(Bytes::from),
             sequence: rand_u32() as u16,
             timestamp_base: rand_u32(),
         }
@@ -141,7 +145,7 @@ pub struct Publisher {
     /// Negotiated header extension ids (0 = not negotiated).
     mid_ext: u8,
     rid_ext: u8,
-    mid: String,
+    mid: Bytes,
     feedback: Arc<Feedback>,
     /// Signalling without trickle (WHIP) waits for this before sending the offer.
     gathering: Arc<watch::Sender<RTCIceGatheringState>>,
@@ -220,7 +224,11 @@ impl Publisher {
             .map(|(stream, desc)| RTCRtpEncodingParameters {
                 rtp_coding_parameters: RTCRtpCodingParameters {
                     ssrc: Some(stream.ssrc),
-                    rid: stream.rid.clone().unwrap_or_default(),
+                    rid: stream
+                        .rid
+                        .as_ref()
+                        .map(|r| String::from_utf8_lossy(r).into_owned())
+                        .unwrap_or_default(),
                     ..Default::default()
                 },
                 codec: h264_codec(Vec::new()),
@@ -229,8 +237,8 @@ impl Publisher {
             })
             .collect();
         let video = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
-            config.stream_id.clone(),
-            config.video_track_id.clone(),
+            STREAM_ID.into(),
+            VIDEO_TRACK_ID.into(),
             "camera".into(),
             RtpCodecKind::Video,
             encodings,
@@ -244,34 +252,33 @@ impl Publisher {
         )
         .await?;
 
-        let audio = match &config.audio_track_id {
-            Some(track_id) => {
-                let stream = Stream::new(None);
-                let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
-                    config.stream_id.clone(),
-                    track_id.clone(),
-                    "microphone".into(),
-                    RtpCodecKind::Audio,
-                    vec![RTCRtpEncodingParameters {
-                        rtp_coding_parameters: RTCRtpCodingParameters {
-                            ssrc: Some(stream.ssrc),
-                            ..Default::default()
-                        },
-                        codec: opus_codec(),
+        let audio = if config.audio {
+            let stream = Stream::new(None);
+            let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+                STREAM_ID.into(),
+                AUDIO_TRACK_ID.into(),
+                "microphone".into(),
+                RtpCodecKind::Audio,
+                vec![RTCRtpEncodingParameters {
+                    rtp_coding_parameters: RTCRtpCodingParameters {
+                        ssrc: Some(stream.ssrc),
                         ..Default::default()
-                    }],
-                )));
-                pc.add_transceiver_from_track(
-                    track.clone() as Arc<dyn TrackLocal>,
-                    Some(RTCRtpTransceiverInit {
-                        direction: RTCRtpTransceiverDirection::Sendonly,
-                        ..Default::default()
-                    }),
-                )
-                .await?;
-                Some((track, stream))
-            }
-            None => None,
+                    },
+                    codec: opus_codec(),
+                    ..Default::default()
+                }],
+            )));
+            pc.add_transceiver_from_track(
+                track.clone() as Arc<dyn TrackLocal>,
+                Some(RTCRtpTransceiverInit {
+                    direction: RTCRtpTransceiverDirection::Sendonly,
+                    ..Default::default()
+                }),
+            )
+            .await?;
+            Some((track, stream))
+        } else {
+            None
         };
 
         let publisher = Publisher {
@@ -282,7 +289,7 @@ impl Publisher {
             payloader: H264Payloader::default(),
             mid_ext: 0,
             rid_ext: 0,
-            mid: String::new(),
+            mid: Bytes::new(),
             feedback,
             gathering,
         };
@@ -363,7 +370,7 @@ impl Publisher {
             if !Arc::ptr_eq(sender.track(), &(self.video.clone() as Arc<dyn TrackLocal>)) {
                 continue;
             }
-            self.mid = transceiver.mid().await?.unwrap_or_default();
+            self.mid = Bytes::from(transceiver.mid().await?.unwrap_or_default());
             let params = sender.get_parameters().await?;
             for ext in &params.rtp_parameters.header_extensions {
                 if ext.uri == sdp_extmap::SDES_MID_URI {
@@ -433,12 +440,10 @@ impl Publisher {
                 if self.mid_ext != 0 {
                     packet
                         .header
-                        .set_extension(self.mid_ext, Bytes::from(self.mid.clone()))?;
+                        .set_extension(self.mid_ext, self.mid.clone())?;
                 }
                 if self.rid_ext != 0 {
-                    packet
-                        .header
-                        .set_extension(self.rid_ext, Bytes::from(rid.clone()))?;
+                    packet.header.set_extension(self.rid_ext, rid.clone())?;
                 }
             }
             self.video.write_rtp(packet).await?;

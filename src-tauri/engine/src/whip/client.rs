@@ -39,10 +39,6 @@ pub struct WhipOptions {
     pub reconnect_attempts: u32,
 }
 
-const STREAM_ID: &str = "onair";
-const VIDEO_TRACK: &str = "onair-camera";
-const AUDIO_TRACK: &str = "onair-microphone";
-
 /// One publish: a resource on the server and the peer connection behind it.
 struct Connection {
     publisher: Publisher,
@@ -169,9 +165,7 @@ fn publisher_config(options: &WhipOptions, servers: &[IceServer]) -> PublisherCo
                 credential: s.credential.clone().unwrap_or_default(),
             })
             .collect(),
-        stream_id: STREAM_ID.into(),
-        video_track_id: VIDEO_TRACK.into(),
-        audio_track_id: options.audio.then(|| AUDIO_TRACK.to_string()),
+        audio: options.audio,
         layers: options.layers.clone(),
     }
 }
