@@ -49,6 +49,9 @@ const UP_AFTER: u32 = 10;
 /// Stepping up needs the encoder to fit in this share of the next level's
 /// frame interval (a level up costs up to 1.8× the work).
 const UP_HEADROOM: f64 = 0.4;
+/// Encoding that fills more than this share of the frame interval is
+/// overload already: with no slack, every slow frame costs a captured one.
+const DOWN_LOAD: f64 = 0.9;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Step {
@@ -97,7 +100,7 @@ impl OverloadGovernor {
     /// Feeds one second's mean encode time; says when to change level.
     pub fn sample(&mut self, mean_encode_ms: f64) -> Option<Step> {
         let current = self.level();
-        if mean_encode_ms > self.interval_ms(current) {
+        if mean_encode_ms > DOWN_LOAD * self.interval_ms(current) {
             self.over += 1;
             self.under = 0;
         } else if self.level > 0 {
