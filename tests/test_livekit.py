@@ -118,6 +118,21 @@ def test_viewers_count_up_and_down(livekit):
     assert max(counts) == 3, "the publisher never counts itself"
 
 
+def test_the_room_hears_live_and_ending_on_the_reliable_channel(livekit):
+    # Onair opens LiveKit's `_reliable` and `_lossy` data channels and says
+    # its state on the first, so players can end a stream at once.
+    with livekit.subscriber(ROOM, video=False, audio=False) as sub:
+        with live(livekit) as session:
+            session.wait_for_state("live", timeout=30)
+            sub.wait_until(lambda s: s.data("onair.session"), timeout=10, what="the live notice")
+            session.stop()
+        sub.wait_until(lambda s: len(s.data("onair.session")) >= 2, timeout=10, what="the ending notice")
+    assert session.returncode == 0, session.describe()
+    (live_from, live_notice), (_, ending_notice) = sub.data("onair.session")
+    # The ending notice may be read after Onair has left, with no sender left to name.
+    assert (live_from, live_notice, ending_notice) == ("onair", b'{"state":"live"}', b'{"state":"ending"}')
+
+
 def refused(livekit, token: str, *extra: str) -> dict:
     run = onair.run(["live", livekit.url, "--key-stdin", "--json", *extra], stdin=token + "\n", timeout=30)
     assert run.returncode == 1, run.describe()

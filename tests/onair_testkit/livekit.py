@@ -120,20 +120,20 @@ def _pick_ports(count: int) -> list[int]:
     return ports
 
 
-# The server advertises 127.0.0.1 only: node_ip set (so it neither asks a
+# The server advertises its one address only (127.0.0.1 unless told): node_ip set (so it neither asks a
 # public STUN server for its address nor offers the VM's other interfaces)
 # and loopback candidates on, which pion leaves out by default.
 CONFIG = """\
 port: {port}
-bind_addresses: ["127.0.0.1"]
+bind_addresses: ["{ip}"]
 rtc:
   tcp_port: {tcp_port}
   udp_port: {udp_port}
-  node_ip: 127.0.0.1
+  node_ip: {ip}
   use_external_ip: false
   enable_loopback_candidate: true
   ips:
-    includes: ["127.0.0.1/32"]
+    includes: ["{ip}/32"]
 keys:
   {key}: {secret}
 logging:
@@ -146,14 +146,18 @@ class _PortTaken(Exception):
 
 
 class LiveKitServer:
-    """The real livekit-server, in dev mode, on 127.0.0.1 and free ports.
+    """The real livekit-server, in dev mode, on 127.0.0.1 (or a given address) and free ports.
 
     ``kill()`` then ``start()`` brings it back on the same ports, as a
     crashed and restarted server would be (its rooms are gone).
     """
 
-    def __init__(self, directory: Path, *, log_level: str = "info"):
+    def __init__(self, directory: Path, *, log_level: str = "info", ip: str = "127.0.0.1"):
+        """``ip``: the host address to serve on, e.g. an ``Uplink``'s host
+        side for a publisher in another namespace. One address only: with
+        two, the server answered ICE checks from the wrong socket."""
         self.dir = Path(directory)
+        self.ip = ip
         self.dir.mkdir(parents=True, exist_ok=True)
         self.api_key = API_KEY
         self.api_secret = API_SECRET
@@ -174,18 +178,19 @@ class LiveKitServer:
                 key=self.api_key,
                 secret=self.api_secret,
                 log_level=self.log_level,
+                ip=self.ip,
             )
         )
 
     @property
     def url(self) -> str:
         """The signal URL clients connect to."""
-        return f"ws://127.0.0.1:{self.port}"
+        return f"ws://{self.ip}:{self.port}"
 
     @property
     def http_url(self) -> str:
         """The same port over HTTP: the server APIs (Twirp) and /rtc/validate."""
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.ip}:{self.port}"
 
     def start(self, timeout: float = 20) -> "LiveKitServer":
         """Starts the server and waits until it serves. The first start
@@ -209,7 +214,7 @@ class LiveKitServer:
         log.write(f"\n=== start {self.starts + 1}, port {self.port} ===\n".encode())
         log.flush()
         self.proc = subprocess.Popen(
-            [str(binary), "--dev", "--bind", "127.0.0.1", "--config", str(self.config)],
+            [str(binary), "--dev", "--bind", self.ip, "--config", str(self.config)],
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=self.dir,
@@ -590,6 +595,8 @@ class Subscriber:
         #: (samples received so far, wall time) after each audio chunk.
         self._audio_arrivals: list[tuple[int, float]] = []
         self._events: list[tuple[float, str, str]] = []
+        #: (wall time, sender identity, topic, payload) of each data packet.
+        self._data: list[tuple[float, str, str, bytes]] = []
         self._tasks: list[asyncio.Task] = []
         self._publications: dict[str, object] = {}
         self._thread = _LoopThread(name)
@@ -618,6 +625,7 @@ class Subscriber:
         room.on("participant_connected", lambda p: self._event("participant_connected", p.identity))
         room.on("participant_disconnected", lambda p: self._event("participant_disconnected", p.identity))
         room.on("disconnected", lambda reason=None: self._event("disconnected", str(reason)))
+        room.on("data_received", self._on_data)
         room.on("reconnecting", lambda: self._event("reconnecting", ""))
         room.on("reconnected", lambda: self._event("reconnected", ""))
         options = rtc.RoomOptions(auto_subscribe=True, connect_timeout=self.connect_timeout)
@@ -651,6 +659,16 @@ class Subscriber:
     def _event(self, name: str, detail: str) -> None:
         with self._lock:
             self._events.append((time.time(), name, detail))
+
+    def _on_data(self, packet) -> None:
+        sender = packet.participant.identity if packet.participant else ""
+        with self._lock:
+            self._data.append((time.time(), sender, packet.topic or "", bytes(packet.data)))
+
+    def data(self, topic: str) -> list[tuple[str, bytes]]:
+        """(sender, payload) of the data packets received on ``topic``."""
+        with self._lock:
+            return [(who, payload) for _, who, t, payload in self._data if t == topic]
 
     def _on_track_subscribed(self, track, publication, participant) -> None:
         from livekit import rtc

@@ -12,6 +12,7 @@ use rtc::peer_connection::transport::RTCIceServer;
 use tokio::sync::{mpsc, oneshot};
 use webrtc::peer_connection::RTCPeerConnectionState;
 
+use super::data::{session_packet, SessionNotice};
 use super::signal::{self, LeaveAction, Output, SignalMachine};
 use super::socket::{JoinMode, SignalSocket};
 use crate::error::{ErrorCode, OnairError};
@@ -27,6 +28,10 @@ use crate::sink::{SinkLinks, SinkNotice};
 
 /// Joining, publishing and ICE must all be done within this.
 const ESTABLISH_TIMEOUT: Duration = Duration::from_secs(20);
+/// The data channels open right after ICE; a notice waits this long for them.
+const NOTICE_BUDGET: Duration = Duration::from_secs(5);
+/// Saying goodbye must not hold up Stop.
+const GOODBYE_BUDGET: Duration = Duration::from_millis(300);
 
 #[derive(Debug, Clone)]
 pub struct LiveKitOptions {
@@ -139,12 +144,17 @@ pub async fn run(
         }
     };
     let _ = ready.send(Ok(()));
-    announce_viewers(&connection, &links);
+    announce_live(&connection, &links);
     let mut backoff = Backoff::new(options.reconnect_attempts, seed());
     loop {
         let served = serve(&mut connection, &mut options, &links, &mut media, &mut stop).await;
         let reason = match served {
             Served::Stopped => {
+                let goodbye = session_packet(SessionNotice::Ending);
+                let _ = connection
+                    .publisher
+                    .send_reliable(&goodbye, GOODBYE_BUDGET)
+                    .await;
                 let _ = connection.socket.send(&signal::leave()).await;
                 connection.close().await;
                 connection.socket.close().await;
@@ -195,14 +205,18 @@ pub async fn run(
             }
         }
         backoff.reset();
-        announce_viewers(&connection, &links);
+        announce_live(&connection, &links);
         links.control.request_keyframe();
         let _ = links.notices.send(SinkNotice::Restored);
     }
 }
 
-/// The count the join brought, which later changes build on.
-fn announce_viewers(connection: &Connection, links: &SinkLinks) {
+/// Tells the room we are live, and the creator how many watch (the count
+/// the join brought, which later changes build on).
+fn announce_live(connection: &Connection, links: &SinkLinks) {
+    connection
+        .publisher
+        .send_reliable_soon(session_packet(SessionNotice::Live), NOTICE_BUDGET);
     if let Some(count) = connection.machine.viewers() {
         let _ = links.notices.send(SinkNotice::Viewers(count));
     }
@@ -337,6 +351,7 @@ fn publisher_config(options: &LiveKitOptions, servers: Vec<IceServer>) -> Publis
         ice_servers: ice_servers(servers),
         audio: options.audio,
         layers: options.layers.clone(),
+        data_channels: true,
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod credentials;
+pub mod data;
 pub mod presence;
 pub mod signal;
 pub mod socket;

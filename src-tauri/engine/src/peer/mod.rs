@@ -13,6 +13,8 @@ pub mod subscriber;
 pub enum PeerError {
     #[error("WebRTC: {0}")]
     WebRtc(#[from] rtc::shared::error::Error),
+    #[error("WebRTC data channel: {0}")]
+    DataChannel(&'static str),
     #[error("WebRTC signalling: {0}")]
     Protocol(String),
 }

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use bytes::BytesMut;
+use rtc::data_channel::{RTCDataChannelInit, RTCDataChannelState};
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::{Registry, Slot};
 use rtc::media_stream::MediaStreamTrack;
@@ -27,6 +29,7 @@ use rtc::rtp_transceiver::rtp_sender::{
 };
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use tokio::sync::{mpsc, watch};
+use webrtc::data_channel::DataChannel;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::peer_connection::{
@@ -65,6 +68,8 @@ pub struct PublisherConfig {
     pub ice_servers: Vec<RTCIceServer>,
     pub audio: bool,
     pub layers: Vec<LayerDesc>,
+    /// LiveKit's `_reliable` and `_lossy` data channels (WHIP has none).
+    pub data_channels: bool,
 }
 
 /// What the connection reports while it runs.
@@ -149,6 +154,10 @@ pub struct Publisher {
     feedback: Arc<Feedback>,
     /// Signalling without trickle (WHIP) waits for this before sending the offer.
     gathering: Arc<watch::Sender<RTCIceGatheringState>>,
+    reliable: Option<Arc<dyn DataChannel>>,
+    /// Held open for the room (LiveKit expects both); Onair sends nothing
+    /// unordered yet.
+    _lossy: Option<Arc<dyn DataChannel>>,
 }
 
 impl Publisher {
@@ -281,6 +290,32 @@ impl Publisher {
             None
         };
 
+        // Opened before the first offer, so it carries the SCTP section.
+        let (reliable, lossy) = if config.data_channels {
+            let reliable = pc
+                .create_data_channel(
+                    RELIABLE_LABEL,
+                    Some(RTCDataChannelInit {
+                        ordered: true,
+                        ..Default::default()
+                    }),
+                )
+                .await?;
+            let lossy = pc
+                .create_data_channel(
+                    LOSSY_LABEL,
+                    Some(RTCDataChannelInit {
+                        ordered: false,
+                        max_retransmits: Some(0),
+                        ..Default::default()
+                    }),
+                )
+                .await?;
+            (Some(reliable), Some(lossy))
+        } else {
+            (None, None)
+        };
+
         let publisher = Publisher {
             pc,
             video,
@@ -292,6 +327,8 @@ impl Publisher {
             mid: Bytes::new(),
             feedback,
             gathering,
+            reliable,
+            _lossy: lossy,
         };
         publisher.watch_feedback();
         Ok(publisher)
@@ -474,9 +511,52 @@ impl Publisher {
         Ok(())
     }
 
+    /// Sends on the ordered channel once it is open (waits at most `budget`).
+    pub async fn send_reliable(&self, data: &[u8], budget: Duration) -> Result<(), WebRtcError> {
+        send_when_open(self.reliable.clone(), data, budget).await
+    }
+
+    /// Sends on the ordered channel in the background: the media must not
+    /// wait for the channel to open.
+    pub fn send_reliable_soon(&self, data: Vec<u8>, budget: Duration) {
+        let channel = self.reliable.clone();
+        tokio::spawn(async move { send_when_open(channel, &data, budget).await });
+    }
+
     pub async fn close(&self) {
         let _ = self.pc.close().await;
     }
+}
+
+pub const RELIABLE_LABEL: &str = "_reliable";
+pub const LOSSY_LABEL: &str = "_lossy";
+
+async fn send_when_open(
+    channel: Option<Arc<dyn DataChannel>>,
+    data: &[u8],
+    budget: Duration,
+) -> Result<(), WebRtcError> {
+    let Some(channel) = channel else {
+        return Err(WebRtcError::DataChannel("not negotiated"));
+    };
+    // Opening takes the DTLS and SCTP handshakes after ICE; the channel
+    // reports no open event we could await without taking its event stream.
+    let deadline = tokio::time::Instant::now() + budget;
+    while channel.ready_state().await? != RTCDataChannelState::Open {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(WebRtcError::DataChannel("did not open in time"));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    channel.send(BytesMut::from(data)).await?;
+    // Sent means acknowledged: a goodbye followed by a close must not be lost.
+    while channel.outstanding_bytes().await? > 0 {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(WebRtcError::DataChannel("was not acknowledged in time"));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(())
 }
 
 use rtc::sdp::extmap as sdp_extmap;

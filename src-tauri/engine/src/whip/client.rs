@@ -167,6 +167,7 @@ fn publisher_config(options: &WhipOptions, servers: &[IceServer]) -> PublisherCo
             .collect(),
         audio: options.audio,
         layers: options.layers.clone(),
+        data_channels: false,
     }
 }
 
