@@ -66,7 +66,10 @@ impl AppState {
 #[specta::specta]
 pub fn source_info(state: State<'_, Arc<AppState>>) -> SourceInfo {
     let spec = state.capture.spec();
-    let test_pattern = spec.video == VideoChoice::TestPattern;
+    let test_pattern = matches!(
+        spec.video,
+        VideoChoice::TestPattern | VideoChoice::BusyTestPattern
+    );
     let note = test_pattern.then(|| match state.cameras_found {
         0 => "No camera found: showing the test pattern.".to_string(),
         _ => "Camera capture is not supported in this version yet: showing the test pattern."

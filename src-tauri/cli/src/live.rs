@@ -24,7 +24,7 @@ pub struct LiveArgs {
     /// Read the stream key (or token) for an ad-hoc URL from stdin.
     #[arg(long)]
     key_stdin: bool,
-    /// test, or camera[:N]
+    /// test, test:busy (with grain that costs a camera's bitrate), or camera[:N]
     #[arg(long, default_value = "test", value_parser = parse_video)]
     video: VideoChoice,
     /// test, mic[:NAME] or none
@@ -64,12 +64,13 @@ pub struct LiveArgs {
 fn parse_video(s: &str) -> Result<VideoChoice, String> {
     match s.split_once(':') {
         None if s == "test" => Ok(VideoChoice::TestPattern),
+        Some(("test", "busy")) => Ok(VideoChoice::BusyTestPattern),
         None if s == "camera" => Ok(VideoChoice::Camera(None)),
         Some(("camera", n)) => n
             .parse()
             .map(|n| VideoChoice::Camera(Some(n)))
             .map_err(|_| format!("camera index must be a number, not {n:?}")),
-        _ => Err("use test, camera or camera:N".into()),
+        _ => Err("use test, test:busy, camera or camera:N".into()),
     }
 }
 

@@ -62,6 +62,9 @@ impl Capture {
             VideoChoice::TestPattern => {
                 Box::new(TestPattern::new(spec.width, spec.height, spec.fps, clock))
             }
+            VideoChoice::BusyTestPattern => {
+                Box::new(TestPattern::busy(spec.width, spec.height, spec.fps, clock))
+            }
             VideoChoice::Camera(index) => {
                 let output = camera::Output {
                     width: spec.width,

@@ -50,6 +50,8 @@ pub trait AudioSource: Send {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VideoChoice {
     TestPattern,
+    /// The test pattern with fresh grain, which costs a camera's bitrate.
+    BusyTestPattern,
     Camera(Option<u32>),
 }
 

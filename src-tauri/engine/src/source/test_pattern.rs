@@ -1,6 +1,9 @@
 //! The built-in video source and measuring instrument: moving colour bars, the
 //! stamp on top, and an all-white frame at every whole second of the media
-//! clock (when the test tone beeps).
+//! clock (when the test tone beeps). The busy variant adds fresh grain to the
+//! lower half of every frame: bars alone cost a tenth of a typical bitrate,
+//! grain makes the encoder spend what it is given, as a camera does (rate
+//! control and congestion tests need that).
 
 use std::sync::Arc;
 
@@ -24,6 +27,10 @@ const BARS_YUV: [(u8, u8, u8); 8] = [
 const FLASH_LUMA: u8 = 235;
 /// Pixels the bars move per frame.
 const SPEED: u64 = 4;
+/// Grain amplitude in luma steps either side: enough to cost bits at a
+/// camera-like quantiser, little enough that rate control can still meet a
+/// low target by quantising it away.
+const GRAIN: u8 = 12;
 
 pub struct TestPattern {
     width: u32,
@@ -31,6 +38,7 @@ pub struct TestPattern {
     fps: u32,
     clock: MediaClock,
     next_frame: u64,
+    busy: bool,
 }
 
 impl TestPattern {
@@ -44,6 +52,15 @@ impl TestPattern {
             fps,
             clock,
             next_frame,
+            busy: false,
+        }
+    }
+
+    /// The same pattern with fresh grain on its lower half in every frame.
+    pub fn busy(width: u32, height: u32, fps: u32, clock: MediaClock) -> Self {
+        TestPattern {
+            busy: true,
+            ..Self::new(width, height, fps, clock)
         }
     }
 
@@ -78,6 +95,9 @@ impl TestPattern {
             .for_each(|r| r.copy_from_slice(&u_row));
         v.chunks_exact_mut(cw)
             .for_each(|r| r.copy_from_slice(&v_row));
+        if self.busy && !flash {
+            add_grain(&mut y[w * (h / 2)..], n);
+        }
 
         let time_ms = self.clock.unix_ms_at(capture_us) as u32;
         stamp::draw(
@@ -100,11 +120,29 @@ impl TestPattern {
     }
 }
 
+/// Adds fresh noise (different in every frame, so no motion search can
+/// predict it) of ±GRAIN to the luma, from a xorshift generator.
+fn add_grain(luma: &mut [u8], frame: u64) {
+    let mut state = frame.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    for chunk in luma.chunks_mut(8) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        for (pixel, byte) in chunk.iter_mut().zip(state.to_le_bytes()) {
+            let offset = (byte % (2 * GRAIN + 1)) as i16 - GRAIN as i16;
+            *pixel = (*pixel as i16 + offset).clamp(16, 235) as u8;
+        }
+    }
+}
+
 impl VideoSource for TestPattern {
     fn describe(&self) -> String {
         format!(
-            "test pattern {}x{} at {} fps",
-            self.width, self.height, self.fps
+            "{}test pattern {}x{} at {} fps",
+            if self.busy { "busy " } else { "" },
+            self.width,
+            self.height,
+            self.fps
         )
     }
 
@@ -135,6 +173,27 @@ mod tests {
                 below_stamp.iter().map(|&p| p as u64).sum::<u64>() / below_stamp.len() as u64;
             assert_eq!(mean == FLASH_LUMA as u64, n == 30, "frame {n} mean {mean}");
         }
+    }
+
+    #[test]
+    fn the_busy_pattern_has_fresh_grain_below_and_a_clean_stamp() {
+        let pattern = TestPattern::busy(320, 180, 30, MediaClock::start());
+        let (a, b) = (pattern.render(1, 0), pattern.render(2, 0));
+        let (ya, yb) = (a.planes().0, b.planes().0);
+        assert_eq!(stamp::read(ya, 320).map(|s| s.frame), Some(1));
+        let lower = 90 * 320;
+        let differing = ya[lower..]
+            .iter()
+            .zip(&yb[lower..])
+            .filter(|(p, q)| p != q)
+            .count();
+        assert!(differing > (ya.len() - lower) * 3 / 4, "{differing}");
+        let plain = TestPattern::new(320, 180, 30, MediaClock::start()).render(1, 0);
+        assert_eq!(
+            ya[..lower],
+            plain.planes().0[..lower],
+            "upper half untouched"
+        );
     }
 
     #[test]
