@@ -10,6 +10,14 @@ is trusted by nobody.
 
     with Nginx(tmp_path) as server:
         url = f"rtmp://127.0.0.1:{server.rtmp_port}/live"
+
+With ``notify_url`` (an HTTP base URL, e.g. a ``PlatformBackend``'s), nginx
+also serves application ``platform``, whose ``on_publish`` and
+``on_publish_done`` go to ``NOTIFY_URL/nginx/on_publish`` and
+``NOTIFY_URL/nginx/on_publish_done`` (POST form, the stream key in
+``name``) and which records like ``live``. Publishes to it are refused
+unless that URL answers 2xx. Without ``notify_url`` the configuration is
+exactly the one above.
 """
 
 from __future__ import annotations
@@ -73,7 +81,7 @@ rtmp {{
       live on; notify_method get;
       on_publish http://127.0.0.1:{http_port}/on_publish;
       record all; record_path {rec};
-    }}
+    }}{platform_app}
   }}
 }}
 http {{
@@ -103,11 +111,24 @@ stream {{
 """
 
 
+PLATFORM_APP = """
+    application platform {{
+      live on;
+      on_publish {notify_url}/nginx/on_publish;
+      on_publish_done {notify_url}/nginx/on_publish_done;
+      record all; record_path {rec}; record_unique off;
+    }}"""
+
+
 class Nginx:
-    def __init__(self, directory: Path, wrap: Sequence[str] = ()):
-        """``wrap`` prefixes the nginx command (e.g. ``ip netns exec NS``)."""
+    def __init__(self, directory: Path, wrap: Sequence[str] = (), notify_url: Optional[str] = None):
+        """``wrap`` prefixes the nginx command (e.g. ``ip netns exec NS``).
+        ``notify_url`` adds application ``platform``, whose publish callbacks
+        go to that HTTP base URL (it must be reachable from nginx's network
+        namespace)."""
         self.dir = Path(directory)
         self.wrap = list(wrap)
+        self.notify_url = notify_url.rstrip("/") if notify_url else None
         self.rtmp_port = free_port()
         self.http_port = free_port()
         self.tls_port = free_port()
@@ -120,6 +141,7 @@ class Nginx:
         os.chmod(self.rec, 0o1777)
         (self.dir / "tmp").mkdir(exist_ok=True)
         make_certificates(self.dir)
+        platform_app = PLATFORM_APP.format(notify_url=self.notify_url, rec=self.rec) if self.notify_url else ""
         (self.dir / "nginx.conf").write_text(
             CONFIG.format(
                 modules=MODULES,
@@ -130,6 +152,7 @@ class Nginx:
                 tls_port=self.tls_port,
                 bad_tls_port=self.bad_tls_port,
                 good_key=GOOD_KEY,
+                platform_app=platform_app,
             )
         )
 
