@@ -7,6 +7,7 @@ in CI logs.
 
 from __future__ import annotations
 
+import secrets as stdlib_secrets
 import shutil
 import sys
 from pathlib import Path
@@ -18,6 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from onair_testkit import janus as janus_kit  # noqa: E402
 from onair_testkit import livekit as livekit_kit  # noqa: E402
 from onair_testkit import onair, secrets  # noqa: E402
+from onair_testkit.nginx import Nginx  # noqa: E402
+from onair_testkit.platform import PlatformBackend  # noqa: E402
 from onair_testkit.pulse import PulseServer, available  # noqa: E402
 
 _MEASUREMENTS: list[tuple[str, str]] = []
@@ -73,6 +76,29 @@ def livekit(tmp_path):
     server = livekit_kit.LiveKitServer(tmp_path / "livekit").start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def platform(livekit):
+    """The creator's platform backend (see onair_testkit.platform), minting
+    tokens for the ``livekit`` server. Its bearer (``platform.bearer``) and
+    every token and stream key it hands out are registered secrets."""
+    bearer = secrets.SESSION.register("plat_" + stdlib_secrets.token_urlsafe(24))
+    with PlatformBackend(bearer, livekit, on_secret=secrets.SESSION.register) as backend:
+        yield backend
+
+
+@pytest.fixture
+def platform_nginx(platform, tmp_path):
+    """A real nginx-rtmp whose application ``platform`` asks ``platform``
+    about every publish; ``platform.rtmp_url`` is set to it, so the ingress
+    contract hands out ``rtmp://127.0.0.1:PORT/platform``."""
+    if shutil.which("nginx") is None:
+        pytest.fail("nginx is not installed; scripts/setup installs it", pytrace=False)
+    with Nginx(tmp_path / "platform-nginx", notify_url=platform.url) as nginx:
+        platform.rtmp_url = nginx.url("platform")
+        yield nginx
+    platform.rtmp_url = None
 
 
 @pytest.fixture(scope="session", autouse=True)
