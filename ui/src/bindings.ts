@@ -54,6 +54,12 @@ export type Event_Deserialize = { type: "state"; state: SessionState;
 at_ms: number; error?: OnairError | null } | { type: "stats"; at_ms: number; video: VideoStats; audio?: AudioStats | null; 
 /**  Encoded packets waiting for the slowest sink. */
 sink_queue: QueueDepth } | { type: "viewers"; count: number } | 
+/**
+ *  What the creator's platform says (its status hook): whether it shows
+ *  the stream live, and to how many. `stale` when it could not be asked;
+ *  the values are then the last ones known.
+ */
+{ type: "platform"; live?: boolean | null; viewers?: number | null; stale: boolean; detail?: string | null } | 
 /**  The connection was lost; the next attempt comes in `retry_in_ms`. */
 { type: "reconnect"; at_ms: number; attempt: number; retry_in_ms: number; reason: string } | 
 /**
@@ -81,6 +87,12 @@ export type Event_Serialize = { type: "state"; state: SessionState;
 at_ms: number; error?: OnairError } | { type: "stats"; at_ms: number; video: VideoStats; audio?: AudioStats; 
 /**  Encoded packets waiting for the slowest sink. */
 sink_queue: QueueDepth } | { type: "viewers"; count: number } | 
+/**
+ *  What the creator's platform says (its status hook): whether it shows
+ *  the stream live, and to how many. `stale` when it could not be asked;
+ *  the values are then the last ones known.
+ */
+{ type: "platform"; live?: boolean; viewers?: number; stale: boolean; detail?: string } | 
 /**  The connection was lost; the next attempt comes in `retry_in_ms`. */
 { type: "reconnect"; at_ms: number; attempt: number; retry_in_ms: number; reason: string } | 
 /**
@@ -108,7 +120,16 @@ export type HealthCode = "device_lost" | "device_restored" |
 /**  Encoding fell behind; the stream stepped down (frame rate, then size). */
 "encoder_overload" | 
 /**  Load fell again; the stream stepped back up. */
-"encoder_recovered";
+"encoder_recovered" | 
+/**  Onair is sending, but the platform says the stream is not live. */
+"platform_not_live" | 
+/**  The platform shows the stream live again. */
+"platform_live" | 
+/**
+ *  Onair cleaned up after the platform: a stale or stuck session was
+ *  ended, or the end of this one could not be reported yet.
+ */
+"platform_session";
 
 /**
  *  An error as a creator sees it. `message` must never contain a secret:

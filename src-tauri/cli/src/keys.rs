@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use onair_engine::keys::{self, DestinationSummary, KeyState, Keys, KeysError, NewDestination};
+use onair_engine::platform::hooks::PlatformHooks;
 use onair_engine::secret::Secret;
 
 #[derive(Args)]
@@ -45,6 +46,9 @@ enum KeysCommand {
         /// LiveKit token URL: JSON pointer to the server URL in its answer (default /url).
         #[arg(long)]
         url_pointer: Option<String>,
+        /// The creator's platform: a JSON file of hooks (start, token, ingress, status, end; see the README). The key asked for is then the platform's API token.
+        #[arg(long, value_name = "FILE")]
+        platform: Option<std::path::PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -94,6 +98,22 @@ pub fn run(args: KeysArgs) -> ExitCode {
     }
 }
 
+/// A platform hooks file, refused whole if any part is not understood.
+fn read_platform(path: &std::path::Path) -> Result<PlatformHooks, KeysError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        KeysError::Unusable(format!(
+            "Cannot read the platform file {}: {e}.",
+            path.display()
+        ))
+    })?;
+    serde_json::from_str(&text).map_err(|e| {
+        KeysError::Unusable(format!(
+            "{} is not a platform hooks file: {e}. See the README's Platform hooks section.",
+            path.display()
+        ))
+    })
+}
+
 fn execute(keys: &Keys, command: KeysCommand) -> Result<(), KeysError> {
     let mut out = std::io::stdout().lock();
     match command {
@@ -107,8 +127,10 @@ fn execute(keys: &Keys, command: KeysCommand) -> Result<(), KeysError> {
             identity,
             token_pointer,
             url_pointer,
+            platform,
             json,
         } => {
+            let platform = platform.map(|path| read_platform(&path)).transpose()?;
             let options = [
                 ("api_key", api_key),
                 ("room", room),
@@ -123,6 +145,8 @@ fn execute(keys: &Keys, command: KeysCommand) -> Result<(), KeysError> {
             let needs_secret = keys::url::infer_kind(&url)?.needs_secret();
             let secret = if pasted_key || !needs_secret {
                 None
+            } else if platform.is_some() {
+                Some(read_secret(&format!("Platform API token for {name}: "))?)
             } else {
                 Some(read_secret(&format!("Stream key for {name}: "))?)
             };
@@ -133,6 +157,7 @@ fn execute(keys: &Keys, command: KeysCommand) -> Result<(), KeysError> {
                     token_url,
                     status_url,
                     options,
+                    platform,
                 },
                 secret,
             )?;

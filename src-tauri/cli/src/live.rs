@@ -9,9 +9,12 @@ use clap::Args;
 use onair_engine::clock::MediaClock;
 use onair_engine::events::{Event, SessionState};
 use onair_engine::keys;
-use onair_engine::keys::{DestinationKind, SavedDestination};
+use onair_engine::keys::config::ConfigStore;
+use onair_engine::keys::{DestinationKind, OsKeychain, SavedDestination};
 use onair_engine::livekit::credentials::TokenSource;
 use onair_engine::pipeline::capture::{Capture, CaptureSpec};
+use onair_engine::platform::journal::Journal;
+use onair_engine::platform::PlatformPlan;
 use onair_engine::secret::Secret;
 use onair_engine::session::{self, LiveConfig};
 use onair_engine::source::{AudioChoice, VideoChoice};
@@ -157,7 +160,13 @@ pub fn run(args: LiveArgs) -> ExitCode {
     config.reconnect_attempts = args.reconnect_attempts;
     config.simulcast = args.simulcast;
     config.room = args.room.clone();
-    if let Some(saved) = &resolved_saved {
+    if let Some(saved) = resolved_saved.as_ref().filter(|s| s.platform.is_some()) {
+        // The platform hands out the token or key; the keychain's secret is its API token.
+        match platform_plan(saved, config.secret.take()) {
+            Ok(plan) => config.platform = Some(plan),
+            Err(e) => return fail(e),
+        }
+    } else if let Some(saved) = &resolved_saved {
         if saved.kind == DestinationKind::Livekit {
             config.room = args.room.or_else(|| saved.options.get("room").cloned());
             match livekit_source(saved, config.secret.take()) {
@@ -182,6 +191,21 @@ pub fn run(args: LiveArgs) -> ExitCode {
         Ok(_) => ExitCode::SUCCESS,
         Err(_) => ExitCode::from(1), // already reported as a failed state event
     }
+}
+
+fn platform_plan(
+    saved: &SavedDestination,
+    bearer: Option<Secret>,
+) -> Result<PlatformPlan, OnairError> {
+    let store = ConfigStore::default_location()
+        .map_err(|e| OnairError::new(ErrorCode::InvalidDestination, e.to_string()))?;
+    Ok(PlatformPlan {
+        destination: saved.name.clone(),
+        hooks: saved.platform.clone().unwrap_or_default(),
+        bearer,
+        journal: Journal::in_dir(store.dir().join("sessions")),
+        keychain: Arc::new(OsKeychain::new()),
+    })
 }
 
 /// How a saved LiveKit destination gets its token: minted with its API
@@ -266,6 +290,18 @@ fn human(event: &Event) -> String {
             "{:>6.1}s  RECONNECTING  attempt {attempt}, next try in {:.1} s ({reason})",
             *at_ms as f64 / 1000.0,
             *retry_in_ms as f64 / 1000.0
+        ),
+        Event::Platform { stale: true, detail, .. } => {
+            format!("platform status unavailable: {}", detail.as_deref().unwrap_or("no answer"))
+        }
+        Event::Platform { live, viewers, .. } => format!(
+            "platform: {}{}",
+            match live {
+                Some(true) => "live",
+                Some(false) => "not live",
+                None => "status unknown",
+            },
+            viewers.map(|n| format!(", {n} viewers")).unwrap_or_default()
         ),
         Event::Bitrate { at_ms, kbps, backlog_ms, congested } => format!(
             "{:>6.1}s  BITRATE  {kbps} kbps ({}, backlog {backlog_ms} ms)",

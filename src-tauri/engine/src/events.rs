@@ -101,6 +101,18 @@ pub enum Event {
     Viewers {
         count: u32,
     },
+    /// What the creator's platform says (its status hook): whether it shows
+    /// the stream live, and to how many. `stale` when it could not be asked;
+    /// the values are then the last ones known.
+    Platform {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        live: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        viewers: Option<u32>,
+        stale: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
     /// The connection was lost; the next attempt comes in `retry_in_ms`.
     Reconnect {
         at_ms: u32,
@@ -146,6 +158,13 @@ pub enum HealthCode {
     EncoderOverload,
     /// Load fell again; the stream stepped back up.
     EncoderRecovered,
+    /// Onair is sending, but the platform says the stream is not live.
+    PlatformNotLive,
+    /// The platform shows the stream live again.
+    PlatformLive,
+    /// Onair cleaned up after the platform: a stale or stuck session was
+    /// ended, or the end of this one could not be reported yet.
+    PlatformSession,
 }
 
 impl Event {

@@ -12,6 +12,7 @@ pub mod livekit;
 pub mod media;
 pub mod peer;
 pub mod pipeline;
+pub mod platform;
 pub mod redact;
 pub mod rtmp;
 pub mod secret;

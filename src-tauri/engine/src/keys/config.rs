@@ -61,6 +61,11 @@ impl ConfigStore {
         ConfigStore { dir: dir.into() }
     }
 
+    /// The folder this store keeps its files in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     pub fn path(&self) -> PathBuf {
         self.dir.join(FILE_NAME)
     }
@@ -238,6 +243,7 @@ mod tests {
             token_url: None,
             status_url: None,
             options: Default::default(),
+            platform: None,
         }
     }
 

@@ -26,6 +26,9 @@ pub use keychain::{Keychain, KeychainError, MemoryKeychain, OsKeychain};
 pub use obs::{ObsError, ObsService};
 pub use url::{DestinationKind, UrlError};
 
+use crate::platform::hooks::PlatformHooks;
+use crate::platform::ingest_key_account;
+
 /// One saved destination as the config file stores it. Never a secret here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -40,6 +43,11 @@ pub struct SavedDestination {
     pub status_url: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub options: BTreeMap<String, String>,
+    /// The creator's platform: hooks for its session, token or ingest key,
+    /// and status. The destination's secret is then the platform's API token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "specta", specta(skip))]
+    pub platform: Option<PlatformHooks>,
 }
 
 /// What `add` needs besides the secret.
@@ -55,6 +63,9 @@ pub struct NewDestination {
     /// `token_pointer`, `url_pointer`.
     #[serde(default)]
     pub options: BTreeMap<String, String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "specta", specta(skip))]
+    pub platform: Option<PlatformHooks>,
 }
 
 impl std::fmt::Debug for NewDestination {
@@ -274,6 +285,20 @@ impl Keys {
         for endpoint in [&new.token_url, &new.status_url].into_iter().flatten() {
             url::check_no_credentials(endpoint)?;
         }
+        if let Some(hooks) = &new.platform {
+            for hook in [
+                &hooks.start,
+                &hooks.token,
+                &hooks.ingress,
+                &hooks.status,
+                &hooks.end,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                url::check_no_credentials(&hook.url)?;
+            }
+        }
         let secret = match (kind.needs_secret(), secret.or(split.key)) {
             (false, _) => None,
             (true, Some(s)) => Some(secret_for(&split.url, s)?),
@@ -286,6 +311,7 @@ impl Keys {
             token_url: new.token_url,
             status_url: new.status_url,
             options: new.options,
+            platform: new.platform,
         };
         self.config.update(|destinations| {
             if destinations.iter().any(|d| d.name == saved.name) {
@@ -396,6 +422,9 @@ impl Keys {
                 })?;
             if destinations[index].kind.needs_secret() {
                 self.keychain.delete(name)?;
+            }
+            if destinations[index].platform.is_some() {
+                self.keychain.delete(&ingest_key_account(name))?;
             }
             Ok(destinations.remove(index))
         })

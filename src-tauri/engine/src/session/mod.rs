@@ -2,6 +2,7 @@
 //! performs its actions with real threads, encoders and sinks (`runner`).
 
 pub mod machine;
+mod platform;
 pub mod runner;
 
 pub use runner::{start, LiveConfig, SessionHandle, SessionSummary};

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender};
 
 use super::machine::{Action, Input, Machine};
+use super::platform::PlatformSide;
 use crate::destination::Destination;
 use crate::encode::aac::AacEncoder;
 use crate::encode::h264::{H264Encoder, H264Settings};
@@ -26,6 +27,8 @@ use crate::pipeline::control::EncoderControl;
 use crate::pipeline::encoders::{self, Timeline};
 use crate::pipeline::fanout::{Fanout, SinkPort};
 use crate::pipeline::stats::{PipelineCounters, QueueGauge, StatsMeter};
+use crate::platform::flow::Obtained;
+use crate::platform::{ingest_key_account, PlatformPlan};
 use crate::secret::Secret;
 use crate::sink::file::FileSink;
 use crate::sink::livekit::LiveKitSink;
@@ -50,6 +53,8 @@ pub struct LiveConfig {
     pub room: Option<String>,
     /// How a LiveKit token is obtained, when not given as `secret`.
     pub token_source: Option<TokenSource>,
+    /// The creator's platform hooks, when the destination declares them.
+    pub platform: Option<PlatformPlan>,
 }
 
 impl LiveConfig {
@@ -64,6 +69,7 @@ impl LiveConfig {
             simulcast: false,
             room: None,
             token_source: None,
+            platform: None,
         }
     }
 }
@@ -187,6 +193,7 @@ struct Runner {
     summary: SessionSummary,
     failure: Option<OnairError>,
     meter: StatsMeter,
+    platform: PlatformSide,
 }
 
 impl Runner {
@@ -216,6 +223,7 @@ impl Runner {
             summary: SessionSummary::default(),
             failure: None,
             meter: StatsMeter::default(),
+            platform: PlatformSide::new(),
         }
     }
 
@@ -301,6 +309,12 @@ impl Runner {
     }
 
     fn prepare(&mut self) -> Result<Prepared, OnairError> {
+        if let Some(plan) = self.config.platform.clone() {
+            let obtained = self
+                .platform
+                .go_live(&plan, &self.config.destination, &*self.events)?;
+            self.apply_platform(&plan, obtained)?;
+        }
         let spec = self.capture.spec();
         let (width, height) = (spec.width & !1, spec.height & !1);
         let layers = if self.config.simulcast {
@@ -396,6 +410,29 @@ impl Runner {
         })
     }
 
+    /// Takes what the platform handed out: the server, the token, the key
+    /// (kept in the keychain so it is asked for once).
+    fn apply_platform(&mut self, plan: &PlatformPlan, got: Obtained) -> Result<(), OnairError> {
+        if let Some(url) = got.url {
+            self.config.destination = Destination::parse(&url)?;
+        }
+        if let Some(token) = got.token {
+            self.config.token_source = Some(TokenSource::Given(token));
+        }
+        if let Some(key) = got.key {
+            plan.keychain
+                .set(&ingest_key_account(&plan.destination), &key)
+                .map_err(|e| OnairError::new(ErrorCode::KeychainUnavailable, e.to_string()))?;
+            self.config.secret = Some(key);
+        } else if plan.hooks.ingress.is_some() {
+            self.config.secret = plan
+                .keychain
+                .get(&ingest_key_account(&plan.destination))
+                .map_err(|e| OnairError::new(ErrorCode::KeychainUnavailable, e.to_string()))?;
+        }
+        Ok(())
+    }
+
     fn connect(&mut self) -> Result<(), OnairError> {
         let prepared = self.prepared.as_mut().expect("prepared before connect");
         for sink in &mut prepared.sinks {
@@ -479,6 +516,10 @@ impl Runner {
             sinks: sink_threads,
             sinks_left,
         });
+        if let Some(plan) = &self.config.platform {
+            let presence = matches!(self.config.destination, Destination::LiveKit(_));
+            self.platform.watch_status(plan, presence, &*self.events);
+        }
     }
 
     /// Blocks while live until Stop, the end of the requested duration or a
@@ -492,6 +533,11 @@ impl Runner {
             }
             select! {
                 recv(self.stop_rx) -> _ => return Input::Stop,
+                recv(self.platform.readings) -> reading => {
+                    if let Ok(reading) = reading {
+                        self.platform.on_reading(reading, &*self.events);
+                    }
+                }
                 recv(self.notices) -> notice => {
                     if let Ok(notice) = notice {
                         if let Some(input) = self.on_notice(notice) {
@@ -583,6 +629,9 @@ impl Runner {
     /// timeline, sinks drain their queues and close. Idempotent.
     fn unwind(&mut self) -> Result<(), OnairError> {
         let mut first_error = None;
+        // The platform hears the end after the media has stopped: a viewer
+        // never sees the platform say "ended" while frames still arrive.
+        let platform = self.config.platform.clone();
         if let Some(running) = self.running.take() {
             running.timeline.stop_now();
             for thread in running.encoders {
@@ -619,6 +668,9 @@ impl Runner {
                     first_error.get_or_insert(e);
                 }
             }
+        }
+        if let Some(plan) = platform {
+            self.platform.end(&plan, &*self.events);
         }
         first_error.map_or(Ok(()), Err)
     }

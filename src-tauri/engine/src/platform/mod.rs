@@ -1,0 +1,88 @@
+//! The creator's platform: the HTTP hooks a destination declares (start a
+//! session, get a token or an ingest key, read the status, end the session),
+//! the Go Live flow over them, the status poller and the crash journal.
+
+pub mod client;
+pub mod flow;
+pub mod hooks;
+pub mod journal;
+pub mod status;
+
+use std::sync::Arc;
+
+use crate::keys::keychain::Keychain;
+use crate::secret::Secret;
+use hooks::PlatformHooks;
+use journal::Journal;
+
+/// Everything a session needs to run a destination's platform hooks.
+#[derive(Clone)]
+pub struct PlatformPlan {
+    /// The saved destination's name: the journal's and the keychain's key.
+    pub destination: String,
+    pub hooks: PlatformHooks,
+    /// The platform's API token, from the keychain.
+    pub bearer: Option<Secret>,
+    pub journal: Journal,
+    /// Where an ingest key the platform hands out is kept.
+    pub keychain: Arc<dyn Keychain>,
+}
+
+impl std::fmt::Debug for PlatformPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlatformPlan")
+            .field("destination", &self.destination)
+            .field("hooks", &self.hooks)
+            .field("bearer", &self.bearer)
+            .finish()
+    }
+}
+
+/// The keychain account of the ingest key a platform handed out for a
+/// destination ('#' never appears in a destination's name).
+pub fn ingest_key_account(destination: &str) -> String {
+    format!("{destination}#ingest-key")
+}
+
+/// Before a platform session is opened: can the media server be reached at
+/// all? (A session opened towards a dead ingest only has to be ended again.)
+pub fn check_reachable(url: &str) -> Result<(), crate::error::OnairError> {
+    use std::net::{TcpStream, ToSocketAddrs};
+    let shown = crate::redact::redact_url(url);
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Ok(());
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit('@').next().unwrap_or_default();
+    let default_port = match scheme.to_ascii_lowercase().as_str() {
+        "rtmp" => 1935,
+        "ws" | "http" => 80,
+        _ => 443,
+    };
+    let has_port = authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.chars().all(|c| c.is_ascii_digit()) && !authority.ends_with(']'));
+    let target = if has_port {
+        authority.to_string()
+    } else {
+        format!("{authority}:{default_port}")
+    };
+    let unreachable = |why: String| {
+        crate::error::OnairError::new(
+            crate::error::ErrorCode::Unreachable,
+            format!("Onair could not reach {shown} ({why}), so nothing was started on your platform. Is the server running, and is the URL right?"),
+        )
+    };
+    let addrs: Vec<_> = target
+        .to_socket_addrs()
+        .map_err(|e| unreachable(e.to_string()))?
+        .collect();
+    let mut last = String::from("no address");
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(3)) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(unreachable(last))
+}

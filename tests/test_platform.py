@@ -1,0 +1,233 @@
+"""One Go Live through the creator's platform: Onair runs the platform's
+hooks (start a session, get a token or an ingest key, read the status, end
+the session) against the reference platform backend
+(onair_testkit.platform), which mints real tokens for the real
+livekit-server and hears nginx-rtmp's publish callbacks, and counts every
+call. Destinations and their platform API tokens live in a real
+gnome-keyring (onair_testkit.keyring).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import pytest
+
+from onair_testkit import onair
+from onair_testkit.keyring import KeyringEnv, missing_tools
+
+pytestmark = pytest.mark.skipif(bool(missing_tools()), reason=f"missing {missing_tools()}")
+
+EVENT = "42"
+ROOM = "studio"
+
+
+@pytest.fixture
+def k(tmp_path):
+    with KeyringEnv(tmp_path / "env") as env:
+        env.start_bus()
+        env.start_keyring(unlock=True)
+        yield env
+
+
+def auth() -> dict:
+    return {"Authorization": "Bearer {secret}"}
+
+
+def events_hooks(base: str) -> dict:
+    """The event platform: a session first, then a broadcaster token."""
+    return {
+        "vars": {"eventId": EVENT},
+        "start": {"url": base + "/api/streaming/session/{eventId}", "headers": auth(),
+                  "read": {"session_id": "/session/id"}},
+        "token": {"url": base + "/api/streaming/{eventId}/token", "headers": auth(),
+                  "body": {"role": "BROADCASTER"}, "read": {"token": "/token", "url": "/url"}},
+        "status": {"method": "GET", "url": base + "/api/streaming/{eventId}/status", "headers": auth(),
+                   "read": {"live": "/phase", "viewers": "/viewerCount"}, "live_when": "LIVE"},
+        "end": {"url": base + "/api/streaming/session/{eventId}/end", "headers": auth()},
+    }
+
+
+def rooms_hooks(base: str) -> dict:
+    """The rooms platform: start answers the token itself, or 409 when stuck."""
+    return {
+        "vars": {"roomId": ROOM},
+        "start": {"url": base + "/rooms/{roomId}/sessions", "headers": auth(),
+                  "read": {"session_id": "/sessionId", "token": "/token", "url": "/livekitUrl"}},
+        "status": {"method": "GET", "url": base + "/rooms/{roomId}", "headers": auth(),
+                   "read": {"live": "/status", "viewers": "/viewers"}, "live_when": "live"},
+        "end": {"url": base + "/rooms/{roomId}/end", "headers": auth()},
+    }
+
+
+def ingress_hooks(base: str) -> dict:
+    """The RTMP ingress platform: an ingest URL and key, asked for once."""
+    return {
+        "ingress": {"url": base + "/api/stream/ingress", "headers": auth(),
+                    "read": {"url": "/serverUrl", "key": "/streamKey"}},
+        "status": {"method": "GET", "url": base + "/api/stream/status", "headers": auth(),
+                   "read": {"live": "/isLive", "viewers": "/viewerCount"}},
+    }
+
+
+def add(k: KeyringEnv, tmp_path, name: str, url: str, hooks: dict, bearer: str) -> None:
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(hooks))
+    run = k.onair("keys", "add", name, "--url", url, "--platform", str(path), stdin=bearer + "\n")
+    assert run.returncode == 0, run.describe()
+
+
+def live(k: KeyringEnv, name: str, *extra: str) -> onair.Session:
+    return onair.Session(["live", name, "--json", *extra], env=k.env)
+
+
+def platform_events(session: onair.Session) -> list[dict]:
+    return [e for e in session.events if e.get("type") == "platform"]
+
+
+def health(session: onair.Session, code: str) -> list[str]:
+    return [e["message"] for e in session.events if e.get("type") == "health" and e["code"] == code]
+
+
+def journal(k: KeyringEnv, name: str):
+    return k.config / "onair" / "sessions" / f"{name}.json"
+
+
+def test_the_event_platform_goes_live_shows_status_and_ends_once(k, tmp_path, platform, livekit):
+    add(k, tmp_path, "events", livekit.url, events_hooks(platform.url), platform.bearer)
+    with live(k, "events") as session:
+        session.wait_for_state("live", timeout=30)
+        assert platform.calls("events.start") == 1 and platform.calls("events.token") == 1
+        assert platform.requests("events.token")[0].body == {"role": "BROADCASTER"}
+        assert journal(k, "events").exists(), "the open session is in the journal"
+        with livekit.subscriber(f"event-{EVENT}", identity="fan", audio=False) as sub:
+            sub.wait_for_frames(10, timeout=15)
+            session.wait_for(lambda e: e.get("type") == "platform" and e.get("viewers") == 1, timeout=15)
+        # The platform ends the event under a broadcaster who is still sending:
+        # the creator is told, not left guessing.
+        platform.phase(EVENT)  # the event exists
+        k_calls_before = platform.calls("events.end")
+        _post(platform, f"/api/streaming/session/{EVENT}/end")
+        session.wait_for(lambda e: e.get("type") == "health" and e["code"] == "platform_not_live", timeout=20)
+        assert platform.calls("events.end") == k_calls_before + 1
+        session.stop()
+    assert session.returncode == 0, session.describe()
+    statuses = platform_events(session)
+    assert statuses[0]["live"] is True, statuses
+    assert platform.calls("events.end") == 2, "Onair's own end, once (after the platform's)"
+    assert not journal(k, "events").exists()
+    assert platform.calls("events.status") >= 3
+
+
+def _post(platform, path: str) -> None:
+    import urllib.request
+
+    request = urllib.request.Request(platform.url + path, method="POST", data=b"{}",
+                                     headers={"Authorization": f"Bearer {platform.bearer}",
+                                              "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        assert answer.status == 200
+
+
+def test_a_stuck_room_is_ended_and_started_again_once(k, tmp_path, platform, livekit):
+    add(k, tmp_path, "rooms", livekit.url, rooms_hooks(platform.url), platform.bearer)
+    platform.make_stuck(ROOM)
+    with live(k, "rooms", "--duration", "3") as session:
+        session.wait_for_state("live", timeout=30)
+        session.wait(30)
+    assert session.returncode == 0, session.describe()
+    assert platform.statuses("rooms.start") == [409, 201]
+    assert platform.calls("rooms.end") == 2, "the stuck session, then ours"
+    notes = health(session, "platform_session")
+    assert any("409" in n for n in notes), session.describe()
+
+
+def test_the_ingress_platform_hands_out_a_key_once(k, tmp_path, platform, platform_nginx):
+    add(k, tmp_path, "ingest", platform_nginx.url("platform"), ingress_hooks(platform.url), platform.bearer)
+    with live(k, "ingest") as session:
+        session.wait_for_state("live", timeout=30)
+        platform.set_viewers(4)
+        session.wait_for(lambda e: e.get("type") == "viewers" and e["count"] == 4, timeout=20)
+        assert any(e.get("live") is True for e in platform_events(session)), platform_events(session)
+        session.stop()
+    assert session.returncode == 0, session.describe()
+    assert platform.calls("ingress.ingress") == 1
+    assert k.lookup("ingest#ingest-key") == platform.stream_key, "the key is kept in the keychain"
+
+    again = live(k, "ingest", "--duration", "2")
+    again.wait(30)
+    assert again.returncode == 0, again.describe()
+    assert platform.calls("ingress.ingress") == 1, "the kept key is used, not a new one"
+    assert platform.statuses("nginx.on_publish")[-1] == 200
+
+
+def test_the_platform_down_at_start_publishes_nothing(k, tmp_path, platform, livekit):
+    add(k, tmp_path, "events", livekit.url, events_hooks(platform.url), platform.bearer)
+    platform.down()
+    started = time.time()
+    session = live(k, "events")
+    failed = session.wait_for_state("failed", timeout=30)
+    session.wait(15)
+    assert session.returncode == 1
+    assert failed["error"]["code"] == "platform_error", failed
+    assert "could not reach your platform" in failed["error"]["message"], failed
+    assert livekit.rooms() == [], "nothing was published"
+    assert not journal(k, "events").exists()
+    platform.up()
+    assert platform.calls("events.end") == 0
+    assert time.time() - started < 15
+
+
+def test_the_platform_down_while_live_leaves_the_stream_up(k, tmp_path, platform, livekit):
+    add(k, tmp_path, "events", livekit.url, events_hooks(platform.url), platform.bearer)
+    with live(k, "events") as session:
+        session.wait_for_state("live", timeout=30)
+        session.wait_for(lambda e: e.get("type") == "platform" and not e["stale"], timeout=15)
+        platform.down()
+        stale = session.wait_for(lambda e: e.get("type") == "platform" and e["stale"], timeout=20)
+        frames_at_stale = _encoded(session)
+        time.sleep(2)
+        assert _encoded(session) > frames_at_stale, "the stream went on"
+        platform.up()
+        session.stop()
+    assert session.returncode == 0, session.describe()
+    assert stale["live"] is True, "the last known state is kept"
+    assert platform.calls("events.end") == 1
+
+
+def _encoded(session: onair.Session) -> int:
+    stats = [e for e in session.events if e.get("type") == "stats"]
+    return stats[-1]["video"]["encoded"] if stats else 0
+
+
+def test_a_failure_after_start_still_ends_the_session_once(k, tmp_path, platform, livekit):
+    add(k, tmp_path, "events", livekit.url, events_hooks(platform.url), platform.bearer)
+    platform.fail_next("events.token", 500, times=10)
+    session = live(k, "events")
+    failed = session.wait_for_state("failed", timeout=30)
+    session.wait(15)
+    assert failed["error"]["code"] == "platform_error" and "HTTP 500" in failed["error"]["message"], failed
+    assert platform.calls("events.token") == 4, "one try and three retries"
+    assert platform.calls("events.start") == 1 and platform.calls("events.end") == 1
+    assert not journal(k, "events").exists()
+
+
+def test_a_crash_while_live_is_cleaned_up_by_the_next_go_live(k, tmp_path, platform, livekit):
+    add(k, tmp_path, "rooms", livekit.url, rooms_hooks(platform.url), platform.bearer)
+    crashed = live(k, "rooms")
+    crashed.wait_for_state("live", timeout=30)
+    crashed.proc.send_signal(signal.SIGKILL)
+    crashed.wait(10)
+    assert journal(k, "rooms").exists()
+    assert platform.calls("rooms.end") == 0
+
+    with live(k, "rooms", "--duration", "2") as session:
+        session.wait_for_state("live", timeout=30)
+        session.wait(30)
+    assert session.returncode == 0, session.describe()
+    assert platform.statuses("rooms.start") == [201, 201], "no 409: the stale session was ended first"
+    assert platform.calls("rooms.end") == 2
+    assert any("crash" in n for n in health(session, "platform_session")), session.describe()
+    assert not journal(k, "rooms").exists()
