@@ -214,6 +214,23 @@ def test_a_failure_after_start_still_ends_the_session_once(k, tmp_path, platform
     assert not journal(k, "events").exists()
 
 
+def test_a_5xx_is_tried_again_and_a_4xx_is_not(k, tmp_path, platform, livekit):
+    add(k, tmp_path, "events", livekit.url, events_hooks(platform.url), platform.bearer)
+    platform.fail_next("events.start", 503)
+    with live(k, "events", "--duration", "2") as session:
+        session.wait_for_state("live", timeout=30)
+        session.wait(30)
+    assert session.returncode == 0, session.describe()
+    assert platform.statuses("events.start") == [503, 201]
+
+    platform.fail_next("events.start", 400)
+    refused = live(k, "events")
+    failed = refused.wait_for_state("failed", timeout=30)
+    refused.wait(15)
+    assert platform.statuses("events.start")[-1] == 400 and platform.calls("events.start") == 3
+    assert failed["error"]["code"] == "platform_error" and "HTTP 400" in failed["error"]["message"], failed
+
+
 def test_a_crash_while_live_is_cleaned_up_by_the_next_go_live(k, tmp_path, platform, livekit):
     add(k, tmp_path, "rooms", livekit.url, rooms_hooks(platform.url), platform.bearer)
     crashed = live(k, "rooms")
