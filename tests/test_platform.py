@@ -162,6 +162,19 @@ def test_the_ingress_platform_hands_out_a_key_once(k, tmp_path, platform, platfo
     assert platform.calls("ingress.ingress") == 1, "the kept key is used, not a new one"
     assert platform.statuses("nginx.on_publish")[-1] == 200
 
+    # The creator regenerates the key on the platform's site: the kept one is
+    # refused, forgotten, and the next Go Live asks for the new one.
+    _post(platform, "/api/stream/ingress")
+    refused = live(k, "ingest", "--duration", "2")
+    failed = refused.wait_for_state("failed", timeout=30)
+    refused.wait(15)
+    assert failed["error"]["code"] == "key_rejected", failed
+    assert k.lookup("ingest#ingest-key") is None
+    fresh = live(k, "ingest", "--duration", "2")
+    fresh.wait(30)
+    assert fresh.returncode == 0, fresh.describe()
+    assert platform.calls("ingress.ingress") == 3 and k.lookup("ingest#ingest-key") == platform.stream_key
+
 
 def test_the_platform_down_at_start_publishes_nothing(k, tmp_path, platform, livekit):
     add(k, tmp_path, "events", livekit.url, events_hooks(platform.url), platform.bearer)

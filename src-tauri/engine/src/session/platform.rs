@@ -67,17 +67,16 @@ impl PlatformSide {
                 check_reachable(url)?;
             }
         }
-        let key_kept = hooks.ingress.is_some()
-            && plan
-                .keychain
-                .get(&ingest_key_account(&plan.destination))
-                .map_err(|e| OnairError::new(ErrorCode::KeychainUnavailable, e.to_string()))?
-                .is_some();
+        let account = ingest_key_account(&plan.destination);
+        let kept_key = match hooks.ingress {
+            Some(_) => plan.keychain.get(&account).map_err(keychain_error)?,
+            None => None,
+        };
         let declared = Declared {
             start: hooks.start.is_some(),
             end: hooks.end.is_some(),
             token: hooks.token.is_some(),
-            ingress: hooks.ingress.is_some() && !key_kept,
+            ingress: hooks.ingress.is_some() && kept_key.is_none(),
         };
         let stale = plan
             .journal
@@ -119,7 +118,21 @@ impl PlatformSide {
             remember(plan, &flow);
         }
         self.flow = Some(flow);
-        outcome
+        let mut obtained = outcome?;
+        match &obtained.key {
+            // Asked for once: the next Go Live uses the same key.
+            Some(fresh) => plan.keychain.set(&account, fresh).map_err(keychain_error)?,
+            None => obtained.key = kept_key,
+        }
+        Ok(obtained)
+    }
+
+    /// A kept ingest key the server refused is forgotten, so the next Go
+    /// Live asks the platform for a new one.
+    pub fn on_failure(&self, plan: &PlatformPlan, error: &OnairError) {
+        if error.code == ErrorCode::KeyRejected && plan.hooks.ingress.is_some() {
+            let _ = plan.keychain.delete(&ingest_key_account(&plan.destination));
+        }
     }
 
     fn with_vars(&self, extra: &std::collections::BTreeMap<String, String>) -> Context {
@@ -234,6 +247,10 @@ impl PlatformSide {
             ),
         }
     }
+}
+
+fn keychain_error(e: crate::keys::KeychainError) -> OnairError {
+    crate::keys::KeysError::from(e).into()
 }
 
 fn hook_for(hooks: &PlatformHooks, step: Step) -> Option<&Hook> {

@@ -28,7 +28,7 @@ use crate::pipeline::encoders::{self, Timeline};
 use crate::pipeline::fanout::{Fanout, SinkPort};
 use crate::pipeline::stats::{PipelineCounters, QueueGauge, StatsMeter};
 use crate::platform::flow::Obtained;
-use crate::platform::{ingest_key_account, PlatformPlan};
+use crate::platform::PlatformPlan;
 use crate::secret::Secret;
 use crate::sink::file::FileSink;
 use crate::sink::livekit::LiveKitSink;
@@ -270,6 +270,9 @@ impl Runner {
                 None
             }
             Action::Fail(error) => {
+                if let Some(plan) = &self.config.platform {
+                    self.platform.on_failure(plan, &error);
+                }
                 self.emit_state(SessionState::Failed, Some(error.clone()));
                 self.failure = Some(error);
                 None
@@ -313,7 +316,7 @@ impl Runner {
             let obtained = self
                 .platform
                 .go_live(&plan, &self.config.destination, &*self.events)?;
-            self.apply_platform(&plan, obtained)?;
+            self.apply_platform(obtained)?;
         }
         let spec = self.capture.spec();
         let (width, height) = (spec.width & !1, spec.height & !1);
@@ -410,9 +413,8 @@ impl Runner {
         })
     }
 
-    /// Takes what the platform handed out: the server, the token, the key
-    /// (kept in the keychain so it is asked for once).
-    fn apply_platform(&mut self, plan: &PlatformPlan, got: Obtained) -> Result<(), OnairError> {
+    /// Takes what the platform handed out: the server, the token, the key.
+    fn apply_platform(&mut self, got: Obtained) -> Result<(), OnairError> {
         if let Some(url) = got.url {
             self.config.destination = Destination::parse(&url)?;
         }
@@ -420,15 +422,7 @@ impl Runner {
             self.config.token_source = Some(TokenSource::Given(token));
         }
         if let Some(key) = got.key {
-            plan.keychain
-                .set(&ingest_key_account(&plan.destination), &key)
-                .map_err(|e| OnairError::new(ErrorCode::KeychainUnavailable, e.to_string()))?;
             self.config.secret = Some(key);
-        } else if plan.hooks.ingress.is_some() {
-            self.config.secret = plan
-                .keychain
-                .get(&ingest_key_account(&plan.destination))
-                .map_err(|e| OnairError::new(ErrorCode::KeychainUnavailable, e.to_string()))?;
         }
         Ok(())
     }
