@@ -78,6 +78,13 @@ class Uplink:
     def uncap(self) -> None:
         _run(self.wrap(["tc", "qdisc", "del", "dev", self.publisher_if, "root"]))
 
+    def down(self) -> None:
+        """The link goes away (a cable pulled, Wi-Fi lost)."""
+        _run(self.wrap(["ip", "link", "set", self.publisher_if, "down"]))
+
+    def up(self) -> None:
+        _run(self.wrap(["ip", "link", "set", self.publisher_if, "up"]))
+
     def loss(self, percent: float) -> None:
         """Drops ``percent`` % of the publisher's outgoing UDP packets at random."""
         self.no_loss()

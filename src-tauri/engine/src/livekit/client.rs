@@ -10,7 +10,7 @@ use livekit_protocol::{
 };
 use rtc::peer_connection::transport::RTCIceServer;
 use tokio::sync::{mpsc, oneshot};
-use webrtc::peer_connection::RTCPeerConnectionState;
+use webrtc::peer_connection::{RTCIceConnectionState, RTCPeerConnectionState};
 
 use super::data::{session_packet, SessionNotice};
 use super::signal::{self, LeaveAction, Output, SignalMachine};
@@ -200,6 +200,7 @@ pub async fn run(
                         connection.close().await;
                         return Err(e);
                     }
+                    Err(e) if e.message == resume_error.message => last_reason = e.message,
                     Err(e) => last_reason = format!("{}; {}", resume_error.message, e.message),
                 },
             }
@@ -441,6 +442,9 @@ async fn negotiate(
         pc_events,
         subscriber,
     } = sides;
+    // What the connection said before this offer (a state from before a
+    // loss) must not be taken for the answer to it.
+    while pc_events.try_recv().is_ok() {}
     let offer = publisher
         .create_offer(ice_restart)
         .await
@@ -485,14 +489,18 @@ async fn negotiate(
             }
             Some(event) = pc_events.recv() => match event {
                 PcEvent::Candidate(json) => socket.send(&signal::trickle(json, false)).await?,
-                PcEvent::State(RTCPeerConnectionState::Connected) => return Ok(()),
+                PcEvent::State(RTCPeerConnectionState::Connected) if !ice_restart || answered => return Ok(()),
+                // After an ICE restart the connection may stay "connected"
+                // throughout; ICE connecting again is what counts.
+                PcEvent::Ice(RTCIceConnectionState::Connected | RTCIceConnectionState::Completed)
+                    if ice_restart && answered => return Ok(()),
                 PcEvent::State(RTCPeerConnectionState::Failed) => {
                     return Err(OnairError::new(
                         ErrorCode::Unreachable,
                         "Media could not reach the LiveKit server (ICE failed). A firewall may block UDP; ask your platform for a TURN server.",
                     ))
                 }
-                PcEvent::State(_) => {}
+                PcEvent::State(_) | PcEvent::Ice(_) => {}
             }
         }
     }
@@ -591,7 +599,7 @@ async fn serve(
                 PcEvent::State(RTCPeerConnectionState::Failed | RTCPeerConnectionState::Disconnected) => {
                     return Served::Lost("media stopped reaching the LiveKit server".into());
                 }
-                PcEvent::State(_) => {}
+                PcEvent::State(_) | PcEvent::Ice(_) => {}
             },
             _ = feedback_tick.tick() => {
                 steering.on_tick(&connection.publisher.feedback(), links);

@@ -33,8 +33,8 @@ use webrtc::data_channel::DataChannel;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState,
-    RTCPeerConnectionIceEvent, RTCPeerConnectionState,
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceConnectionState,
+    RTCIceGatheringState, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
 };
 
 use super::feedback::Feedback;
@@ -78,6 +78,9 @@ pub enum PcEvent {
     /// A local candidate, as the JSON init object signalling carries.
     Candidate(String),
     State(RTCPeerConnectionState),
+    /// ICE's own state: after an ICE restart the connection's state may
+    /// not change at all, but ICE checks and connects again.
+    Ice(RTCIceConnectionState),
 }
 
 /// Forwards a connection's candidates and state changes to its owner.
@@ -107,6 +110,10 @@ impl PeerConnectionEventHandler for Handler {
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
         let _ = self.events.send(PcEvent::State(state));
+    }
+
+    async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
+        let _ = self.events.send(PcEvent::Ice(state));
     }
 
     async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {

@@ -290,7 +290,7 @@ async fn connect(connection: &mut Connection, http: &Http) -> Result<(), OnairEr
             PcEvent::Candidate(json) => trickle(connection, http, &json).await,
             PcEvent::State(RTCPeerConnectionState::Connected) => return Ok(()),
             PcEvent::State(RTCPeerConnectionState::Failed) => return Err(ice_failed()),
-            PcEvent::State(_) => {}
+            PcEvent::State(_) | PcEvent::Ice(_) => {}
         }
     }
     Err(ice_failed())
@@ -421,7 +421,7 @@ async fn serve(
                 PcEvent::State(RTCPeerConnectionState::Failed | RTCPeerConnectionState::Disconnected) => {
                     return Served::Lost("media stopped reaching the WHIP server".into());
                 }
-                PcEvent::State(_) => {}
+                PcEvent::State(_) | PcEvent::Ice(_) => {}
             },
             _ = feedback_tick.tick() => {
                 steering.on_tick(&connection.publisher.feedback(), links);
