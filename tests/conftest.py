@@ -20,7 +20,7 @@ from onair_testkit import janus as janus_kit  # noqa: E402
 from onair_testkit import livekit as livekit_kit  # noqa: E402
 from onair_testkit import onair, secrets  # noqa: E402
 from onair_testkit.nginx import Nginx  # noqa: E402
-from onair_testkit.platform import PlatformBackend  # noqa: E402
+from onair_testkit.platform_backend import PlatformBackend  # noqa: E402
 from onair_testkit.pulse import PulseServer, available  # noqa: E402
 
 _MEASUREMENTS: list[tuple[str, str]] = []
@@ -80,7 +80,7 @@ def livekit(tmp_path):
 
 @pytest.fixture
 def platform(livekit):
-    """The creator's platform backend (see onair_testkit.platform), minting
+    """The creator's platform backend (see onair_testkit.platform_backend), minting
     tokens for the ``livekit`` server. Its bearer (``platform.bearer``) and
     every token and stream key it hands out are registered secrets."""
     bearer = secrets.SESSION.register("plat_" + stdlib_secrets.token_urlsafe(24))

@@ -1,7 +1,7 @@
 """One Go Live through the creator's platform: Onair runs the platform's
 hooks (start a session, get a token or an ingest key, read the status, end
 the session) against the reference platform backend
-(onair_testkit.platform), which mints real tokens for the real
+(onair_testkit.platform_backend), which mints real tokens for the real
 livekit-server and hears nginx-rtmp's publish callbacks, and counts every
 call. Destinations and their platform API tokens live in a real
 gnome-keyring (onair_testkit.keyring).
@@ -146,10 +146,19 @@ def test_a_stuck_room_is_ended_and_started_again_once(k, tmp_path, platform, liv
 
 def test_the_ingress_platform_hands_out_a_key_once(k, tmp_path, platform, platform_nginx):
     add(k, tmp_path, "ingest", platform_nginx.url("platform"), ingress_hooks(platform.url), platform.bearer)
+    before = k.onair("status", "ingest", "--json")
+    assert before.returncode == 0, before.describe()
+    assert before.events == [{"type": "platform", "live": False, "viewers": 0, "stale": False}], before.describe()
     with live(k, "ingest") as session:
         session.wait_for_state("live", timeout=30)
         platform.set_viewers(4)
         session.wait_for(lambda e: e.get("type") == "viewers" and e["count"] == 4, timeout=20)
+        # The platform's view from outside the session, as a creator would check it.
+        watch = onair.Session(["status", "ingest", "--watch", "--json"], env=k.env)
+        reading = watch.wait_for(lambda e: e.get("type") == "platform", timeout=15)
+        watch.stop()
+        assert watch.returncode == 0, watch.describe()
+        assert (reading["live"], reading["viewers"]) == (True, 4), reading
         assert any(e.get("live") is True for e in platform_events(session)), platform_events(session)
         session.stop()
     assert session.returncode == 0, session.describe()

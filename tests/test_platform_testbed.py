@@ -1,7 +1,7 @@
 """The platform backend proves itself before Onair's platform hooks meet it.
 
 Plain HTTP (urllib) drives the three contracts of
-``onair_testkit.platform``: their happy paths and their error codes (401
+``onair_testkit.platform_backend``: their happy paths and their error codes (401
 without the bearer, 409 for a second start or a stuck room, 400 for a wrong
 role), injected failures, and the backend going down (connections refused)
 and coming back on the same port with its state. The tokens it mints must
@@ -26,7 +26,7 @@ import jwt
 import pytest
 
 from onair_testkit.livekit import Publisher, Viewers
-from onair_testkit.platform import PlatformBackend
+from onair_testkit.platform_backend import PlatformBackend
 
 API_ROUTES = {
     "events.start": ("POST", "/api/streaming/session/ev1"),

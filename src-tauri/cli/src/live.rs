@@ -263,7 +263,7 @@ fn read_stdin_secret() -> Option<Secret> {
     (!text.trim().is_empty()).then(|| Secret::new(text))
 }
 
-fn human(event: &Event) -> String {
+pub fn human(event: &Event) -> String {
     match event {
         Event::State { state, error: Some(e), .. } => format!("{state:?}: {} [{}]", e.message, e.code.as_str()),
         Event::State { state, at_ms, .. } => format!("{:>6.1}s  {}", *at_ms as f64 / 1000.0, format!("{state:?}").to_uppercase()),

@@ -4,6 +4,7 @@
 mod devices;
 mod keys;
 mod live;
+mod status;
 mod token;
 
 use std::process::ExitCode;
@@ -27,6 +28,8 @@ enum Command {
     Keys(keys::KeysArgs),
     /// Mint a LiveKit token with a saved self-hosted server's API secret.
     Token(token::TokenArgs),
+    /// What a saved destination's platform says: live or not, how many watch.
+    Status(status::StatusArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,5 +39,6 @@ fn main() -> ExitCode {
         Command::Live(args) => live::run(args),
         Command::Keys(args) => keys::run(args),
         Command::Token(args) => token::run(args),
+        Command::Status(args) => status::run(args),
     }
 }

@@ -6,8 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use rtc::data_channel::{RTCDataChannelInit, RTCDataChannelState};
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::{Registry, Slot};
@@ -40,6 +39,9 @@ use webrtc::peer_connection::{
 use super::feedback::Feedback;
 use super::PeerError as WebRtcError;
 
+/// LiveKit's data channel labels.
+const RELIABLE_LABEL: &str = "_reliable";
+const LOSSY_LABEL: &str = "_lossy";
 /// Payloads fit a 1200-byte packet with room for header extensions.
 const MTU: usize = 1200;
 const H264_PT: u8 = 102;
@@ -534,9 +536,6 @@ impl Publisher {
         let _ = self.pc.close().await;
     }
 }
-
-pub const RELIABLE_LABEL: &str = "_reliable";
-pub const LOSSY_LABEL: &str = "_lossy";
 
 async fn send_when_open(
     channel: Option<Arc<dyn DataChannel>>,
