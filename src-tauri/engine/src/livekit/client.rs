@@ -17,7 +17,7 @@ use super::signal::{self, LeaveAction, Output, SignalMachine};
 use super::socket::{JoinMode, SignalSocket};
 use crate::error::{ErrorCode, OnairError};
 pub use crate::peer::link::Media;
-use crate::peer::link::{seed, wait_or_stop, Steering, FEEDBACK_TICK};
+use crate::peer::link::{before_retry, seed, Retry, Steering, FEEDBACK_TICK};
 use crate::peer::publisher::{
     LayerDesc, PcEvent, Publisher, PublisherConfig, AUDIO_TRACK_ID, VIDEO_TRACK_ID,
 };
@@ -169,24 +169,25 @@ pub async fn run(
         // Resume first: same participant, same tracks, an ICE restart.
         let mut last_reason = reason;
         loop {
-            let Some(wait) = backoff.next_delay() else {
-                connection.close().await;
-                return Err(OnairError::new(
-                    ErrorCode::Unreachable,
-                    format!(
-                        "The LiveKit server could not be reached again after {} attempts ({last_reason}). Check your connection and go live again.",
-                        options.reconnect_attempts
-                    ),
-                ));
-            };
-            let _ = links.notices.send(SinkNotice::Reconnecting {
-                attempt: backoff.attempt(),
-                retry_in: wait,
-                reason: last_reason.clone(),
-            });
-            if wait_or_stop(wait, &mut media, &mut stop, &links).await {
-                connection.close().await;
-                return Ok(());
+            match before_retry(
+                "LiveKit",
+                &mut backoff,
+                &last_reason,
+                &mut media,
+                &mut stop,
+                &links,
+            )
+            .await
+            {
+                Retry::Go => {}
+                Retry::Stopped => {
+                    connection.close().await;
+                    return Ok(());
+                }
+                Retry::GaveUp(e) => {
+                    connection.close().await;
+                    return Err(e);
+                }
             }
             match resume(&mut connection, &options).await {
                 Ok(()) => break,

@@ -10,6 +10,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::feedback::Feedback;
 use super::loss_control::{LossControl, Step};
+use crate::error::{ErrorCode, OnairError};
+use crate::rtmp::backoff::Backoff;
 use crate::sink::{SinkLinks, SinkNotice};
 
 /// Encoded media for the connection.
@@ -28,6 +30,48 @@ pub enum Media {
 
 /// The lowest video bitrate loss control steps down to.
 pub const MIN_VIDEO_KBPS: u32 = 150;
+
+/// What comes before the next reconnect attempt.
+pub enum Retry {
+    /// Try now.
+    Go,
+    /// The creator pressed Stop while waiting.
+    Stopped,
+    /// The attempts are spent: the session fails with this.
+    GaveUp(OnairError),
+}
+
+/// Announces the next attempt (a `Reconnecting` notice) and waits for it,
+/// unless the backoff is spent or Stop comes first. `server` names the
+/// kind of server in the sentence a creator reads ("LiveKit", "WHIP").
+pub async fn before_retry(
+    server: &str,
+    backoff: &mut Backoff,
+    reason: &str,
+    media: &mut mpsc::Receiver<Media>,
+    stop: &mut oneshot::Receiver<()>,
+    links: &SinkLinks,
+) -> Retry {
+    let Some(wait) = backoff.next_delay() else {
+        return Retry::GaveUp(OnairError::new(
+            ErrorCode::Unreachable,
+            format!(
+                "The {server} server could not be reached again after {} attempts ({reason}). Check your connection and go live again.",
+                backoff.max_attempts()
+            ),
+        ));
+    };
+    let _ = links.notices.send(SinkNotice::Reconnecting {
+        attempt: backoff.attempt(),
+        retry_in: wait,
+        reason: reason.to_string(),
+    });
+    if wait_or_stop(wait, media, stop, links).await {
+        Retry::Stopped
+    } else {
+        Retry::Go
+    }
+}
 
 /// Waits `wait` or until Stop (true). Media that arrives while
 /// disconnected is dropped, and counted.

@@ -94,12 +94,25 @@ pub enum TemplateError {
 
 /// A filled-in request, ready to send. Headers that carried the secret are
 /// flagged so the HTTP layer marks them sensitive.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Request {
     pub method: String,
     pub url: String,
     pub headers: Vec<(String, String, bool)>,
     pub body: Option<Value>,
+}
+
+impl std::fmt::Debug for Request {
+    // Filled-in headers and bodies may hold the secret: names only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<&str> = self.headers.iter().map(|(n, _, _)| n.as_str()).collect();
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("url", &crate::redact::redact_url(&self.url))
+            .field("headers", &headers)
+            .field("body", &self.body.is_some())
+            .finish()
+    }
 }
 
 impl Hook {
@@ -278,6 +291,16 @@ mod tests {
             r.body.unwrap(),
             json!({"role": "BROADCASTER", "event": "ev 1/2", "n": 3, "tags": ["ses_9"]})
         );
+    }
+
+    #[test]
+    fn a_filled_request_never_debug_prints_the_secret() {
+        let h = hook(
+            json!({"url": "http://p", "headers": {"A": "Bearer {secret}"},
+                            "body": {"key": "{secret}"}}),
+        );
+        let shown = format!("{:?}", h.render(&ctx()).unwrap());
+        assert!(!shown.contains("BEARER"), "{shown}");
     }
 
     #[test]

@@ -31,6 +31,10 @@ impl Backoff {
     }
 
     /// Attempts made since the last reset.
+    pub fn max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
     pub fn attempt(&self) -> u32 {
         self.attempt
     }

@@ -12,7 +12,7 @@ use webrtc::peer_connection::RTCPeerConnectionState;
 use super::http::Http;
 use super::protocol::{self, Accepted, IceServer};
 use crate::error::{ErrorCode, OnairError};
-use crate::peer::link::{seed, wait_or_stop, Media, Steering, FEEDBACK_TICK};
+use crate::peer::link::{before_retry, seed, Media, Retry, Steering, FEEDBACK_TICK};
 use crate::peer::publisher::{LayerDesc, PcEvent, Publisher, PublisherConfig};
 use crate::rtmp::backoff::Backoff;
 use crate::secret::Secret;
@@ -93,24 +93,25 @@ pub async fn run(
         };
         let mut last_reason = reason;
         loop {
-            let Some(wait) = backoff.next_delay() else {
-                hang_up(&http, &mut connection).await;
-                return Err(OnairError::new(
-                    ErrorCode::Unreachable,
-                    format!(
-                        "The WHIP server could not be reached again after {} attempts ({last_reason}). Check your connection and go live again.",
-                        options.reconnect_attempts
-                    ),
-                ));
-            };
-            let _ = links.notices.send(SinkNotice::Reconnecting {
-                attempt: backoff.attempt(),
-                retry_in: wait,
-                reason: last_reason.clone(),
-            });
-            if wait_or_stop(wait, &mut media, &mut stop, &links).await {
-                hang_up(&http, &mut connection).await;
-                return Ok(());
+            match before_retry(
+                "WHIP",
+                &mut backoff,
+                &last_reason,
+                &mut media,
+                &mut stop,
+                &links,
+            )
+            .await
+            {
+                Retry::Go => {}
+                Retry::Stopped => {
+                    hang_up(&http, &mut connection).await;
+                    return Ok(());
+                }
+                Retry::GaveUp(e) => {
+                    hang_up(&http, &mut connection).await;
+                    return Err(e);
+                }
             }
             // Same resource, new ICE generation, where the server takes it;
             // otherwise (or when the resource is gone) a new publish.
