@@ -95,6 +95,8 @@ pub fn spawn_video(
                 if pts >= timeline.end_us() {
                     break;
                 }
+                // The frame's work is its scaling and its encoding.
+                let started = Instant::now();
                 let Some(frame) = overload.admit(&frame, &counters, events.as_ref())? else {
                     continue;
                 };
@@ -109,13 +111,12 @@ pub fn spawn_video(
                     encoder.set_active_layers(layers);
                     active_layers = layers;
                 }
-                let started = Instant::now();
+                let encoding = Instant::now();
                 let encoded = encoder.encode(&frame, pts as i64)?;
-                let spent = started.elapsed();
-                overload.record(spent);
+                overload.record(started.elapsed());
                 counters
                     .encode_ns
-                    .fetch_add(spent.as_nanos() as u64, Ordering::Relaxed);
+                    .fetch_add(encoding.elapsed().as_nanos() as u64, Ordering::Relaxed);
                 if encoded.is_empty() {
                     counters.encoder_dropped.fetch_add(1, Ordering::Relaxed);
                 }
@@ -193,8 +194,9 @@ impl OverloadWatch {
                     self.governor = OverloadGovernor::new(fps.round() as u32);
                 }
                 let mean_ms = self.window_ns as f64 / self.window_frames as f64 / 1e6;
-                if let Some(step) = self.governor.sample(mean_ms) {
-                    events.emit(describe_step(step, mean_ms));
+                let lost = lost_now - self.window_lost_before;
+                if let Some(step) = self.governor.sample(mean_ms, lost) {
+                    events.emit(describe_step(step, mean_ms, lost));
                 }
             }
             self.window_started = Instant::now();
@@ -222,7 +224,7 @@ impl OverloadWatch {
     }
 }
 
-fn describe_step(step: Step, mean_ms: f64) -> Event {
+fn describe_step(step: Step, mean_ms: f64, lost: u32) -> Event {
     let (code, verb, level) = match step {
         Step::Down(level) => (HealthCode::EncoderOverload, "stepped down", level),
         Step::Up(level) => (HealthCode::EncoderRecovered, "stepped back up", level),
@@ -235,8 +237,14 @@ fn describe_step(step: Step, mean_ms: f64) -> Event {
     Event::Health {
         code,
         message: format!(
-            "Encoding took {mean_ms:.1} ms a frame; the stream {verb} to {}/{} of the frame rate{size}.",
-            level.keep, level.of
+            "Encoding took {mean_ms:.1} ms a frame{}; the stream {verb} to {}/{} of the frame rate{size}.",
+            if lost > 0 {
+                format!(" and {lost} captured frame(s) were lost in a second")
+            } else {
+                String::new()
+            },
+            level.keep,
+            level.of
         ),
     }
 }

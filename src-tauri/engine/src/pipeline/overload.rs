@@ -3,6 +3,11 @@
 //! work down (frame rate first, since viewers forgive that more than a blurry
 //! picture, then size) and back up once load has fallen. Pure: the video
 //! thread feeds it one sample a second and applies what it says.
+//!
+//! Two signals count as overload: the frame work (scaling plus encoding)
+//! filling the frame interval, and the capture queue losing frames. The
+//! second catches what timing alone misses: a machine so busy that the
+//! video thread waits for the CPU between frames.
 
 /// One rung of the ladder: a share of the capture frame rate and a scale.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -52,6 +57,8 @@ const UP_HEADROOM: f64 = 0.4;
 /// Encoding that fills more than this share of the frame interval is
 /// overload already: with no slack, every slow frame costs a captured one.
 const DOWN_LOAD: f64 = 0.9;
+/// Capture frames lost in one second that still count as a hiccup.
+const LOST_TOLERANCE: u32 = 1;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Step {
@@ -97,17 +104,19 @@ impl OverloadGovernor {
         1000.0 / (self.capture_fps * level.keep as f64 / level.of as f64)
     }
 
-    /// Feeds one second's mean encode time; says when to change level.
-    pub fn sample(&mut self, mean_encode_ms: f64) -> Option<Step> {
+    /// Feeds one second's mean work per frame and the capture frames lost
+    /// meanwhile; says when to change level.
+    pub fn sample(&mut self, mean_encode_ms: f64, captures_lost: u32) -> Option<Step> {
         let current = self.level();
-        if mean_encode_ms > DOWN_LOAD * self.interval_ms(current) {
+        if mean_encode_ms > DOWN_LOAD * self.interval_ms(current) || captures_lost > LOST_TOLERANCE
+        {
             self.over += 1;
             self.under = 0;
         } else if self.level > 0 {
             // Encode time scales with pixels and frames: predict the level above.
             let above = LADDER[self.level - 1];
             let predicted = mean_encode_ms * (above.scale / current.scale).powi(2);
-            if predicted < UP_HEADROOM * self.interval_ms(above) {
+            if predicted < UP_HEADROOM * self.interval_ms(above) && captures_lost == 0 {
                 self.under += 1;
             } else {
                 self.under = 0;
@@ -152,36 +161,48 @@ mod tests {
     #[test]
     fn sustained_overload_steps_down_frame_rate_first_then_size() {
         let mut g = OverloadGovernor::new(30);
-        assert_eq!(g.sample(40.0), None, "one slow second is a hiccup");
-        assert_eq!(g.sample(40.0), Some(Step::Down(LADDER[1])));
+        assert_eq!(g.sample(40.0, 0), None, "one slow second is a hiccup");
+        assert_eq!(g.sample(40.0, 0), Some(Step::Down(LADDER[1])));
         assert_eq!(g.level().scale, 1.0, "frame rate goes first");
         // 20 fps: 50 ms budget. Still over at 60 ms.
-        g.sample(60.0);
-        assert_eq!(g.sample(60.0), Some(Step::Down(LADDER[2])));
-        g.sample(80.0);
-        assert_eq!(g.sample(80.0), Some(Step::Down(LADDER[3])));
+        g.sample(60.0, 0);
+        assert_eq!(g.sample(60.0, 0), Some(Step::Down(LADDER[2])));
+        g.sample(80.0, 0);
+        assert_eq!(g.sample(80.0, 0), Some(Step::Down(LADDER[3])));
         assert!(g.level().scale < 1.0, "then size");
-        g.sample(200.0);
-        g.sample(200.0);
-        g.sample(200.0);
-        g.sample(200.0);
+        g.sample(200.0, 0);
+        g.sample(200.0, 0);
+        g.sample(200.0, 0);
+        g.sample(200.0, 0);
         assert_eq!(g.level(), LADDER[4], "the ladder ends");
     }
 
     #[test]
     fn load_falling_steps_back_up_without_flapping() {
         let mut g = OverloadGovernor::new(30);
-        g.sample(40.0);
-        g.sample(40.0);
+        g.sample(40.0, 0);
+        g.sample(40.0, 0);
         assert_eq!(g.level(), LADDER[1]);
         // 8 ms at 20 fps: the full rate (33 ms budget) would fit easily.
         for _ in 0..UP_AFTER - 1 {
-            assert_eq!(g.sample(8.0), None);
+            assert_eq!(g.sample(8.0, 0), None);
         }
-        assert_eq!(g.sample(8.0), Some(Step::Up(LADDER[0])));
+        assert_eq!(g.sample(8.0, 0), Some(Step::Up(LADDER[0])));
         // Just under budget at the top level is not overload.
         for _ in 0..20 {
-            assert_eq!(g.sample(30.0), None);
+            assert_eq!(g.sample(30.0, 0), None);
+        }
+    }
+
+    #[test]
+    fn a_capture_queue_losing_frames_is_overload_even_when_encoding_looks_fast() {
+        let mut g = OverloadGovernor::new(30);
+        assert_eq!(g.sample(10.0, 1), None, "one lost frame is a hiccup");
+        g.sample(10.0, 12);
+        assert_eq!(g.sample(10.0, 12), Some(Step::Down(LADDER[1])));
+        // Fast again but still losing frames: no step back up.
+        for _ in 0..UP_AFTER {
+            assert_ne!(g.sample(5.0, 1), Some(Step::Up(LADDER[0])));
         }
     }
 
