@@ -104,6 +104,9 @@ struct DeviceBlock {
     channels: u16,
     /// When the callback ran, on the media clock.
     arrived_us: u64,
+    /// When the driver says the block's first sample was captured, on the
+    /// media clock (the arrival time less how long the block was held).
+    captured_us: u64,
 }
 
 /// Owns the cpal stream on its own thread (streams are not `Send` on every
@@ -185,16 +188,20 @@ fn build_stream(
         let errors = tx.clone();
         device.build_input_stream::<T, _, _>(
             config,
-            move |data: &[T], _| {
+            move |data: &[T], info: &cpal::InputCallbackInfo| {
                 let samples = data
                     .iter()
                     .map(|&s| <f32 as cpal::FromSample<T>>::from_sample_(s))
                     .collect();
                 // A full queue means the reader is gone or stuck: drop, never block the device.
+                let arrived_us = clock.now_us();
+                let stamps = info.timestamp();
+                let held = stamps.callback.duration_since(stamps.capture);
                 let _ = tx.try_send(DeviceMessage::Block(DeviceBlock {
                     samples,
                     channels,
-                    arrived_us: clock.now_us(),
+                    arrived_us,
+                    captured_us: arrived_us.saturating_sub(held.as_micros() as u64),
                 }));
             },
             move |error| {
@@ -320,21 +327,20 @@ impl Microphone {
         let rate = self.stream.as_ref().map_or(RATE, |s| s.rate);
         let frames = block.samples.len() / block.channels.max(1) as usize;
         let block_us = frames as u64 * 1_000_000 / rate as u64;
-        // The first block sets the timeline: its first sample was captured
-        // about one block before the callback ran.
-        let base = *self
-            .base_us
-            .get_or_insert(block.arrived_us.saturating_sub(block_us));
+        // The first block sets the timeline: its first sample's capture instant.
+        let base = *self.base_us.get_or_insert(block.captured_us);
         self.pending
             .extend(to_stereo(&block.samples, block.channels));
-        // Where the count puts the end of what has arrived, against when it arrived.
+        // Where the count puts the end of what has arrived, against when the
+        // driver says it was captured.
         let counted_end_us = base as f64
             + self.samples_out as f64 * 1e6 / RATE as f64
             + (self.ready.len() / 2) as f64 * 1e6 / RATE as f64
             + (self.pending.len() / 2) as f64 * 1e6 / rate as f64;
-        let correction = self
-            .drift
-            .update(counted_end_us - block.arrived_us as f64, block.arrived_us);
+        let correction = self.drift.update(
+            counted_end_us - (block.captured_us + block_us) as f64,
+            block.arrived_us,
+        );
         if correction.fill_us > 0.0 {
             let frames = (correction.fill_us * RATE as f64 / 1e6) as usize;
             self.ready.extend(std::iter::repeat_n(0.0, frames * 2));
