@@ -44,9 +44,12 @@ pub struct H264Encoder {
 
 impl H264Encoder {
     pub fn new(settings: H264Settings) -> Result<Self, EncodeError> {
-        let encoder =
-            Encoder::with_api_config(OpenH264API::from_source(), settings.encoder_config())
-                .map_err(|e| EncodeError::H264(e.to_string()))?;
+        Self::with_config(settings.encoder_config())
+    }
+
+    pub fn with_config(config: EncoderConfig) -> Result<Self, EncodeError> {
+        let encoder = Encoder::with_api_config(OpenH264API::from_source(), config)
+            .map_err(|e| EncodeError::H264(e.to_string()))?;
         Ok(H264Encoder {
             encoder,
             keyframe_requested: false,

@@ -293,6 +293,10 @@ pub fn mjpeg_to_i420(jpeg: &[u8]) -> Result<I420, ConvertError> {
 pub struct Scaler {
     resizer: Resizer,
     options: ResizeOptions,
+    /// Exactly half the size: bilinear interpolation at the output pixels'
+    /// centres averages each 2x2 block, a proper box filter at about 60 % of
+    /// the convolution's cost (simulcast halves every frame twice).
+    halving: ResizeOptions,
 }
 
 impl Default for Scaler {
@@ -308,6 +312,8 @@ impl Scaler {
             options: ResizeOptions::new()
                 .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
                 .fit_into_destination(Some((0.5, 0.5))),
+            halving: ResizeOptions::new()
+                .resize_alg(ResizeAlg::Interpolation(FilterType::Bilinear)),
         }
     }
 
@@ -406,8 +412,13 @@ impl Scaler {
         let src = ImageRef::new(src_w, src_h, src, PixelType::U8).map_err(|e| scaling(&e))?;
         let mut dst =
             Image::from_slice_u8(dst_w, dst_h, dst, PixelType::U8).map_err(|e| scaling(&e))?;
+        let options = if (src_w, src_h) == (dst_w * 2, dst_h * 2) {
+            &self.halving
+        } else {
+            &self.options
+        };
         self.resizer
-            .resize(&src, &mut dst, &self.options)
+            .resize(&src, &mut dst, options)
             .map_err(|e| scaling(&e))
     }
 }
