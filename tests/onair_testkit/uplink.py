@@ -61,6 +61,14 @@ class Uplink:
         self.publisher_ip = f"10.79.{subnet}.2"
         self._up = False
 
+    @classmethod
+    def of(cls, netns: str, publisher_if: str) -> "Uplink":
+        """Loss, cap and down/up on the link of a namespace someone else made
+        and removes (a ``JanusWhip``'s publisher side); no delay line."""
+        link = cls()
+        link.netns, link.publisher_if = netns, publisher_if
+        return link
+
     def start(self) -> "Uplink":
         _run(["ip", "netns", "add", self.netns])
         self._up = True
