@@ -7,8 +7,8 @@ then the session must be live again with fresh frames reaching the viewer
 bounded. Recovery times land in the measurements summary.
 
 The faults: 2, 5 and 10 % random loss (UDP media for WebRTC, the TCP
-connection for RTMP), 200 ms more delay, a cap under the stream's bitrate,
-the link down for 5 s; and the server killed and restarted 20 times in a
+connection for RTMP), 200 ms more delay, both at once (5 %), a cap under
+the stream's bitrate, the link down for 5 s; and the server killed and restarted 20 times in a
 row. ONAIR_FAULT_SECONDS (default 6) is how long each fault is held,
 ONAIR_FAULT_RESTARTS (default 20) the kills; ``make faults`` runs longer.
 """
@@ -160,6 +160,9 @@ FAULTS = [
     _loss(10),
     Fault("delay 200 ms", lambda b: b.link.delay(200), lambda b: b.link.no_delay(), max_freeze_s=2.0,
           evidence=lambda b: f"{b.link.wire_stats()['up']['passed']} packets delayed"),
+    Fault("loss 5 % at 200 ms", lambda b: (b.link.delay(200), b.link.loss(5, b.media_protocol)),
+          lambda b: (b.link.no_loss(), b.link.no_delay()), max_freeze_s=2.0,
+          evidence=lambda b: f"{b.link.dropped_packets()} packets dropped"),
     Fault(f"cap {CAP_KBIT} kbit/s", lambda b: b.link.cap(CAP_KBIT), lambda b: b.link.uncap()),
     Fault("link down 5 s", lambda b: b.link.down(), lambda b: b.link.up(), hold_s=5),
 ]

@@ -109,6 +109,10 @@ class Uplink:
         """Drops ``percent`` % of the publisher's outgoing ``protocol``
         ("udp", "tcp" or "all") packets at random."""
         self.no_loss()
+        if protocol != "udp":
+            # TCP hands the device runs of segments at once (TSO): one packet
+            # each, so a drop loses one wire packet, not a burst.
+            _run(self.wrap(["ip", "link", "set", "dev", self.publisher_if, "gso_max_segs", "1"]))
         per_mille = round(percent * 10)
         match = {"udp": "meta l4proto udp ", "tcp": "meta l4proto tcp ", "all": ""}[protocol]
         rules = (
