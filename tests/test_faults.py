@@ -125,7 +125,9 @@ def bed(request, tmp_path_factory):
                 onair.Session(["live", nginx.url("live"), "--key-stdin", *STREAM], stdin=key + "\n",
                               wrap=link.netns_prefix))
             session.wait_for_state("live", timeout=30)
-            viewer = stack.enter_context(RtmpViewer(f"{nginx.url('live')}/{key}", WIDTH))
+            # A player that waits out a stalled stream rather than starting again:
+            # it sees when onair's frames come back, not when a new play got a keyframe.
+            viewer = stack.enter_context(RtmpViewer(f"{nginx.url('live')}/{key}", WIDTH, stall_s=20))
         rss = RssSampler(session.proc.pid).start()
         stack.callback(rss.stop)
         the_bed = Bed(kind, link, session, viewer, rss)
@@ -195,6 +197,7 @@ def test_a_fault_ends_live_again(bed: Bed, fault: Fault, measurements):
         f"it cleared; during it {len(during)} frames decoded (~{fault.hold_s * 30:.0f} sent), longest freeze "
         f"{freeze_s:.2f} s; states {states or '(none)'}, {len(reconnects)} reconnect(s), bitrate steps {steps}; "
         f"RSS {bed.warm_rss_mib:.0f} MiB warm, peak {bed.rss.peak_mib(started_mono):.0f} MiB"
+        + (f"; the RTMP viewer has played {bed.viewer.plays} time(s)" if isinstance(bed.viewer, RtmpViewer) else "")
     )
     assert outcome == "live", f"{fault.name}: {outcome}\n{bed.session.describe()}"
     assert back_s is not None and back_s < RECOVERY_LIMIT_S, back_s

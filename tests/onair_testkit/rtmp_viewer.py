@@ -17,7 +17,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -33,49 +33,63 @@ class ViewedFrame:
     capture_ms: Optional[int]
 
 
+class StampReader:
+    """The stamp of every frame ffmpeg decodes from ``source`` (a URL or a
+    file), as it decodes it: memory stays flat however long the stream.
+    ``close()`` (from any thread) ends the reading."""
+
+    def __init__(self, source: str, width: int, input_args: Sequence[str] = ()):
+        self.width = width
+        self.rows = stamp.stamp_height(width)
+        self._proc = subprocess.Popen(
+            ["ffmpeg", "-nostdin", "-loglevel", "error", *input_args, "-i", source, "-an",
+             "-vf", f"crop={width}:{self.rows}:0:0,format=gray",
+             *media._passthrough_args(), "-flush_packets", "1", "-f", "rawvideo", "pipe:1"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        )
+
+    def __iter__(self) -> Iterator[Optional[stamp.Stamp]]:
+        size = self.width * self.rows
+        while len(data := self._proc.stdout.read(size)) == size:
+            yield stamp.read(np.frombuffer(data, dtype=np.uint8).reshape(self.rows, self.width))
+        self._proc.wait()
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+
+
 class RtmpViewer:
     def __init__(self, url: str, width: int, stall_s: float = 3.0):
         self.url = url
         self.width = width
-        self.rows = stamp.stamp_height(width)
         self.stall_s = stall_s
         self.plays = 0
         self._frames: list[ViewedFrame] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._proc: Optional[subprocess.Popen] = None
+        self._playing: Optional[StampReader] = None
         self._thread = threading.Thread(target=self._watch, name="rtmp-viewer", daemon=True)
 
     def start(self) -> "RtmpViewer":
         self._thread.start()
         return self
 
-    def _command(self) -> list[str]:
-        return [
-            "ffmpeg", "-nostdin", "-loglevel", "error",
-            "-rw_timeout", str(int(self.stall_s * 1_000_000)),
-            "-fflags", "nobuffer", "-flags", "low_delay",
-            "-i", self.url, "-an",
-            "-vf", f"crop={self.width}:{self.rows}:0:0,format=gray",
-            *media._passthrough_args(), "-flush_packets", "1",
-            "-f", "rawvideo", "pipe:1",
-        ]
-
     def _watch(self) -> None:
-        size = self.width * self.rows
+        # -rw_timeout: a stalled stream ends the play, and the viewer plays again.
+        live = ["-rw_timeout", str(int(self.stall_s * 1_000_000)), "-fflags", "nobuffer", "-flags", "low_delay"]
         while not self._stopping.is_set():
             self.plays += 1
-            self._proc = subprocess.Popen(self._command(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-            while True:
-                data = self._proc.stdout.read(size)
-                if len(data) < size:
-                    break
-                received = time.time()
-                found = stamp.read(np.frombuffer(data, dtype=np.uint8).reshape(self.rows, self.width))
+            self._playing = StampReader(self.url, self.width, live)
+            if self._stopping.is_set():  # close() came while it started
+                self._playing.close()
+            for found in self._playing:
+                frame = ViewedFrame(time.time(), None if found is None else found.frame,
+                                    None if found is None else found.time_ms)
                 with self._lock:
-                    self._frames.append(ViewedFrame(
-                        received, None if found is None else found.frame, None if found is None else found.time_ms))
-            self._proc.wait()
+                    self._frames.append(frame)
+            self._playing.close()
             self._stopping.wait(0.2)
 
     def mark(self) -> int:
@@ -96,9 +110,9 @@ class RtmpViewer:
 
     def close(self) -> None:
         self._stopping.set()
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-        self._thread.join(timeout=5)
+        if self._playing is not None:
+            self._playing.close()
+        self._thread.join(timeout=10)
 
     def __enter__(self) -> "RtmpViewer":
         return self.start()
