@@ -9,8 +9,11 @@ bounded. Recovery times land in the measurements summary.
 The faults: 2, 5 and 10 % random loss (UDP media for WebRTC, the TCP
 connection for RTMP), 200 ms more delay, both at once (5 %), a cap under
 the stream's bitrate, the link down for 5 s; and the server killed and restarted 20 times in a
-row. ONAIR_FAULT_SECONDS (default 6) is how long each fault is held,
-ONAIR_FAULT_RESTARTS (default 20) the kills; ``make faults`` runs longer.
+row. A link that never comes back (down, or a blackhole where packets
+vanish without an error) must end failed with a clear error.
+ONAIR_FAULT_SECONDS (default 5) is how long each fault is held,
+ONAIR_FAULT_RESTARTS (default 20) the kills; ``make faults`` runs longer,
+and the blackhole (ONAIR_FAULTS_FULL=1).
 """
 
 from __future__ import annotations
@@ -31,8 +34,10 @@ from onair_testkit.nginx import Nginx
 from onair_testkit.rss import RssSampler
 from onair_testkit.rtmp_viewer import RtmpViewer
 
-HOLD_S = float(os.environ.get("ONAIR_FAULT_SECONDS", "6"))
+HOLD_S = float(os.environ.get("ONAIR_FAULT_SECONDS", "5"))
 RESTARTS = int(os.environ.get("ONAIR_FAULT_RESTARTS", "20"))
+#: The variants too slow for CI (scripts/faults sets it).
+FULL = os.environ.get("ONAIR_FAULTS_FULL") == "1"
 ROOM = "faults"
 WIDTH = 640
 #: The grain makes the encoder spend the bitrate, so a cap under it bites.
@@ -100,13 +105,13 @@ def state_after(session: onair.Session, since: int, wanted: set[str], timeout: f
     raise AssertionError(f"no {sorted(wanted)} within {timeout} s:\n{session.describe()}")
 
 
-@pytest.fixture(scope="module", params=["livekit", "rtmp"])
-def bed(request, tmp_path_factory):
+@contextlib.contextmanager
+def open_bed(kind: str, directory, *extra: str):
+    """onair in its own namespace publishing to a ``kind`` server, a viewer
+    watching, RSS sampled; yields the Bed once fresh frames flow."""
     missing = uplink.missing_tools()
     if missing:
         pytest.fail(f"{', '.join(missing)} not installed (scripts/setup installs them)", pytrace=False)
-    kind = request.param
-    directory = tmp_path_factory.mktemp(f"faults-{kind}")
     with contextlib.ExitStack() as stack:
         link = stack.enter_context(uplink.Uplink())
         if kind == "livekit":
@@ -114,16 +119,15 @@ def bed(request, tmp_path_factory):
             token = secrets.SESSION.register(server.token("onair", ROOM, can_subscribe=False))
             viewer = server.subscriber(ROOM, audio=False)  # started already
             stack.callback(viewer.close)
-            session = stack.enter_context(
-                onair.Session(["live", server.url, "--key-stdin", *STREAM], stdin=token + "\n", wrap=link.netns_prefix))
+            session = stack.enter_context(onair.Session(
+                ["live", server.url, "--key-stdin", *STREAM, *extra], stdin=token + "\n", wrap=link.netns_prefix))
             session.wait_for_state("live", timeout=30)
         else:
             nginx = stack.enter_context(Nginx(directory / "nginx", ip=link.host_ip))
             # A throwaway key the viewer must name on its command line, like any RTMP player.
             key = f"sk_faults_{stdlib_secrets.token_hex(6)}"
-            session = stack.enter_context(
-                onair.Session(["live", nginx.url("live"), "--key-stdin", *STREAM], stdin=key + "\n",
-                              wrap=link.netns_prefix))
+            session = stack.enter_context(onair.Session(
+                ["live", nginx.url("live"), "--key-stdin", *STREAM, *extra], stdin=key + "\n", wrap=link.netns_prefix))
             session.wait_for_state("live", timeout=30)
             # A player that waits out a stalled stream rather than starting again:
             # it sees when onair's frames come back, not when a new play got a keyframe.
@@ -135,8 +139,14 @@ def bed(request, tmp_path_factory):
         time.sleep(3)  # warm-up: encoders, queues and the congestion controller at their working size
         the_bed.warm_rss_mib = rss.now_mib()
         yield the_bed
-        session.stop()
-        assert session.returncode == 0, session.describe()
+
+
+@pytest.fixture(scope="module", params=["livekit", "rtmp"])
+def bed(request, tmp_path_factory):
+    with open_bed(request.param, tmp_path_factory.mktemp(f"faults-{request.param}")) as the_bed:
+        yield the_bed
+        the_bed.session.stop()
+        assert the_bed.session.returncode == 0, the_bed.session.describe()
 
 
 @dataclass(frozen=True)
@@ -215,6 +225,30 @@ def test_memory_stays_bounded_through_the_faults(bed: Bed, measurements):
     assert peak - bed.warm_rss_mib < RSS_GROWTH_LIMIT_MIB, (bed.warm_rss_mib, peak)
 
 
+@pytest.mark.parametrize("how", ["down", pytest.param("blackhole", marks=pytest.mark.skipif(
+    not FULL, reason="slow (LiveKit takes over 2 min to give up); make faults runs it"))])
+@pytest.mark.parametrize("kind", ["livekit", "rtmp"])
+def test_a_link_that_never_comes_back_fails_with_a_clear_error(kind, how, tmp_path, measurements):
+    """Down: the interface is gone (sends fail at once). Blackhole: every
+    packet vanishes without an error (connects must time out)."""
+    with open_bed(kind, tmp_path, "--reconnect-attempts", "3") as bed:
+        lost = time.monotonic()
+        if how == "down":
+            bed.link.down()
+        else:
+            bed.link.loss(100, "all")
+        outcome = state_after(bed.session, 0, {"failed"}, timeout=60 if how == "down" else 300)
+        failed_s = time.monotonic() - lost
+        bed.session.wait(timeout=15)
+    error = onair.failure(bed.session.events)
+    reconnects = onair.of_type(bed.session.events, "reconnect")
+    measurements.record(
+        f"{kind}, link {how} for good: {outcome} after {failed_s:.1f} s with {error}; states {bed.session.states}; "
+        "attempts: " + "; ".join(f"#{e['attempt']} at {e['at_ms'] / 1000:.1f} s ({e['reason']})" for e in reconnects))
+    assert bed.session.returncode == 1, bed.session.describe()
+    assert error and error.get("code") == "unreachable" and error.get("message"), error
+
+
 # --- the server killed and restarted, again and again --------------------------
 
 
@@ -263,9 +297,9 @@ def test_the_server_killed_and_restarted_many_times_in_a_row(kind, tmp_path, mea
         f"{kind} killed and restarted {RESTARTS}x: reconnecting {min(noticed):.2f}..{max(noticed):.2f} s "
         f"after each kill; live again {min(back):.2f}..{max(back):.2f} s after each restart "
         f"(median {sorted(back)[len(back) // 2]:.2f} s); {len(attempts)} reconnect attempts, at most "
-        f"#{max(attempts)} in a row; RSS {first_rss:.1f} MiB before, {rss_after[0]:.1f} after cycle 1, "
-        f"{rss_after[len(rss_after) // 4]:.1f} after cycle {len(rss_after) // 4 + 1}, {rss_after[-1]:.1f} after "
-        f"cycle {len(rss_after)}, peak {rss.peak_mib():.1f}"
+        f"#{max(attempts)} in a row; RSS {first_rss:.1f} MiB before, then after cycles "
+        + ", ".join(f"{i + 1}: {rss_after[i]:.1f}" for i in sorted({0, *(len(rss_after) * q // 4 - 1 for q in (1, 2, 3, 4))}))
+        + f" MiB, peak {rss.peak_mib():.1f}"
     )
     assert states.count("live") == RESTARTS + 1 and "failed" not in states, states
     assert rss_after[-1] - rss_after[len(rss_after) // 4] < RSS_GROWTH_LIMIT_MIB / 2, rss_after

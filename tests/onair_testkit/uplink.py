@@ -115,11 +115,13 @@ class Uplink:
             _run(self.wrap(["ip", "link", "set", "dev", self.publisher_if, "gso_max_segs", "1"]))
         per_mille = round(percent * 10)
         match = {"udp": "meta l4proto udp ", "tcp": "meta l4proto tcp ", "all": ""}[protocol]
+        if per_mille < 1000:
+            match += f"numgen random mod 1000 < {per_mille} "
         rules = (
             "table inet onair_loss {\n"
             "  chain out {\n"
             "    type filter hook output priority 0; policy accept;\n"
-            f"    {match}numgen random mod 1000 < {per_mille} counter drop\n"
+            f"    {match}counter drop\n"
             "  }\n"
             "}\n"
         )
