@@ -203,7 +203,10 @@ FAULTS = [
 
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.name.replace(" ", "-") for f in FAULTS])
 def test_a_fault_ends_live_again(bed: Bed, fault: Fault, measurements):
-    wait_fresh_frames(bed.viewer, time.time(), 10, timeout=RECOVERY_LIMIT_S)
+    try:
+        wait_fresh_frames(bed.viewer, time.time(), 10, timeout=RECOVERY_LIMIT_S)
+    except TimeoutError as e:
+        raise AssertionError(f"not flowing before the fault: {e}\n{bed.session.describe()}") from None
     since_event, since_frame = len(bed.session.events), bed.viewer.mark()
     dropped_before = dropped_by(bed.session.events)
     started, started_mono = time.time(), time.monotonic()
