@@ -74,7 +74,7 @@ error_log {dir}/error.log info;
 events {{ worker_connections 64; }}
 rtmp {{
   server {{
-    listen 127.0.0.1:{rtmp_port};
+    listen {ip}:{rtmp_port};
     chunk_size 4096;
     application live {{ live on; record all; record_path {rec}; record_unique off; }}
     application secure {{
@@ -100,12 +100,12 @@ stream {{
   server {{
     listen 127.0.0.1:{tls_port} ssl;
     ssl_certificate {dir}/cert.pem; ssl_certificate_key {dir}/key.pem;
-    proxy_pass 127.0.0.1:{rtmp_port};
+    proxy_pass {ip}:{rtmp_port};
   }}
   server {{
     listen 127.0.0.1:{bad_tls_port} ssl;
     ssl_certificate {dir}/bad.pem; ssl_certificate_key {dir}/bad.key;
-    proxy_pass 127.0.0.1:{rtmp_port};
+    proxy_pass {ip}:{rtmp_port};
   }}
 }}
 """
@@ -121,14 +121,18 @@ PLATFORM_APP = """
 
 
 class Nginx:
-    def __init__(self, directory: Path, wrap: Sequence[str] = (), notify_url: Optional[str] = None):
+    def __init__(self, directory: Path, wrap: Sequence[str] = (), notify_url: Optional[str] = None,
+                 ip: str = "127.0.0.1"):
         """``wrap`` prefixes the nginx command (e.g. ``ip netns exec NS``).
+        ``ip``: the address RTMP listens on, e.g. an ``Uplink``'s host side
+        for a publisher in another namespace (RTMPS and HTTP stay on 127.0.0.1).
         ``notify_url`` adds application ``platform``, whose publish callbacks
         go to that HTTP base URL (it must be reachable from nginx's network
         namespace)."""
         self.dir = Path(directory)
         self.wrap = list(wrap)
         self.notify_url = notify_url.rstrip("/") if notify_url else None
+        self.ip = ip
         self.rtmp_port = free_port()
         self.http_port = free_port()
         self.tls_port = free_port()
@@ -145,6 +149,7 @@ class Nginx:
         (self.dir / "nginx.conf").write_text(
             CONFIG.format(
                 modules=MODULES,
+                ip=self.ip,
                 dir=self.dir,
                 rec=self.rec,
                 rtmp_port=self.rtmp_port,
@@ -160,10 +165,10 @@ class Nginx:
     def ca(self) -> Path:
         return self.dir / "ca.pem"
 
-    def url(self, app: str = "live", tls: bool = False, host: str = "127.0.0.1") -> str:
+    def url(self, app: str = "live", tls: bool = False, host: Optional[str] = None) -> str:
         if tls:
-            return f"rtmps://{host}:{self.tls_port}/{app}"
-        return f"rtmp://{host}:{self.rtmp_port}/{app}"
+            return f"rtmps://{host or '127.0.0.1'}:{self.tls_port}/{app}"
+        return f"rtmp://{host or self.ip}:{self.rtmp_port}/{app}"
 
     def recording(self, key: str) -> Path:
         return self.rec / f"{key}.flv"
@@ -190,7 +195,7 @@ class Nginx:
             # Inside another network namespace: trust the pid file.
             return (self.dir / "nginx.pid").exists()
         try:
-            with socket.create_connection(("127.0.0.1", self.rtmp_port), timeout=0.2):
+            with socket.create_connection((self.ip, self.rtmp_port), timeout=0.2):
                 return True
         except OSError:
             return False

@@ -8,21 +8,29 @@ touches nothing else.
       veth uplh-N 10.79.X.1/30  <-------------->  veth uplp-N 10.79.X.2/30
                                                   onair (wrap(...))
                                                   tc tbf: a bandwidth cap
-                                                  nft: random UDP loss
+                                                  nft: random loss
+      tun ulo-N  <-- wire.py (delay) -->          tun uli-N   (only while delayed)
 
 This kernel has no netem, so loss is nftables' ``numgen random`` on the
-publisher's outgoing UDP (the media; the TCP signal connection is spared, as
-on a real lossy Wi-Fi link TCP repairs its own), and a cap is a token bucket
-(``tbf``) that queues then drops what exceeds it, as a real bottleneck does.
+publisher's outgoing UDP by default (the media; the TCP signal connection is
+spared, as on a real lossy Wi-Fi link TCP repairs its own; RTMP tests drop
+TCP), and a cap is a token bucket (``tbf``) that queues then drops what
+exceeds it, as a real bottleneck does. Delay is a userspace delay line
+(``wire.py``): while it is on, a /32 route on each side sends the traffic
+between the two addresses through a TUN pair instead of the veth, so
+connections carry on with the same addresses when it is switched on or off.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import shutil
 import subprocess
-from typing import Sequence
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
 
 _COUNTER = itertools.count()
 
@@ -44,10 +52,22 @@ class Uplink:
         self.netns = f"onair-ul-{tag}"
         self.host_if = f"uplh{tag}"[:15]
         self.publisher_if = f"uplp{tag}"[:15]
+        self.wire_inner_if = f"uli{tag}"[:15]
+        self.wire_outer_if = f"ulo{tag}"[:15]
+        self._wire: Optional[subprocess.Popen] = None
+        self._delayed = False
         subnet = (os.getpid() + n) % 250 + 1
         self.host_ip = f"10.79.{subnet}.1"
         self.publisher_ip = f"10.79.{subnet}.2"
         self._up = False
+
+    @classmethod
+    def of(cls, netns: str, publisher_if: str) -> "Uplink":
+        """Loss, cap and down/up on the link of a namespace someone else made
+        and removes (a ``JanusWhip``'s publisher side); no delay line."""
+        link = cls()
+        link.netns, link.publisher_if = netns, publisher_if
+        return link
 
     def start(self) -> "Uplink":
         _run(["ip", "netns", "add", self.netns])
@@ -85,15 +105,23 @@ class Uplink:
     def up(self) -> None:
         _run(self.wrap(["ip", "link", "set", self.publisher_if, "up"]))
 
-    def loss(self, percent: float) -> None:
-        """Drops ``percent`` % of the publisher's outgoing UDP packets at random."""
+    def loss(self, percent: float, protocol: str = "udp") -> None:
+        """Drops ``percent`` % of the publisher's outgoing ``protocol``
+        ("udp", "tcp" or "all") packets at random."""
         self.no_loss()
+        if protocol != "udp":
+            # TCP hands the device runs of segments at once (TSO): one packet
+            # each, so a drop loses one wire packet, not a burst.
+            _run(self.wrap(["ip", "link", "set", "dev", self.publisher_if, "gso_max_segs", "1"]))
         per_mille = round(percent * 10)
+        match = {"udp": "meta l4proto udp ", "tcp": "meta l4proto tcp ", "all": ""}[protocol]
+        if per_mille < 1000:
+            match += f"numgen random mod 1000 < {per_mille} "
         rules = (
             "table inet onair_loss {\n"
             "  chain out {\n"
             "    type filter hook output priority 0; policy accept;\n"
-            f"    meta l4proto udp numgen random mod 1000 < {per_mille} counter drop\n"
+            f"    {match}counter drop\n"
             "  }\n"
             "}\n"
         )
@@ -112,9 +140,60 @@ class Uplink:
                 return int(value)
         return 0
 
+    def delay(self, ms: float, jitter_ms: float = 0, down_ms: float = 0) -> None:
+        """Holds what the publisher sends for ``ms`` (+- ``jitter_ms``) and
+        what it receives for ``down_ms``: the round trip grows by their sum."""
+        if self._wire is None:
+            self._start_wire()
+        if not self._delayed:
+            _run(self.wrap(["ip", "route", "replace", f"{self.host_ip}/32", "dev", self.wire_inner_if,
+                            "src", self.publisher_ip]))
+            _run(["ip", "route", "replace", f"{self.publisher_ip}/32", "dev", self.wire_outer_if,
+                  "src", self.host_ip])
+            self._delayed = True
+        self._tell_wire({"up_ms": ms, "jitter_ms": jitter_ms, "down_ms": down_ms})
+
+    def no_delay(self) -> None:
+        """Back onto the veth; what the wire still holds arrives late, as
+        from a queue that drains."""
+        if self._delayed:
+            _run(["ip", "route", "del", f"{self.publisher_ip}/32", "dev", self.wire_outer_if])
+            _run(self.wrap(["ip", "route", "del", f"{self.host_ip}/32", "dev", self.wire_inner_if]))
+            self._delayed = False
+
+    def wire_stats(self) -> dict:
+        """Packets the delay line passed and dropped each way (zeros before it ran)."""
+        if self._wire is None:
+            return {"up": {"passed": 0, "dropped": 0}, "down": {"passed": 0, "dropped": 0}}
+        self._tell_wire({"stats": True})
+        return json.loads(self._wire.stdout.readline())
+
+    def _start_wire(self) -> None:
+        script = Path(__file__).with_name("wire.py")
+        self._wire = subprocess.Popen(
+            [sys.executable, str(script), self.netns, self.wire_inner_if, self.wire_outer_if],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        ready = self._wire.stdout.readline().strip()
+        if ready != "ready":
+            self._wire.kill()
+            raise RuntimeError(f"the delay line did not start: {self._wire.stderr.read()[-2000:]}")
+        for inside, name in ((True, self.wire_inner_if), (False, self.wire_outer_if)):
+            cmd = ["ip", "link", "set", name, "mtu", "1500", "up"]
+            _run(self.wrap(cmd) if inside else cmd)
+
+    def _tell_wire(self, command: dict) -> None:
+        self._wire.stdin.write(json.dumps(command) + "\n")
+        self._wire.stdin.flush()
+
     def close(self) -> None:
         if not self._up:
             return
+        if self._wire is not None:
+            # Its host-side TUN, and the route through it, go with it.
+            self._wire.kill()
+            self._wire.wait()
+            self._wire = None
         pids = subprocess.run(["ip", "netns", "pids", self.netns], capture_output=True, text=True).stdout.split()
         for pid in pids:
             try:
