@@ -209,5 +209,14 @@ def test_settings_are_saved_with_the_config_and_start_on_login_is_off(app):
     wd.wait_for("saved", lambda: wd.visible("#s-saved"))
     settings = json.loads((env.config / "onair" / "settings.json").read_text())
     assert settings["video_kbps"] == 3000 and settings["start_on_login"] is False
-    assert not (env.config / "autostart" / "onair.desktop").exists()
+    autostart = env.config / "autostart" / "onair.desktop"
+    assert not autostart.exists()
     wd.screenshot(ARTIFACTS / "settings.png")
+
+    wd.click("#s-login")
+    wd.click("#s-save")
+    wd.wait_for("start on login", lambda: autostart.is_file())
+    assert "Exec=" in autostart.read_text() and "onair-desktop" in autostart.read_text()
+    wd.click("#s-login")
+    wd.click("#s-save")
+    wd.wait_for("no start on login", lambda: not autostart.exists())

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from onair_testkit import media
-from onair_testkit.webdriver import Desktop, desktop_bin
+from onair_testkit.webdriver import CONTROL, SHIFT, Desktop, desktop_bin
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
@@ -114,7 +114,7 @@ def test_go_live_records_locally_and_stop_says_where(window, ffmpeg, measurement
     assert tally(wd) == "idle" and wd.text("#golive") == "Go Live"
     wd.screenshot(ARTIFACTS / "main-idle.png")
 
-    wd.click("#golive")
+    wd.chord(CONTROL, SHIFT, "l")  # the keyboard shortcut for the one button
     wait_for_state(wd, "live")
     assert wd.text("#tally-label") == "LIVE"
     wd.wait_for("the elapsed timer", lambda: re.fullmatch(r"00:0[2-9]", wd.text("#elapsed")), timeout=15)

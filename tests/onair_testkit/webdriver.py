@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
+CONTROL = "\ue009"
+SHIFT = "\ue008"
 
 
 class WebDriverError(RuntimeError):
@@ -83,6 +85,14 @@ class WebDriver:
             css, value)
         if not found:
             raise WebDriverError(f"{css} has no option {value!r}")
+
+    def chord(self, *keys: str) -> None:
+        """Presses KEYS together, then releases them: real key events, as
+        from a keyboard (e.g. CONTROL, SHIFT, "l")."""
+        down = [{"type": "keyDown", "value": k} for k in keys]
+        up = [{"type": "keyUp", "value": k} for k in reversed(keys)]
+        body = {"actions": [{"type": "key", "id": "keyboard", "actions": down + up}]}
+        self._call("POST", f"/session/{self.session}/actions", body)
 
     def page(self) -> str:
         """The whole DOM as HTML, with every field's current value written in
