@@ -104,6 +104,7 @@ pub fn session_state(studio: State<'_, Arc<Studio>>) -> SessionState {
 #[tauri::command]
 #[specta::specta]
 pub fn quit(app: AppHandle, studio: State<'_, Arc<Studio>>) {
+    crate::window::remember_geometry(&app);
     studio.stop(move || app.exit(0));
 }
 

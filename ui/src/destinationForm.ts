@@ -12,6 +12,8 @@ export interface DestinationForm {
   statusUrl: string;
   room: string;
   apiKey: string;
+  /** Options the form has no field for (set with the CLI): kept as they are. */
+  otherOptions: { [key: string]: string };
 }
 
 export const KINDS: { kind: DestinationKind; label: string; placeholder: string }[] = [
@@ -44,7 +46,7 @@ export function keyLabel(form: Pick<DestinationForm, "kind" | "tokenUrl" | "apiK
 }
 
 export function emptyForm(): DestinationForm {
-  return { name: "", kind: "rtmp", url: "", key: "", tokenUrl: "", statusUrl: "", room: "", apiKey: "" };
+  return { name: "", kind: "rtmp", url: "", key: "", tokenUrl: "", statusUrl: "", room: "", apiKey: "", otherOptions: {} };
 }
 
 export function formFor(d: DestinationSummary): DestinationForm {
@@ -57,13 +59,18 @@ export function formFor(d: DestinationSummary): DestinationForm {
     statusUrl: d.status_url ?? "",
     room: d.options?.room ?? "",
     apiKey: d.options?.api_key ?? "",
+    otherOptions: Object.fromEntries(
+      Object.entries(d.options ?? {}).filter(
+        (entry): entry is [string, string] => entry[0] !== "room" && entry[0] !== "api_key" && entry[1] !== undefined,
+      ),
+    ),
   };
 }
 
 const optional = (text: string) => (text.trim() ? text.trim() : null);
 
 function options(form: DestinationForm): { [key: string]: string } {
-  const out: { [key: string]: string } = {};
+  const out: { [key: string]: string } = { ...form.otherOptions };
   if (form.kind === "livekit") {
     if (form.room.trim()) out.room = form.room.trim();
     if (form.apiKey.trim()) out.api_key = form.apiKey.trim();

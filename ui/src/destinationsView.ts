@@ -23,8 +23,12 @@ let changed: () => void = () => {};
 
 const input = (id: string) => $<HTMLInputElement>(id);
 
+// Options of the destination being edited that the form shows no field for.
+let otherOptions: DestinationForm["otherOptions"] = {};
+
 function readForm(): DestinationForm {
   return {
+    otherOptions,
     name: input("d-name").value,
     kind: $<HTMLSelectElement>("d-kind").value as DestinationForm["kind"],
     url: input("d-url").value,
@@ -37,6 +41,7 @@ function readForm(): DestinationForm {
 }
 
 function writeForm(form: DestinationForm) {
+  otherOptions = form.otherOptions;
   input("d-name").value = form.name;
   $<HTMLSelectElement>("d-kind").value = form.kind;
   input("d-url").value = form.url;

@@ -35,6 +35,11 @@ describe("the destination form", () => {
     expect(toEdit(form)).toEqual({ url: "wss://lk", token_url: "https://p/t", status_url: null, options: { room: "show" } });
     expect(toNew({ ...form, kind: "file", url: "file:/tmp/a.flv", key: "x" }).key).toBeNull();
   });
+
+  it("keeps options the form has no field for (set with the CLI)", () => {
+    const form = formFor({ name: "r", kind: "rtmp", url: "rtmp://h/app", options: { viewers_pointer: "/n" }, key: { state: "stored", masked: "••" } });
+    expect(toEdit({ ...form, statusUrl: "http://p/s" }).options).toEqual({ viewers_pointer: "/n" });
+  });
 });
 
 describe("device and size pickers", () => {
