@@ -37,6 +37,8 @@ soak:
 	$(if $(ONAIR_BIN),,cargo build --quiet -p onair-cli)
 	scripts/soak
 
-# A .deb of the desktop app (needs the Tauri CLI: cargo install tauri-cli --version '^2' --locked).
+# A .deb of the desktop app, with the Tauri CLI from the UI's npm packages.
+deb: export CARGO_TARGET_DIR ?= $(HOME)/.cache/onair/target
 deb:
-	scripts/setup && cargo tauri build --bundles deb
+	scripts/setup
+	ui/node_modules/.bin/tauri build --bundles deb

@@ -1,24 +1,19 @@
-//! The commands the UI calls and the one event it listens to.
+//! The commands the UI calls: thin wrappers over the studio and the
+//! engine's destination store. Their TypeScript is generated (bindings.ts).
 
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
 
-use onair_engine::clock::MediaClock;
-use onair_engine::destination::Destination;
-use onair_engine::events::Event;
-use onair_engine::pipeline::capture::{Capture, CaptureSpec};
-use onair_engine::session::{self, LiveConfig, SessionHandle};
-use onair_engine::sink::file::default_recording_path;
-use onair_engine::source::{self, VideoChoice};
+use onair_engine::events::SessionState;
+use onair_engine::settings::Settings;
+use onair_engine::source::camera::{list_cameras, CameraInfo};
+use onair_engine::source::microphone::{list_microphones, MicInfo};
+use onair_engine::source::VideoChoice;
 use onair_engine::OnairError;
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, State};
-use tauri_specta::Event as _;
 
-/// Every engine event, forwarded to the window as is.
-#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
-pub struct SessionEvent(pub Event);
+use crate::autostart;
+use crate::studio::Studio;
 
 #[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
 pub struct SourceInfo {
@@ -27,6 +22,8 @@ pub struct SourceInfo {
     pub test_pattern: bool,
     /// Why the test pattern is shown, when it is.
     pub note: Option<String>,
+    /// Why the capture is not what the settings ask for.
+    pub error: Option<OnairError>,
     pub width: u32,
     pub height: u32,
     pub fps: u32,
@@ -34,90 +31,97 @@ pub struct SourceInfo {
     pub recordings_dir: String,
 }
 
-pub struct AppState {
-    pub capture: Arc<Capture>,
-    session: Mutex<Option<SessionHandle>>,
-    recordings_dir: PathBuf,
-    cameras_found: usize,
-}
-
-impl AppState {
-    pub fn open(recordings_dir: PathBuf, app: AppHandle) -> Result<Self, OnairError> {
-        // The app opens the test pattern until its device picker lands (the
-        // desktop-app issue); the UI says why. Capture's health events reach
-        // the window like a session's; the meter's 20 a second wait for the
-        // UI's meters, rather than keep the webview busy for nothing.
-        let emit = move |event: Event| {
-            if !matches!(event, Event::Levels { .. }) {
-                let _ = SessionEvent(event).emit(&app);
-            }
-        };
-        let capture = Capture::open(CaptureSpec::default(), MediaClock::start(), Arc::new(emit))?;
-        Ok(AppState {
-            capture: Arc::new(capture),
-            session: Mutex::new(None),
-            recordings_dir,
-            cameras_found: source::camera_count(),
-        })
-    }
+/// What can be captured here besides the test pattern and tone.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct Devices {
+    pub cameras: Vec<CameraInfo>,
+    pub microphones: Vec<MicInfo>,
 }
 
 #[tauri::command]
 #[specta::specta]
-pub fn source_info(state: State<'_, Arc<AppState>>) -> SourceInfo {
-    let spec = state.capture.spec();
+pub fn source_info(studio: State<'_, Arc<Studio>>) -> SourceInfo {
+    let capture = studio.capture();
+    let spec = capture.spec();
     let test_pattern = matches!(
         spec.video,
         VideoChoice::TestPattern | VideoChoice::BusyTestPattern
     );
-    let note = test_pattern.then(|| match state.cameras_found {
-        0 => "No camera found: showing the test pattern.".to_string(),
-        _ => "Camera capture is not supported in this version yet: showing the test pattern."
-            .to_string(),
+    let error = studio.capture_note();
+    let note = test_pattern.then(|| match (&error, list_cameras().len()) {
+        (Some(e), _) => format!("{} Showing the test pattern.", e.message),
+        (None, 0) => "No camera found: showing the test pattern.".to_string(),
+        (None, _) => "Test pattern picked in Settings.".to_string(),
     });
     SourceInfo {
-        description: state.capture.describe().to_string(),
+        description: capture.describe().to_string(),
         test_pattern,
         note,
+        error,
         width: spec.width,
         height: spec.height,
         fps: spec.fps,
-        recordings_dir: state.recordings_dir.display().to_string(),
+        recordings_dir: studio.recordings_dir().display().to_string(),
     }
 }
 
-/// Goes live to the embedded default: a local recording. Pressing it while a
-/// session runs does nothing (one session at a time).
 #[tauri::command]
 #[specta::specta]
-pub fn go_live(app: AppHandle, state: State<'_, Arc<AppState>>) -> Result<(), OnairError> {
-    let mut current = state.session.lock().unwrap();
-    if current.as_ref().is_some_and(|s| !s.is_finished()) {
-        return Ok(());
+pub fn list_devices() -> Devices {
+    Devices {
+        cameras: list_cameras(),
+        microphones: list_microphones(),
     }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    let destination = Destination::File(default_recording_path(&state.recordings_dir, now));
-    let emit = move |event: Event| {
-        let _ = SessionEvent(event).emit(&app);
-    };
-    *current = Some(session::start(
-        LiveConfig::new(destination),
-        state.capture.clone(),
-        Arc::new(emit),
-    ));
-    Ok(())
+}
+
+/// Goes live to a saved destination, or records locally when none is
+/// given. Pressing it while a session runs does nothing.
+#[tauri::command]
+#[specta::specta]
+pub fn go_live(
+    studio: State<'_, Arc<Studio>>,
+    destination: Option<String>,
+) -> Result<(), OnairError> {
+    studio.go_live(destination)
 }
 
 /// Stops the session; its last events (stopping, ended) follow. Idempotent.
+/// The UI asks the creator first.
 #[tauri::command]
 #[specta::specta]
-pub fn stop(state: State<'_, Arc<AppState>>) {
-    if let Some(session) = state.session.lock().unwrap().take() {
-        session.stop();
-        // Joining waits for the recording to be finalised; not on the UI's thread.
-        std::thread::spawn(move || drop(session.join()));
+pub fn stop(studio: State<'_, Arc<Studio>>) {
+    studio.stop(|| ());
+}
+
+/// Where the session is now (the window may open or reload mid-session).
+#[tauri::command]
+#[specta::specta]
+pub fn session_state(studio: State<'_, Arc<Studio>>) -> SessionState {
+    studio.state()
+}
+
+/// Stops whatever is live, finishes the recording, then closes Onair.
+#[tauri::command]
+#[specta::specta]
+pub fn quit(app: AppHandle, studio: State<'_, Arc<Studio>>) {
+    crate::window::remember_geometry(&app);
+    studio.stop(move || app.exit(0));
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn get_settings(studio: State<'_, Arc<Studio>>) -> Settings {
+    studio.settings()
+}
+
+/// Saves the settings (checked first: an out-of-range value is refused
+/// whole) and applies start on login.
+#[tauri::command]
+#[specta::specta]
+pub fn save_settings(studio: State<'_, Arc<Studio>>, settings: Settings) -> Result<(), OnairError> {
+    settings.check()?;
+    if settings.start_on_login != studio.settings().start_on_login {
+        autostart::set(settings.start_on_login)?;
     }
+    studio.save_settings(settings)
 }

@@ -1,24 +1,70 @@
 //! The desktop app: a thin Tauri layer of typed commands and events over the
 //! engine. All media work happens in onair-engine.
 
+mod autostart;
+mod clipboard;
 mod commands;
+mod destinations;
 mod preview;
+mod studio;
+mod tray;
+mod window;
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
+use onair_engine::events::Event;
+use serde::{Deserialize, Serialize};
 use tauri::Manager;
+use tauri_specta::Event as _;
 
-pub use commands::{AppState, SessionEvent};
+pub use studio::Studio;
+pub use window::AppEvent;
+
+/// Every engine event, forwarded to the window as is.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+pub struct SessionEvent(pub Event);
 
 /// Commands and events the UI may use; their TypeScript is generated from here.
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     tauri_specta::Builder::<tauri::Wry>::new()
         .commands(tauri_specta::collect_commands![
             commands::source_info,
+            commands::list_devices,
             commands::go_live,
             commands::stop,
+            commands::session_state,
+            commands::quit,
+            commands::get_settings,
+            commands::save_settings,
+            destinations::list_destinations,
+            destinations::add_destination,
+            destinations::edit_destination,
+            destinations::remove_destination,
+            destinations::reveal_key,
+            destinations::copy_key,
+            destinations::rotate_key,
+            destinations::import_obs,
         ])
-        .events(tauri_specta::collect_events![SessionEvent])
+        .events(tauri_specta::collect_events![SessionEvent, AppEvent])
+}
+
+/// Sends engine events to the window and the tray. The meter's 20 a second
+/// are halved: 10 is smooth to the eye and keeps the webview idle.
+fn forward_events(app: tauri::AppHandle) -> studio::Emit {
+    let levels = AtomicU32::new(0);
+    Arc::new(move |event: Event| {
+        if matches!(event, Event::Levels { .. }) && levels.fetch_add(1, Ordering::Relaxed) % 2 == 1
+        {
+            return;
+        }
+        if let Event::State { state, .. } = &event {
+            if let Some(tray) = app.try_state::<tray::Tray>() {
+                tray.show_state(*state);
+            }
+        }
+        let _ = SessionEvent(event).emit(&app);
+    })
 }
 
 pub fn run() {
@@ -26,9 +72,10 @@ pub fn run() {
     tauri::Builder::default()
         .invoke_handler(builder.invoke_handler())
         .register_uri_scheme_protocol(preview::SCHEME, |ctx, request| {
-            let state = ctx.app_handle().state::<Arc<AppState>>();
-            preview::respond(&state.capture, request.uri().path())
+            let studio = ctx.app_handle().state::<Arc<Studio>>();
+            preview::respond(&studio.capture(), request.uri().path())
         })
+        .on_window_event(window::on_event)
         .setup(move |app| {
             builder.mount_events(app);
             let videos = app
@@ -36,8 +83,18 @@ pub fn run() {
                 .video_dir()
                 .or_else(|_| app.path().home_dir())
                 .unwrap_or_else(|_| std::env::temp_dir());
-            let state = AppState::open(videos.join("Onair"), app.handle().clone())?;
-            app.manage(Arc::new(state));
+            let studio = Studio::open(videos.join("Onair"), forward_events(app.handle().clone()))?;
+            if let Some(main) = app.get_webview_window(window::MAIN) {
+                window::restore_geometry(&main, studio.settings().window);
+            }
+            app.manage(Arc::new(studio));
+            // A desktop without a tray (a bare X server) still gets the window.
+            match tray::Tray::create(app.handle()) {
+                Ok(tray) => {
+                    app.manage(tray);
+                }
+                Err(e) => eprintln!("onair: no tray icon: {e}"),
+            }
             Ok(())
         })
         .run(tauri::generate_context!())

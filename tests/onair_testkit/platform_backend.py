@@ -173,6 +173,7 @@ class PlatformBackend:
     server URL the ingress contract hands out, e.g. ``nginx.url("platform")``;
     settable later. ``on_secret`` is called with every secret the platform
     hands out (tokens, stream keys), e.g. ``secrets.SESSION.register``.
+    ``public_status``: ``GET /api/stream/status`` answers without the bearer.
     """
 
     def __init__(
@@ -182,6 +183,7 @@ class PlatformBackend:
         rtmp_url: Optional[str] = None,
         *,
         on_secret: Optional[Callable[[str], Any]] = None,
+        public_status: bool = False,
     ):
         if not bearer:
             raise ValueError("the platform needs a bearer")
@@ -189,6 +191,9 @@ class PlatformBackend:
         self.livekit = livekit
         self.rtmp_url = rtmp_url
         self.on_secret = on_secret
+        #: The ingress contract's status readable without the bearer, like
+        #: the public status pages some platforms offer.
+        self.public_status = public_status
         self.port: Optional[int] = None
         self._lock = threading.Condition()
         self._server: Optional[_Server] = None
@@ -392,7 +397,8 @@ class PlatformBackend:
             injected = queued.popleft() if queued else None
         if injected is not None:
             return _error(injected, _phrase(injected), injected=True)
-        if route not in _CALLBACKS and not self._authorised(request):
+        public = route in _CALLBACKS or (self.public_status and route == "ingress.status")
+        if not public and not self._authorised(request):
             answer = _error(401, "missing or invalid bearer token")
             answer.headers["WWW-Authenticate"] = 'Bearer realm="platform"'
             return answer

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
+CONTROL = "\ue009"
+SHIFT = "\ue008"
 
 
 class WebDriverError(RuntimeError):
@@ -67,6 +69,41 @@ class WebDriver:
     def click(self, css: str) -> None:
         self._call("POST", f"/session/{self.session}/element/{self.find(css)}/click", {})
 
+    def type(self, css: str, text: str) -> None:
+        """Clears a field and types TEXT into it, key by key as a person would."""
+        element = self.find(css)
+        self._call("POST", f"/session/{self.session}/element/{element}/clear", {})
+        if text:
+            self._call("POST", f"/session/{self.session}/element/{element}/value", {"text": text})
+
+    def choose(self, css: str, value: str) -> None:
+        """Picks VALUE in a <select> and tells the page, as a click on the option would."""
+        found = self.script(
+            "const s = document.querySelector(arguments[0]);"
+            "if (![...s.options].some(o => o.value === arguments[1])) return false;"
+            "s.value = arguments[1]; s.dispatchEvent(new Event('change', {bubbles: true})); return true;",
+            css, value)
+        if not found:
+            raise WebDriverError(f"{css} has no option {value!r}")
+
+    def chord(self, *keys: str) -> None:
+        """Presses KEYS together, then releases them: real key events, as
+        from a keyboard (e.g. CONTROL, SHIFT, "l")."""
+        down = [{"type": "keyDown", "value": k} for k in keys]
+        up = [{"type": "keyUp", "value": k} for k in reversed(keys)]
+        body = {"actions": [{"type": "key", "id": "keyboard", "actions": down + up}]}
+        self._call("POST", f"/session/{self.session}/actions", body)
+
+    def page(self) -> str:
+        """The whole DOM as HTML, with every field's current value written in
+        (so a key typed into an input counts as rendered)."""
+        return self.script(
+            "const values = [...document.querySelectorAll('input')].map(i => i.value).join('\\n');"
+            "return document.documentElement.outerHTML + '\\n' + values;")
+
+    def visible(self, css: str) -> bool:
+        return self.script("const e = document.querySelector(arguments[0]); return !!e && !e.closest('[hidden]');", css)
+
     def text(self, css: str) -> str:
         return self._call("GET", f"/session/{self.session}/element/{self.find(css)}/text")
 
@@ -92,10 +129,13 @@ class WebDriver:
 
 
 class Desktop:
-    """Xvfb + dbus-run-session + WebKitWebDriver, torn down in reverse order."""
+    """Xvfb + dbus-run-session + WebKitWebDriver, torn down in reverse order.
+    With ``env`` (e.g. a KeyringEnv's, naming its session bus and XDG
+    folders) the app runs on that bus instead of a private one."""
 
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, env: Optional[dict] = None):
         self.home = home
+        self.extra_env = dict(env or {})
         self.procs: list[subprocess.Popen] = []
 
     def start(self) -> WebDriver:
@@ -114,10 +154,12 @@ class Desktop:
             NO_AT_BRIDGE="1",
             TAURI_WEBVIEW_AUTOMATION="true",  # lets WebKitWebDriver drive the app's webview
         )
+        env.update(self.extra_env)
         port = free_port()
         self.log = open(self.home / "webdriver.log", "wb")
+        bus = [] if "DBUS_SESSION_BUS_ADDRESS" in self.extra_env else ["dbus-run-session", "--"]
         driver = subprocess.Popen(
-            ["dbus-run-session", "--", "WebKitWebDriver", f"--port={port}", "--host=127.0.0.1"],
+            [*bus, "WebKitWebDriver", f"--port={port}", "--host=127.0.0.1"],
             env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         self.procs.append(driver)
@@ -150,7 +192,7 @@ class Desktop:
     def stop(self) -> None:
         for proc in reversed(self.procs):
             try:
-                os.killpg(proc.pid, 15) if proc.args[0] == "dbus-run-session" else proc.terminate()
+                os.killpg(proc.pid, 15) if proc.args[0] in ("dbus-run-session", "WebKitWebDriver") else proc.terminate()
                 proc.wait(timeout=10)
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 proc.kill()

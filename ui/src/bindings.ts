@@ -8,25 +8,158 @@ import * as __TAURI_EVENT from "@tauri-apps/api/event";
 /** Commands */
 export const commands = {
 	sourceInfo: () => __TAURI_INVOKE<SourceInfo_Serialize>("source_info"),
+	listDevices: () => __TAURI_INVOKE<Devices>("list_devices"),
 	/**
-	 *  Goes live to the embedded default: a local recording. Pressing it while a
-	 *  session runs does nothing (one session at a time).
+	 *  Goes live to a saved destination, or records locally when none is
+	 *  given. Pressing it while a session runs does nothing.
 	 */
-	goLive: () => typedError<null, OnairError>(__TAURI_INVOKE("go_live")),
-	/**  Stops the session; its last events (stopping, ended) follow. Idempotent. */
+	goLive: (destination: string | null) => typedError<null, OnairError>(__TAURI_INVOKE("go_live", { destination })),
+	/**
+	 *  Stops the session; its last events (stopping, ended) follow. Idempotent.
+	 *  The UI asks the creator first.
+	 */
 	stop: () => __TAURI_INVOKE<void>("stop"),
+	/**  Where the session is now (the window may open or reload mid-session). */
+	sessionState: () => __TAURI_INVOKE<SessionState>("session_state"),
+	/**  Stops whatever is live, finishes the recording, then closes Onair. */
+	quit: () => __TAURI_INVOKE<void>("quit"),
+	getSettings: () => __TAURI_INVOKE<Settings_Serialize>("get_settings"),
+	/**
+	 *  Saves the settings (checked first: an out-of-range value is refused
+	 *  whole) and applies start on login.
+	 */
+	saveSettings: (settings: Settings_Deserialize) => typedError<null, OnairError>(__TAURI_INVOKE("save_settings", { settings })),
+	listDestinations: () => typedError<DestinationSummary_Serialize[], OnairError>(__TAURI_INVOKE("list_destinations")),
+	/**
+	 *  Saves a destination; `key` goes to the keychain (a key pasted in the URL
+	 *  is split off there too).
+	 */
+	addDestination: (destination: NewDestination_Deserialize, key: string | null) => typedError<DestinationSummary_Serialize, OnairError>(__TAURI_INVOKE("add_destination", { destination, key })),
+	/**  Renames (when `new_name` differs) and changes the URL, endpoints and options. */
+	editDestination: (name: string, newName: string, edit: DestinationEdit_Deserialize) => typedError<DestinationSummary_Serialize, OnairError>(__TAURI_INVOKE("edit_destination", { name, newName, edit })),
+	removeDestination: (name: string) => typedError<null, OnairError>(__TAURI_INVOKE("remove_destination", { name })),
+	revealKey: (name: string) => typedError<RevealedKey, OnairError>(__TAURI_INVOKE("reveal_key", { name })),
+	/**  Puts the key on the clipboard. */
+	copyKey: (name: string) => typedError<null, OnairError>(__TAURI_INVOKE("copy_key", { name })),
+	rotateKey: (name: string, key: string) => typedError<DestinationSummary_Serialize, OnairError>(__TAURI_INVOKE("rotate_key", { name, key })),
+	/**  Imports an OBS profile's stream settings; `dir` None is OBS's own folder. */
+	importObs: (dir: string | null, name: string | null) => typedError<ObsImported_Serialize, OnairError>(__TAURI_INVOKE("import_obs", { dir, name })),
 };
 
 /** Events */
 export const events = {
+	appEvent: makeEvent<AppEvent, AppEvent>("app-event"),
 	sessionEvent: makeEvent<SessionEvent_Serialize, SessionEvent_Deserialize>("session-event"),
 };
 
 /* Types */
+/**  Questions the app shell asks the window to put to the creator. */
+export type AppEvent = 
+/**  Closing while live: stop and close, or stay? */
+{ type: "confirm_close" } | 
+/**  Stop from the tray: end the stream? */
+{ type: "confirm_stop" };
+
+/**  What is heard. */
+export type AudioInput = AudioInput_Serialize | AudioInput_Deserialize;
+
+/**  What is heard. */
+export type AudioInput_Deserialize = { kind: "test_tone" } | 
+/**  A microphone by name; None is the system's default. */
+{ kind: "microphone"; name?: string | null } | { kind: "none" };
+
+/**  What is heard. */
+export type AudioInput_Serialize = { kind: "test_tone" } | 
+/**  A microphone by name; None is the system's default. */
+{ kind: "microphone"; name: string | null } | { kind: "none" };
+
 export type AudioStats = {
 	kbps: number | null,
 	/**  Captured audio buffers waiting for the audio encoder. */
 	capture_queue: QueueDepth,
+};
+
+export type CameraInfo = {
+	/**  What `--video camera:N` takes. */
+	index: number,
+	name: string,
+	/**  The modes Onair can use; empty when the device could not be asked. */
+	formats: CameraMode[],
+};
+
+/**  One way a camera can deliver frames. */
+export type CameraMode = {
+	fourcc: PixelFormat,
+	width: number,
+	height: number,
+	fps: number,
+};
+
+/**
+ *  What an edit changes: everything but the name (`rename`), the kind
+ *  (add another destination) and the secret (`rotate`).
+ */
+export type DestinationEdit = DestinationEdit_Serialize | DestinationEdit_Deserialize;
+
+/**
+ *  What an edit changes: everything but the name (`rename`), the kind
+ *  (add another destination) and the secret (`rotate`).
+ */
+export type DestinationEdit_Deserialize = {
+	/**  As shown (redacted) means unchanged. A key pasted inside replaces the stored one. */
+	url: string,
+	token_url?: string | null,
+	status_url?: string | null,
+	options?: { [key in string]: string },
+};
+
+/**
+ *  What an edit changes: everything but the name (`rename`), the kind
+ *  (add another destination) and the secret (`rotate`).
+ */
+export type DestinationEdit_Serialize = {
+	/**  As shown (redacted) means unchanged. A key pasted inside replaces the stored one. */
+	url: string,
+	token_url: string | null,
+	status_url: string | null,
+	options: { [key in string]: string },
+};
+
+/**
+ *  The protocol a destination speaks, named as the config file and `--json`
+ *  spell it.
+ */
+export type DestinationKind = "rtmp" | "livekit" | "whip" | "file";
+
+/**  A destination as it may be shown anywhere: every URL redacted, the key masked. */
+export type DestinationSummary = DestinationSummary_Serialize | DestinationSummary_Deserialize;
+
+/**  A destination as it may be shown anywhere: every URL redacted, the key masked. */
+export type DestinationSummary_Deserialize = {
+	name: string,
+	kind: DestinationKind,
+	url: string,
+	token_url?: string | null,
+	status_url?: string | null,
+	options: { [key in string]: string },
+	key: KeyState,
+};
+
+/**  A destination as it may be shown anywhere: every URL redacted, the key masked. */
+export type DestinationSummary_Serialize = {
+	name: string,
+	kind: DestinationKind,
+	url: string,
+	token_url?: string,
+	status_url?: string,
+	options?: { [key in string]: string },
+	key: KeyState,
+};
+
+/**  What can be captured here besides the test pattern and tone. */
+export type Devices = {
+	cameras: CameraInfo[],
+	microphones: MicInfo[],
 };
 
 /**  Where lost frames were lost, since Go Live. */
@@ -45,7 +178,9 @@ export type DropCauses = {
  *  Stable error codes shared by the CLI's `--json`, the UI and the docs.
  *  Their spelling is a contract: never rename one.
  */
-export type ErrorCode = "invalid_destination" | "key_missing" | "key_rejected" | "auth_failed" | "permission_denied" | "unreachable" | "tls" | "device_unavailable" | "keychain_unavailable" | "platform_error" | "internal";
+export type ErrorCode = "invalid_destination" | "key_missing" | "key_rejected" | "auth_failed" | "permission_denied" | "unreachable" | "tls" | "device_unavailable" | "keychain_unavailable" | "platform_error" | 
+/**  A setting out of range (picture size, frame rate, bitrate, status URL). */
+"invalid_settings" | "internal";
 
 export type Event = Event_Serialize | Event_Deserialize;
 
@@ -131,6 +266,67 @@ export type HealthCode = "device_lost" | "device_restored" |
  */
 "platform_session";
 
+/**  Whether a destination's secret is in the keychain, shown masked. */
+export type KeyState = { state: "stored"; masked: string } | { state: "missing" } | 
+/**  Local recordings need no secret. */
+{ state: "not_needed" };
+
+export type MicInfo = {
+	name: string,
+	is_default: boolean,
+	rate: number,
+	channels: number,
+	format: string,
+};
+
+/**  What `add` needs besides the secret. */
+export type NewDestination = NewDestination_Serialize | NewDestination_Deserialize;
+
+/**  What `add` needs besides the secret. */
+export type NewDestination_Deserialize = {
+	name: string,
+	/**  May still carry a pasted key (`rtmp://host/app/KEY`); it is split off. */
+	url: string,
+	token_url?: string | null,
+	status_url?: string | null,
+	/**
+	 *  Non-secret settings: for LiveKit `api_key`, `room`, `identity`,
+	 *  `token_pointer`, `url_pointer`.
+	 */
+	options?: { [key in string]: string },
+};
+
+/**  What `add` needs besides the secret. */
+export type NewDestination_Serialize = {
+	name: string,
+	/**  May still carry a pasted key (`rtmp://host/app/KEY`); it is split off. */
+	url: string,
+	token_url: string | null,
+	status_url: string | null,
+	/**
+	 *  Non-secret settings: for LiveKit `api_key`, `room`, `identity`,
+	 *  `token_pointer`, `url_pointer`.
+	 */
+	options: { [key in string]: string },
+};
+
+/**  The outcome of an OBS import, for the creator to read (no key in it). */
+export type ObsImported = ObsImported_Serialize | ObsImported_Deserialize;
+
+/**  The outcome of an OBS import, for the creator to read (no key in it). */
+export type ObsImported_Deserialize = {
+	service: string,
+	profile: string,
+	destination: DestinationSummary_Deserialize,
+};
+
+/**  The outcome of an OBS import, for the creator to read (no key in it). */
+export type ObsImported_Serialize = {
+	service: string,
+	profile: string,
+	destination: DestinationSummary_Serialize,
+};
+
 /**
  *  An error as a creator sees it. `message` must never contain a secret:
  *  build it from redacted values only.
@@ -139,6 +335,21 @@ export type OnairError = {
 	code: ErrorCode,
 	message: string,
 };
+
+/**  The native formats Onair can take from a camera, by their usual fourcc. */
+export type PixelFormat = 
+/**  Packed 4:2:2, Y0 U Y1 V (also called YUY2). */
+"YUYV" | 
+/**  Packed 4:2:2, U Y0 V Y1. */
+"UYVY" | 
+/**  Planar Y, then interleaved U/V at 4:2:0. */
+"NV12" | 
+/**  One JPEG per frame. */
+"MJPEG" | 
+/**  Packed R G B, 8 bits each. */
+"RGB24" | 
+/**  Packed B G R, 8 bits each. */
+"BGR24";
 
 /**
  *  How full one bounded queue between the pipeline's threads is: a queue
@@ -153,6 +364,11 @@ export type QueueDepth = {
 	capacity: number,
 };
 
+/**  A key shown on request; the window hides it again after a few seconds. */
+export type RevealedKey = {
+	value: string,
+};
+
 /**  Every engine event, forwarded to the window as is. */
 export type SessionEvent = SessionEvent_Serialize | SessionEvent_Deserialize;
 
@@ -164,6 +380,48 @@ export type SessionEvent_Serialize = Event_Serialize;
 
 export type SessionState = "idle" | "preparing" | "connecting" | "live" | "reconnecting" | "stopping" | "ended" | "failed";
 
+export type Settings = Settings_Serialize | Settings_Deserialize;
+
+export type Settings_Deserialize = {
+	width?: number,
+	height?: number,
+	fps?: number,
+	/**  Video bitrate in kbit/s. */
+	video_kbps?: number,
+	/**  Three picture sizes for WebRTC destinations. */
+	simulcast?: boolean,
+	/**  Also keep a local recording while live (RTMP destinations). */
+	record_while_live?: boolean,
+	/**  A status endpoint polled while live when the destination names none. */
+	status_url?: string | null,
+	start_on_login?: boolean,
+	video?: VideoInput,
+	audio?: AudioInput_Deserialize,
+	/**  The destination picked last; Go Live uses it again. */
+	last_destination?: string | null,
+	window?: WindowGeometry | null,
+};
+
+export type Settings_Serialize = {
+	width: number,
+	height: number,
+	fps: number,
+	/**  Video bitrate in kbit/s. */
+	video_kbps: number,
+	/**  Three picture sizes for WebRTC destinations. */
+	simulcast: boolean,
+	/**  Also keep a local recording while live (RTMP destinations). */
+	record_while_live: boolean,
+	/**  A status endpoint polled while live when the destination names none. */
+	status_url: string | null,
+	start_on_login: boolean,
+	video: VideoInput,
+	audio: AudioInput_Serialize,
+	/**  The destination picked last; Go Live uses it again. */
+	last_destination: string | null,
+	window: WindowGeometry | null,
+};
+
 export type SourceInfo = SourceInfo_Serialize | SourceInfo_Deserialize;
 
 export type SourceInfo_Deserialize = {
@@ -172,6 +430,8 @@ export type SourceInfo_Deserialize = {
 	test_pattern: boolean,
 	/**  Why the test pattern is shown, when it is. */
 	note?: string | null,
+	/**  Why the capture is not what the settings ask for. */
+	error?: OnairError | null,
 	width: number,
 	height: number,
 	fps: number,
@@ -185,12 +445,19 @@ export type SourceInfo_Serialize = {
 	test_pattern: boolean,
 	/**  Why the test pattern is shown, when it is. */
 	note: string | null,
+	/**  Why the capture is not what the settings ask for. */
+	error: OnairError | null,
 	width: number,
 	height: number,
 	fps: number,
 	/**  Where Go Live records when no destination is set. */
 	recordings_dir: string,
 };
+
+/**  What is filmed. */
+export type VideoInput = { kind: "test_pattern" } | 
+/**  A camera by its index in the device list. */
+{ kind: "camera"; index: number };
 
 export type VideoStats = {
 	/**  Frames encoded per second over the last interval. */
@@ -206,6 +473,15 @@ export type VideoStats = {
 	dropped_by: DropCauses,
 	/**  Captured frames waiting for the video encoder. */
 	capture_queue: QueueDepth,
+};
+
+/**  Where and how big the window was, in physical pixels. */
+export type WindowGeometry = {
+	x: number,
+	y: number,
+	width: number,
+	height: number,
+	maximized: boolean,
 };
 
 /* Tauri Specta runtime */

@@ -10,13 +10,9 @@ use onair_engine::clock::MediaClock;
 use onair_engine::events::{Event, SessionState};
 use onair_engine::keys;
 use onair_engine::keys::config::ConfigStore;
-use onair_engine::keys::{DestinationKind, OsKeychain, SavedDestination};
-use onair_engine::livekit::credentials::TokenSource;
 use onair_engine::pipeline::capture::{Capture, CaptureSpec};
-use onair_engine::platform::journal::Journal;
-use onair_engine::platform::PlatformPlan;
 use onair_engine::secret::Secret;
-use onair_engine::session::{self, LiveConfig};
+use onair_engine::session::{self, prepare};
 use onair_engine::source::{AudioChoice, VideoChoice};
 use onair_engine::{ErrorCode, OnairError};
 
@@ -152,36 +148,30 @@ pub fn run(args: LiveArgs) -> ExitCode {
         Ok(c) => Arc::new(c),
         Err(e) => return fail(e),
     };
-    let resolved_saved = resolved.saved.clone();
-    let mut config = LiveConfig::new(resolved.destination);
-    config.secret = secret;
+    let is_saved = resolved.saved.is_some();
+    let resolved = keys::Resolved { secret, ..resolved };
+    let overrides = prepare::Overrides {
+        room: args.room,
+        token_url: args.token_url.filter(|_| !is_saved),
+        status_url: None,
+    };
+    let stores = match ConfigStore::default_location() {
+        Ok(store) => prepare::Stores::os(store.dir()),
+        Err(e) => {
+            return fail(OnairError::new(
+                ErrorCode::InvalidDestination,
+                e.to_string(),
+            ))
+        }
+    };
+    let mut config = match prepare::live_config(resolved, overrides, &stores) {
+        Ok(config) => config,
+        Err(e) => return fail(e),
+    };
     config.video_kbps = args.bitrate;
     config.duration = args.duration.map(Duration::from_secs_f64);
     config.reconnect_attempts = args.reconnect_attempts;
     config.simulcast = args.simulcast;
-    config.room = args.room.clone();
-    if let Some(saved) = resolved_saved.as_ref().filter(|s| s.platform.is_some()) {
-        // The platform hands out the token or key; the keychain's secret is its API token.
-        match platform_plan(saved, config.secret.take()) {
-            Ok(plan) => config.platform = Some(plan),
-            Err(e) => return fail(e),
-        }
-    } else if let Some(saved) = &resolved_saved {
-        if saved.kind == DestinationKind::Livekit {
-            config.room = args.room.or_else(|| saved.options.get("room").cloned());
-            match livekit_source(saved, config.secret.take()) {
-                Ok(source) => config.token_source = Some(source),
-                Err(e) => return fail(e),
-            }
-        }
-    } else if let Some(token_url) = args.token_url {
-        config.token_source = Some(TokenSource::Fetch {
-            token_url,
-            bearer: config.secret.take().unwrap_or_else(|| Secret::new("")),
-            token_pointer: "/token".into(),
-            url_pointer: Some("/url".into()),
-        });
-    }
 
     let handle = session::start(config, capture, print);
     let stopper = handle.stopper();
@@ -191,57 +181,6 @@ pub fn run(args: LiveArgs) -> ExitCode {
         Ok(_) => ExitCode::SUCCESS,
         Err(_) => ExitCode::from(1), // already reported as a failed state event
     }
-}
-
-fn platform_plan(
-    saved: &SavedDestination,
-    bearer: Option<Secret>,
-) -> Result<PlatformPlan, OnairError> {
-    let store = ConfigStore::default_location()
-        .map_err(|e| OnairError::new(ErrorCode::InvalidDestination, e.to_string()))?;
-    Ok(PlatformPlan {
-        destination: saved.name.clone(),
-        hooks: saved.platform.clone().unwrap_or_default(),
-        bearer,
-        journal: Journal::in_dir(store.dir().join("sessions")),
-        keychain: Arc::new(OsKeychain::new()),
-    })
-}
-
-/// How a saved LiveKit destination gets its token: minted with its API
-/// secret, fetched from the platform with its bearer, or the saved token.
-fn livekit_source(
-    saved: &SavedDestination,
-    secret: Option<Secret>,
-) -> Result<TokenSource, OnairError> {
-    let secret = secret.unwrap_or_else(|| Secret::new(""));
-    let option = |k: &str| saved.options.get(k).cloned();
-    if let Some(api_key) = option("api_key") {
-        let room = option("room").ok_or_else(|| {
-            OnairError::new(
-                ErrorCode::InvalidDestination,
-                format!(
-                    "{} mints its own tokens but names no room: add it again with --room.",
-                    saved.name
-                ),
-            )
-        })?;
-        return Ok(TokenSource::Mint {
-            api_key,
-            api_secret: secret,
-            room,
-            identity: option("identity").unwrap_or_else(|| "onair".into()),
-        });
-    }
-    if let Some(token_url) = &saved.token_url {
-        return Ok(TokenSource::Fetch {
-            token_url: token_url.clone(),
-            bearer: secret,
-            token_pointer: option("token_pointer").unwrap_or_else(|| "/token".into()),
-            url_pointer: Some(option("url_pointer").unwrap_or_else(|| "/url".into())),
-        });
-    }
-    Ok(TokenSource::Given(secret))
 }
 
 fn usage(message: &str) -> ExitCode {

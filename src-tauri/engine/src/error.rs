@@ -19,6 +19,8 @@ pub enum ErrorCode {
     DeviceUnavailable,
     KeychainUnavailable,
     PlatformError,
+    /// A setting out of range (picture size, frame rate, bitrate, status URL).
+    InvalidSettings,
     Internal,
 }
 
@@ -35,6 +37,7 @@ impl ErrorCode {
             ErrorCode::DeviceUnavailable => "device_unavailable",
             ErrorCode::KeychainUnavailable => "keychain_unavailable",
             ErrorCode::PlatformError => "platform_error",
+            ErrorCode::InvalidSettings => "invalid_settings",
             ErrorCode::Internal => "internal",
         }
     }
@@ -80,6 +83,7 @@ mod tests {
             ErrorCode::DeviceUnavailable,
             ErrorCode::KeychainUnavailable,
             ErrorCode::PlatformError,
+            ErrorCode::InvalidSettings,
             ErrorCode::Internal,
         ] {
             let json = serde_json::to_string(&code).unwrap();

@@ -17,6 +17,7 @@ pub mod redact;
 pub mod rtmp;
 pub mod secret;
 pub mod session;
+pub mod settings;
 pub mod sink;
 pub mod source;
 pub mod whip;

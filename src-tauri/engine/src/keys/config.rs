@@ -157,30 +157,35 @@ impl ConfigStore {
         };
         let mut text = serde_json::to_vec_pretty(&file).expect("destinations serialize");
         text.push(b'\n');
-        let path = self.path();
-        let temp = self
-            .dir
-            .join(format!("{FILE_NAME}.tmp-{}", std::process::id()));
-        let written = (|| {
-            let mut out = private_options()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&temp)?;
-            out.write_all(&text)?;
-            out.sync_all()
-        })();
-        if let Err(source) = written {
-            let _ = fs::remove_file(&temp);
-            return Err(io("write", &temp, source));
-        }
-        fs::rename(&temp, &path).map_err(|source| io("replace", &path, source))?;
-        // Make the rename itself durable; not every platform can open a directory.
-        if let Ok(dir) = File::open(&self.dir) {
-            let _ = dir.sync_all();
-        }
-        Ok(())
+        write_private_file(&self.dir, FILE_NAME, &text)
     }
+}
+
+/// Replaces `dir/name` with `text` atomically: a temp file, synced, renamed
+/// over it. Readable by the user only.
+pub(crate) fn write_private_file(dir: &Path, name: &str, text: &[u8]) -> Result<(), ConfigError> {
+    create_private_dir(dir)?;
+    let path = dir.join(name);
+    let temp = dir.join(format!("{name}.tmp-{}", std::process::id()));
+    let written = (|| {
+        let mut out = private_options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&temp)?;
+        out.write_all(text)?;
+        out.sync_all()
+    })();
+    if let Err(source) = written {
+        let _ = fs::remove_file(&temp);
+        return Err(io("write", &temp, source));
+    }
+    fs::rename(&temp, &path).map_err(|source| io("replace", &path, source))?;
+    // Make the rename itself durable; not every platform can open a directory.
+    if let Ok(dir) = File::open(dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
 }
 
 /// Where and how parsing failed, without quoting the file: serde_json's own
@@ -195,7 +200,7 @@ pub(crate) fn parse_failure(e: &serde_json::Error) -> String {
     format!("{what} at line {}, column {}", e.line(), e.column())
 }
 
-fn io(action: &'static str, path: &Path, source: std::io::Error) -> ConfigError {
+pub(crate) fn io(action: &'static str, path: &Path, source: std::io::Error) -> ConfigError {
     ConfigError::Io {
         action,
         path: path.to_path_buf(),

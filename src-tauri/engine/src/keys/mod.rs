@@ -80,6 +80,28 @@ impl std::fmt::Debug for NewDestination {
     }
 }
 
+/// What an edit changes: everything but the name (`rename`), the kind
+/// (add another destination) and the secret (`rotate`).
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct DestinationEdit {
+    /// As shown (redacted) means unchanged. A key pasted inside replaces the stored one.
+    pub url: String,
+    pub token_url: Option<String>,
+    pub status_url: Option<String>,
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for DestinationEdit {
+    // The URL may still hold a pasted key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DestinationEdit")
+            .field("url", &redact_url(&self.url))
+            .finish()
+    }
+}
+
 /// Whether a destination's secret is in the keychain, shown masked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -392,6 +414,54 @@ impl Keys {
             &renamed,
             key_state(renamed.kind, moved_key.as_ref()),
         ))
+    }
+
+    /// Changes a destination's URL, endpoints and options. The kind stays:
+    /// a URL of another kind is refused.
+    pub fn edit(&self, name: &str, edit: DestinationEdit) -> Result<DestinationSummary, KeysError> {
+        for endpoint in [&edit.token_url, &edit.status_url].into_iter().flatten() {
+            url::check_no_credentials(endpoint)?;
+        }
+        let mut pasted_key = None;
+        let edited = self.config.update(|destinations| {
+            let known = names(destinations);
+            let saved = destinations
+                .iter_mut()
+                .find(|d| d.name == name)
+                .ok_or_else(|| KeysError::UnknownName {
+                    name: name.to_string(),
+                    known,
+                })?;
+            if edit.url != redact_url(&saved.url) {
+                let split = url::split_key(&edit.url);
+                let kind = url::infer_kind(&split.url)?;
+                url::check_no_credentials(&split.url)?;
+                if kind != saved.kind {
+                    return Err(KeysError::Unusable(format!(
+                        "{name} is a {} destination and the new URL is {}. Add a new destination for it instead.",
+                        saved.kind.as_str(),
+                        kind.as_str()
+                    )));
+                }
+                if let (true, Some(key)) = (kind.needs_secret(), split.key) {
+                    let key = secret_for(&split.url, key)?;
+                    self.keychain.set(name, &key)?;
+                    pasted_key = Some(key);
+                }
+                saved.url = split.url;
+            }
+            saved.token_url = edit.token_url.clone();
+            saved.status_url = edit.status_url.clone();
+            saved.options = edit.options.clone();
+            Ok(saved.clone())
+        })?;
+        match pasted_key {
+            Some(key) => Ok(DestinationSummary::new(
+                &edited,
+                key_state(edited.kind, Some(&key)),
+            )),
+            None => self.summarize(&edited),
+        }
     }
 
     /// Replaces a destination's key (or stores the missing one).

@@ -340,3 +340,62 @@ fn a_whole_url_pasted_as_the_key_gives_its_key() {
     assert!(!err.to_string().contains(KEY), "{err}");
     assert_eq!(f.keychain.get("a").unwrap().unwrap().expose(), KEY);
 }
+
+#[test]
+fn edit_changes_endpoints_keeps_the_key_and_refuses_another_kind() {
+    let f = fixture();
+    let added = f
+        .keys
+        .add(
+            new("main", "rtmp://ingest.example/live"),
+            Some(Secret::new(KEY)),
+        )
+        .unwrap();
+    let edited = f
+        .keys
+        .edit(
+            "main",
+            DestinationEdit {
+                url: added.url.clone(),
+                status_url: Some("http://platform.example/status".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        edited.status_url.as_deref(),
+        Some("http://platform.example/status")
+    );
+    assert_eq!(f.keychain.get("main").unwrap().unwrap().expose(), KEY);
+
+    let moved = f
+        .keys
+        .edit(
+            "main",
+            DestinationEdit {
+                url: "rtmp://other.example/app/sk_pasted_0000000042".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(moved.url, "rtmp://other.example/app");
+    assert_eq!(moved.status_url, None);
+    assert_eq!(
+        f.keychain.get("main").unwrap().unwrap().expose(),
+        "sk_pasted_0000000042"
+    );
+    assert!(!config_text(&f).contains("sk_pasted"));
+
+    let refused = f
+        .keys
+        .edit(
+            "main",
+            DestinationEdit {
+                url: "wss://lk.example".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert!(refused.is_usage(), "{refused}");
+    assert!(f.keys.edit("nope", DestinationEdit::default()).is_err());
+}

@@ -3,6 +3,7 @@
 
 pub mod machine;
 mod platform;
+pub mod prepare;
 pub mod runner;
 
 pub use runner::{start, LiveConfig, SessionHandle, SessionSummary};

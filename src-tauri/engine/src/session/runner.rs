@@ -55,6 +55,8 @@ pub struct LiveConfig {
     pub token_source: Option<TokenSource>,
     /// The creator's platform hooks, when the destination declares them.
     pub platform: Option<PlatformPlan>,
+    /// Also record locally while live (the same encoded media, no second encode).
+    pub record: Option<PathBuf>,
 }
 
 impl LiveConfig {
@@ -70,6 +72,7 @@ impl LiveConfig {
             room: None,
             token_source: None,
             platform: None,
+            record: None,
         }
     }
 }
@@ -373,6 +376,18 @@ impl Runner {
             })?)
         };
         let needs = sink.needs();
+        let mut sinks = vec![sink];
+        let mut sink_drops = vec![dropped];
+        if let Some(path) = &self.config.record {
+            if needs.opus {
+                return Err(OnairError::new(
+                    ErrorCode::InvalidDestination,
+                    "Recording while live works with RTMP destinations only: LiveKit and WHIP carry Opus audio, which a recording cannot hold yet. Turn off recording while live, or pick an RTMP destination.",
+                ));
+            }
+            sinks.push(Box::new(FileSink::new(path.clone())));
+            sink_drops.push(Arc::new(AtomicU32::new(0)));
+        }
         let audio: Option<Box<dyn AudioEncoder>> = match self.capture.subscribe_audio(0) {
             Some(_) if needs.aac => Some(Box::new(AacEncoder::new(
                 48_000,
@@ -405,8 +420,8 @@ impl Runner {
             }),
         };
         Ok(Prepared {
-            sinks: vec![sink],
-            sink_drops: vec![dropped],
+            sinks,
+            sink_drops,
             video,
             audio,
             info,
@@ -432,7 +447,11 @@ impl Runner {
         for sink in &mut prepared.sinks {
             sink.open(&prepared.info)?;
         }
-        if let Destination::File(path) = &self.config.destination {
+        let recording = match &self.config.destination {
+            Destination::File(path) => Some(path),
+            _ => self.config.record.as_ref(),
+        };
+        if let Some(path) = recording {
             let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
             self.events.emit(Event::Recording {
                 path: path.display().to_string(),

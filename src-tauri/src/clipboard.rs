@@ -1,0 +1,42 @@
+//! The system clipboard for copying a key: written from Rust, so the key
+//! never passes through the window, and cleared after a while if it is
+//! still there.
+
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use onair_engine::{ErrorCode, OnairError};
+
+/// How long a copied key stays on the clipboard.
+const CLEAR_AFTER: Duration = Duration::from_secs(45);
+
+// On X11 the clipboard is served by whoever owns it: the handle lives as
+// long as the app, or the copy would vanish with it.
+static CLIPBOARD: OnceLock<Mutex<Option<arboard::Clipboard>>> = OnceLock::new();
+
+pub fn put(text: &str) -> Result<(), OnairError> {
+    let unavailable = |e: arboard::Error| {
+        OnairError::new(
+            ErrorCode::Internal,
+            format!("The clipboard is not available ({e}). Reveal the key and copy it by hand."),
+        )
+    };
+    let cell = CLIPBOARD.get_or_init(|| Mutex::new(None));
+    let mut guard = cell.lock().unwrap();
+    if guard.is_none() {
+        *guard = Some(arboard::Clipboard::new().map_err(unavailable)?);
+    }
+    let clipboard = guard.as_mut().expect("opened above");
+    clipboard.set_text(text).map_err(unavailable)?;
+    let copied = text.to_string();
+    std::thread::spawn(move || {
+        std::thread::sleep(CLEAR_AFTER);
+        let mut guard = cell.lock().unwrap();
+        if let Some(clipboard) = guard.as_mut() {
+            if clipboard.get_text().is_ok_and(|now| now == copied) {
+                let _ = clipboard.clear();
+            }
+        }
+    });
+    Ok(())
+}

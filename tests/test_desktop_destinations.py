@@ -1,0 +1,222 @@
+"""The desktop app's everyday flow in the real window (Xvfb + WebKitGTK,
+driven through WebKitWebDriver), against real parts: a gnome-keyring on a
+private session bus, nginx-rtmp, and the reference platform backend whose
+status endpoint says whether the stream is live and to how many.
+
+A creator adds an RTMP destination in the Destinations view (the key goes
+to the keychain and never into the page unless revealed), reveals it and
+watches it hide again, goes live to it, sees LIVE, the platform's live flag
+and its viewer count, and stops (after confirming). A wrong key shows the
+actionable key_rejected banner. Screenshots of each screen land in
+tests/artifacts/."""
+
+from __future__ import annotations
+
+import json
+import secrets as stdlib_secrets
+import shutil
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from onair_testkit import keyring, media, secrets
+from onair_testkit.nginx import Nginx
+from onair_testkit.platform_backend import PlatformBackend
+from onair_testkit.webdriver import Desktop, desktop_bin
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+REVEAL_SECONDS = 5  # ui/src/mask.ts REVEAL_MS
+
+
+@pytest.fixture(scope="module")
+def platform_rtmp(tmp_path_factory):
+    """The platform (status readable without its bearer) and the nginx-rtmp
+    that asks it about every publish to application ``platform``."""
+    if shutil.which("nginx") is None:
+        pytest.fail("nginx is not installed; scripts/setup installs it", pytrace=False)
+    bearer = secrets.SESSION.register("plat_" + stdlib_secrets.token_urlsafe(24))
+    with PlatformBackend(bearer, on_secret=secrets.SESSION.register, public_status=True) as platform:
+        with Nginx(tmp_path_factory.mktemp("nginx"), notify_url=platform.url) as nginx:
+            platform.rtmp_url = nginx.url("platform")
+            yield platform, nginx
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    """The app on a session bus with an unlocked gnome-keyring."""
+    missing = keyring.missing_tools()
+    if missing:
+        pytest.fail(f"missing {', '.join(missing)}; scripts/setup installs them", pytrace=False)
+    binary = desktop_bin()
+    if not binary.is_file():
+        pytest.fail(f"no desktop app at {binary}; build it with cargo build -p onair-desktop", pytrace=False)
+    env = keyring.KeyringEnv(tmp_path_factory.mktemp("desktop-keyring"))
+    env.start_bus()
+    env.start_keyring()
+    desktop = Desktop(env.home, env=env.env)
+    try:
+        wd = desktop.start()
+        wd.start(binary)
+        wd.wait_for("the studio", lambda: wd.script("return document.getElementById('pick-destination').options.length > 0"))
+        yield wd, env
+    finally:
+        try:
+            wd.quit()
+        finally:
+            desktop.stop()
+            env.stop()
+
+
+def ingest_key(platform: PlatformBackend) -> str:
+    """Asks the platform for a stream key, as its dashboard would show one."""
+    req = urllib.request.Request(platform.url + "/api/stream/ingress", data=b"{}", method="POST",
+                                 headers={"Authorization": f"Bearer {platform.bearer}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        return json.load(resp)["streamKey"]
+
+
+def tally(wd) -> str:
+    return wd.script("return document.getElementById('tally').dataset.state")
+
+
+def wait_for_state(wd, want: str, timeout: float = 20) -> None:
+    seen: list[str] = []
+
+    def reached():
+        state = tally(wd)
+        if not seen or seen[-1] != state:
+            seen.append(state)
+        return state == want
+    try:
+        wd.wait_for(f"the tally to show {want}", reached, timeout)
+    except TimeoutError:
+        wd.screenshot(ARTIFACTS / f"failed-waiting-for-{want}.png")
+        raise AssertionError(f"tally went {' -> '.join(seen)}, never {want}; banner: {wd.text('#banner')!r}") from None
+
+
+def add_rtmp(wd, name: str, url: str, key: str, status_url: str = "") -> None:
+    wd.click("#tab-destinations")
+    wd.choose("#d-kind", "rtmp")
+    wd.type("#d-name", name)
+    wd.type("#d-url", url)
+    wd.type("#d-key", key)
+    wd.type("#d-status-url", status_url)
+    wd.click("#d-save")
+    wd.wait_for(f"{name} in the list", lambda: wd.script(
+        "return !!document.querySelector(`#destinations-body tr[data-name='${arguments[0]}']`)", name))
+    assert wd.script("return document.getElementById('d-key').value") == "", "the key field is cleared"
+
+
+def key_cell(wd, name: str) -> str:
+    return wd.script("return document.querySelector(`tr[data-name='${arguments[0]}'] td.key`).textContent", name)
+
+
+def go_live_to(wd, name: str) -> None:
+    wd.click("#tab-studio")
+    wd.choose("#pick-destination", name)
+    wd.click("#golive")
+
+
+def stop_with_confirm(wd) -> None:
+    wd.click("#golive")
+    wd.wait_for("the stop confirmation", lambda: wd.visible("#confirm"))
+    assert tally(wd) in ("live", "reconnecting"), "nothing stops before the creator confirms"
+    assert "End the live stream" in wd.text("#confirm-text")
+    wd.screenshot(ARTIFACTS / "stop-confirm.png")
+    wd.click("#confirm-yes")
+
+
+def test_add_reveal_go_live_with_platform_viewers_and_stop(app, platform_rtmp, measurements):
+    wd, env = app
+    platform, nginx = platform_rtmp
+    key = ingest_key(platform)
+    platform.set_viewers(3)
+
+    add_rtmp(wd, "studio", nginx.url("platform"), key, platform.url + "/api/stream/status")
+    assert env.lookup("studio") == key, "the key is in the system keychain"
+    assert key not in wd.page(), "a saved key is not rendered"
+    masked = key_cell(wd, "studio")
+    assert masked.startswith("••••") and masked.endswith(key[-2:]), masked
+    config = (env.config / "onair" / "destinations.json").read_text()
+    assert key not in config and "/api/stream/status" in config
+    wd.screenshot(ARTIFACTS / "destinations.png")
+
+    wd.click("tr[data-name='studio'] button[data-action='reveal']")
+    wd.wait_for("the revealed key", lambda: key_cell(wd, "studio") == key, timeout=5)
+    revealed_at = time.monotonic()
+    wd.wait_for("the key to hide again", lambda: key_cell(wd, "studio") == masked, timeout=REVEAL_SECONDS + 3)
+    assert time.monotonic() - revealed_at >= REVEAL_SECONDS - 1.5, "stays long enough to read"
+    assert key not in wd.page(), "hidden again means gone from the page"
+
+    wd.click("#tab-settings")
+    wd.click("#s-record")  # record locally while live
+    wd.click("#s-save")
+    wd.wait_for("saved", lambda: wd.visible("#s-saved"))
+
+    go_live_to(wd, "studio")
+    wait_for_state(wd, "live")
+    assert wd.text("#tally-label") == "LIVE"
+    wd.wait_for("the platform's viewer count", lambda: wd.text("#stat-viewers") == "3", timeout=15)
+    wd.wait_for("the platform's live flag", lambda: wd.text("#stat-platform") == "live", timeout=15)
+    wd.wait_for("stats", lambda: wd.text("#stat-fps") not in ("", "–"))
+    wd.wait_for("the elapsed timer", lambda: wd.text("#elapsed") not in ("", "00:00"), timeout=5)
+    assert key not in wd.page()
+    secrets.SESSION.snapshot_processes("the desktop app, live")
+    wd.screenshot(ARTIFACTS / "studio-live.png")
+
+    stop_with_confirm(wd)
+    wait_for_state(wd, "ended")
+    assert wd.text("#stat-viewers") == "–"
+    local = Path(wd.wait_for("the saved notice", lambda: wd.text("#saved")).removeprefix("Recording saved: "))
+    assert local.is_file() and str(local).startswith(str(env.home)), local
+    assert sorted(s["codec_name"] for s in media.probe(local)["streams"]) == ["aac", "h264"], "recorded while live"
+    recording = nginx.recording(key)
+    assert recording.is_file() and recording.stat().st_size > 50_000, "nginx received the stream"
+    assert platform.calls("ingress.status") >= 1
+    settings = json.loads((env.config / "onair" / "settings.json").read_text())
+    assert settings["last_destination"] == "studio", "the last destination is remembered"
+    measurements.record(f"desktop RTMP via the UI: {recording.stat().st_size} bytes at nginx, viewers 3 from the platform")
+
+
+def test_a_wrong_key_shows_the_key_rejected_banner(app, platform_rtmp):
+    wd, env = app
+    _, nginx = platform_rtmp
+    wrong = secrets.SESSION.register("sk_wrong_" + stdlib_secrets.token_urlsafe(12))
+    add_rtmp(wd, "wrong key", nginx.url("secure"), wrong)
+    go_live_to(wd, "wrong key")
+    wait_for_state(wd, "failed")
+    wd.wait_for("the banner", lambda: wd.visible("#banner"))
+    assert wd.text("#banner-code") == "[key_rejected]"
+    message = wd.text("#banner-message")
+    assert "key" in message.lower() and ("check" in message.lower() or "regenerate" in message.lower()), message
+    assert wrong not in wd.page()
+    assert wd.text("#golive") == "Go Live", "one button, ready to try again"
+    wd.screenshot(ARTIFACTS / "studio-key-rejected.png")
+
+
+def test_settings_are_saved_with_the_config_and_start_on_login_is_off(app):
+    wd, env = app
+    wd.click("#tab-settings")
+    assert wd.script("return document.getElementById('s-login').checked") is False
+    wd.type("#s-bitrate", "3000")
+    wd.type("#s-status-url", "ftp://nope")
+    wd.click("#s-save")
+    wd.wait_for("the refusal", lambda: wd.visible("#banner") and wd.text("#banner-code") == "[invalid_settings]")
+    wd.type("#s-status-url", "")
+    wd.click("#s-save")
+    wd.wait_for("saved", lambda: wd.visible("#s-saved"))
+    settings = json.loads((env.config / "onair" / "settings.json").read_text())
+    assert settings["video_kbps"] == 3000 and settings["start_on_login"] is False
+    autostart = env.config / "autostart" / "onair.desktop"
+    assert not autostart.exists()
+    wd.screenshot(ARTIFACTS / "settings.png")
+
+    wd.click("#s-login")
+    wd.click("#s-save")
+    wd.wait_for("start on login", lambda: autostart.is_file())
+    assert "Exec=" in autostart.read_text() and "onair-desktop" in autostart.read_text()
+    wd.click("#s-login")
+    wd.click("#s-save")
+    wd.wait_for("no start on login", lambda: not autostart.exists())

@@ -1,0 +1,124 @@
+// The add/edit destination form: which fields a kind needs, and the form
+// turned into what the engine's store takes. The engine checks everything
+// again; this only catches what can be said before asking it.
+import type { DestinationEdit, DestinationKind, DestinationSummary, NewDestination } from "./bindings";
+
+export interface DestinationForm {
+  name: string;
+  kind: DestinationKind;
+  url: string;
+  key: string;
+  tokenUrl: string;
+  statusUrl: string;
+  room: string;
+  apiKey: string;
+  /** Options the form has no field for (set with the CLI): kept as they are. */
+  otherOptions: { [key: string]: string };
+}
+
+export const KINDS: { kind: DestinationKind; label: string; placeholder: string }[] = [
+  { kind: "rtmp", label: "RTMP / RTMPS", placeholder: "rtmps://live.example.com/app" },
+  { kind: "livekit", label: "LiveKit", placeholder: "wss://your-project.livekit.cloud" },
+  { kind: "whip", label: "WHIP", placeholder: "https://whip.example.com/whip/endpoint" },
+  { kind: "file", label: "Local recording", placeholder: "file:/home/you/Videos/show.flv" },
+];
+
+const SCHEMES: Record<DestinationKind, string[]> = {
+  rtmp: ["rtmp://", "rtmps://"],
+  livekit: ["ws://", "wss://"],
+  whip: ["http://", "https://"],
+  file: ["file:"],
+};
+
+/** What the key field asks for, by kind. */
+export function keyLabel(form: Pick<DestinationForm, "kind" | "tokenUrl" | "apiKey">): string | null {
+  switch (form.kind) {
+    case "rtmp":
+      return "Stream key";
+    case "livekit":
+      if (form.apiKey.trim()) return "API secret";
+      return form.tokenUrl.trim() ? "Bearer token for the token URL" : "Access token";
+    case "whip":
+      return "Bearer token";
+    case "file":
+      return null;
+  }
+}
+
+export function emptyForm(): DestinationForm {
+  return { name: "", kind: "rtmp", url: "", key: "", tokenUrl: "", statusUrl: "", room: "", apiKey: "", otherOptions: {} };
+}
+
+export function formFor(d: DestinationSummary): DestinationForm {
+  return {
+    ...emptyForm(),
+    name: d.name,
+    kind: d.kind,
+    url: d.url,
+    tokenUrl: d.token_url ?? "",
+    statusUrl: d.status_url ?? "",
+    room: d.options?.room ?? "",
+    apiKey: d.options?.api_key ?? "",
+    otherOptions: Object.fromEntries(
+      Object.entries(d.options ?? {}).filter(
+        (entry): entry is [string, string] => entry[0] !== "room" && entry[0] !== "api_key" && entry[1] !== undefined,
+      ),
+    ),
+  };
+}
+
+const optional = (text: string) => (text.trim() ? text.trim() : null);
+
+function options(form: DestinationForm): { [key: string]: string } {
+  const out: { [key: string]: string } = { ...form.otherOptions };
+  if (form.kind === "livekit") {
+    if (form.room.trim()) out.room = form.room.trim();
+    if (form.apiKey.trim()) out.api_key = form.apiKey.trim();
+  }
+  return out;
+}
+
+/** A sentence saying what to fix, or null when the form can be sent. */
+export function formProblem(form: DestinationForm, adding: boolean): string | null {
+  if (!form.name.trim()) return "Give the destination a name.";
+  const url = form.url.trim().toLowerCase();
+  if (!url) return "Paste the server URL from your platform.";
+  if (!SCHEMES[form.kind].some((s) => url.startsWith(s))) {
+    return `A ${KINDS.find((k) => k.kind === form.kind)?.label} URL starts with ${SCHEMES[form.kind].join(" or ")}.`;
+  }
+  if (form.kind === "livekit" && form.apiKey.trim() && !form.room.trim()) {
+    return "Minting tokens with an API key needs a room.";
+  }
+  if (adding && form.kind !== "file" && !form.key.trim() && !(form.kind === "rtmp" && hasPastedKey(url))) {
+    return `Paste the ${keyLabel(form)?.toLowerCase()}.`;
+  }
+  return null;
+}
+
+// rtmp://host/app/KEY: the engine splits the key off into the keychain.
+function hasPastedKey(url: string): boolean {
+  const path = url.replace(/^rtmps?:\/\/[^/]+/, "");
+  return path.split("/").filter(Boolean).length >= 2;
+}
+
+export function toNew(form: DestinationForm): { destination: NewDestination; key: string | null } {
+  return {
+    destination: {
+      name: form.name.trim(),
+      url: form.url.trim(),
+      token_url: form.kind === "livekit" ? optional(form.tokenUrl) : null,
+      status_url: optional(form.statusUrl),
+      options: options(form),
+    },
+    key: form.kind === "file" ? null : optional(form.key),
+  };
+}
+
+export function toEdit(form: DestinationForm): DestinationEdit {
+  return {
+    url: form.url.trim(),
+    token_url: form.kind === "livekit" ? optional(form.tokenUrl) : null,
+    status_url: optional(form.statusUrl),
+    options: options(form),
+  };
+}

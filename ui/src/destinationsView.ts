@@ -1,0 +1,223 @@
+// Destinations and keys: add, edit, reveal (explicit, hides again by
+// itself), copy, rotate, delete, import from OBS. Keys stay in the
+// keychain: the table only ever holds masks unless Reveal was pressed.
+import { commands, type DestinationSummary } from "./bindings";
+import { ask } from "./confirm";
+import {
+  emptyForm,
+  formFor,
+  formProblem,
+  keyLabel,
+  KINDS,
+  toEdit,
+  toNew,
+  type DestinationForm,
+} from "./destinationForm";
+import { $, asError, el, fillSelect, showBanner } from "./dom";
+import { isRevealed, keyText, revealUntil, REVEAL_MS, type Revealed } from "./mask";
+
+let listed: DestinationSummary[] = [];
+const revealed = new Map<string, Revealed>();
+let editing: string | null = null;
+let changed: () => void = () => {};
+
+const input = (id: string) => $<HTMLInputElement>(id);
+
+// Options of the destination being edited that the form shows no field for.
+let otherOptions: DestinationForm["otherOptions"] = {};
+
+function readForm(): DestinationForm {
+  return {
+    otherOptions,
+    name: input("d-name").value,
+    kind: $<HTMLSelectElement>("d-kind").value as DestinationForm["kind"],
+    url: input("d-url").value,
+    key: input("d-key").value,
+    tokenUrl: input("d-token-url").value,
+    statusUrl: input("d-status-url").value,
+    room: input("d-room").value,
+    apiKey: input("d-api-key").value,
+  };
+}
+
+function writeForm(form: DestinationForm) {
+  otherOptions = form.otherOptions;
+  input("d-name").value = form.name;
+  $<HTMLSelectElement>("d-kind").value = form.kind;
+  input("d-url").value = form.url;
+  input("d-key").value = "";
+  input("d-token-url").value = form.tokenUrl;
+  input("d-status-url").value = form.statusUrl;
+  input("d-room").value = form.room;
+  input("d-api-key").value = form.apiKey;
+  fitFormToKind();
+}
+
+function fitFormToKind() {
+  const form = readForm();
+  const label = keyLabel(form);
+  // Editing never shows or takes the key: Rotate does that.
+  $("d-key-field").hidden = label === null || editing !== null;
+  $("d-key-label").textContent = label ?? "";
+  for (const node of document.querySelectorAll<HTMLElement>(".livekit-only")) node.hidden = form.kind !== "livekit";
+  input("d-url").placeholder = KINDS.find((k) => k.kind === form.kind)?.placeholder ?? "";
+  $<HTMLSelectElement>("d-kind").disabled = editing !== null;
+}
+
+function startEdit(d: DestinationSummary | null) {
+  editing = d?.name ?? null;
+  writeForm(d ? formFor(d) : emptyForm());
+  $("form-title").textContent = d ? `Edit ${d.name}` : "Add a destination";
+  $("d-save").textContent = d ? "Save changes" : "Save destination";
+  $("d-cancel").hidden = d === null;
+  fitFormToKind();
+  if (d) input("d-name").focus();
+}
+
+function keyCell(d: DestinationSummary): HTMLElement {
+  const cell = el("td", { className: "key" });
+  const text = el("code", { className: "key-text", textContent: keyText(d.key, revealed.get(d.name) ?? null, Date.now()) });
+  cell.dataset.revealed = String(isRevealed(revealed.get(d.name) ?? null, Date.now()));
+  cell.append(text);
+  return cell;
+}
+
+function button(label: string, action: string, onClick: () => Promise<void>): HTMLButtonElement {
+  const b = el("button", { type: "button", textContent: label, className: "small" });
+  b.dataset.action = action;
+  b.addEventListener("click", () => onClick().catch((e) => showBanner(asError(e))));
+  return b;
+}
+
+function row(d: DestinationSummary): HTMLTableRowElement {
+  const tr = el("tr");
+  tr.dataset.name = d.name;
+  const hasKey = d.key.state === "stored";
+  const actions = el("td", { className: "row-actions" });
+  if (hasKey) {
+    const shown = isRevealed(revealed.get(d.name) ?? null, Date.now());
+    actions.append(
+      button(shown ? "Hide" : "Reveal", "reveal", () => (shown ? hide(d.name) : reveal(d.name))),
+      button("Copy", "copy", () => copy(d.name)),
+    );
+  }
+  if (d.key.state !== "not_needed") actions.append(button("Rotate", "rotate", () => rotate(tr, d.name)));
+  actions.append(
+    button("Edit", "edit", async () => startEdit(d)),
+    button("Delete", "delete", () => remove(d.name)),
+  );
+  tr.append(
+    el("td", { textContent: d.name }),
+    el("td", { textContent: KINDS.find((k) => k.kind === d.kind)?.label ?? d.kind }),
+    el("td", { className: "url", textContent: d.url }),
+    keyCell(d),
+    actions,
+  );
+  return tr;
+}
+
+function renderTable() {
+  $("destinations-body").replaceChildren(...listed.map(row));
+  $("destinations-empty").hidden = listed.length > 0;
+}
+
+export async function refresh() {
+  const result = await commands.listDestinations();
+  if (result.status === "error") return showBanner(result.error);
+  listed = result.data;
+  renderTable();
+}
+
+async function reveal(name: string) {
+  const result = await commands.revealKey(name);
+  if (result.status === "error") return showBanner(result.error);
+  revealed.set(name, revealUntil(result.data.value, Date.now()));
+  renderTable();
+  setTimeout(() => hide(name), REVEAL_MS);
+}
+
+async function hide(name: string) {
+  if (!revealed.delete(name)) return;
+  renderTable();
+}
+
+async function copy(name: string) {
+  const result = await commands.copyKey(name);
+  showBanner(result.status === "error" ? result.error : null);
+  if (result.status === "ok") flash(name, "Copied");
+}
+
+function flash(name: string, text: string) {
+  const cell = document.querySelector<HTMLElement>(`tr[data-name="${CSS.escape(name)}"] td.key`);
+  cell?.append(el("span", { className: "flash", textContent: ` ${text}` }));
+}
+
+async function rotate(tr: HTMLTableRowElement, name: string) {
+  const cell = tr.querySelector<HTMLElement>("td.key");
+  if (!cell || cell.querySelector("form")) return;
+  const field = el("input", { type: "password", placeholder: "New key", className: "rotate-input", autocomplete: "off" });
+  const form = el("form", { className: "rotate" }, field, el("button", { type: "submit", textContent: "Store", className: "small" }));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const result = await commands.rotateKey(name, field.value);
+    field.value = "";
+    if (result.status === "error") return showBanner(result.error);
+    showBanner(null);
+    revealed.delete(name);
+    await refresh();
+    flash(name, "Key replaced");
+  });
+  cell.replaceChildren(form);
+  field.focus();
+}
+
+async function remove(name: string) {
+  if (!(await ask(`Delete ${name} and its key from the keychain?`, "Delete", "Keep it"))) return;
+  const result = await commands.removeDestination(name);
+  if (result.status === "error") return showBanner(result.error);
+  revealed.delete(name);
+  if (editing === name) startEdit(null);
+  await refresh();
+  changed();
+}
+
+async function save(e: SubmitEvent) {
+  e.preventDefault();
+  const form = readForm();
+  const problem = formProblem(form, editing === null);
+  if (problem) return showBanner({ code: "invalid_destination", message: problem });
+  const result =
+    editing === null
+      ? await commands.addDestination(toNew(form).destination, toNew(form).key)
+      : await commands.editDestination(editing, form.name.trim(), toEdit(form));
+  input("d-key").value = "";
+  if (result.status === "error") return showBanner(result.error);
+  showBanner(null);
+  startEdit(null);
+  await refresh();
+  changed();
+}
+
+async function importObs(e: SubmitEvent) {
+  e.preventDefault();
+  const dir = input("obs-dir").value.trim();
+  const name = input("obs-name").value.trim();
+  const result = await commands.importObs(dir || null, name || null);
+  if (result.status === "error") return showBanner(result.error);
+  showBanner(null);
+  await refresh();
+  flash(result.data.destination.name, `Imported from OBS (${result.data.service})`);
+  changed();
+}
+
+export async function startDestinations(onChange: () => void) {
+  changed = onChange;
+  fillSelect($("d-kind"), KINDS.map((k) => ({ value: k.kind, label: k.label })), "rtmp");
+  $("d-kind").addEventListener("change", fitFormToKind);
+  for (const id of ["d-token-url", "d-api-key"]) input(id).addEventListener("input", fitFormToKind);
+  $("d-cancel").addEventListener("click", () => startEdit(null));
+  $<HTMLFormElement>("destination-form").addEventListener("submit", (e) => save(e).catch((err) => showBanner(asError(err))));
+  $<HTMLFormElement>("obs-form").addEventListener("submit", (e) => importObs(e).catch((err) => showBanner(asError(err))));
+  startEdit(null);
+  await refresh();
+}

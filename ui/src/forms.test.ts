@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { emptyForm, formFor, formProblem, keyLabel, toEdit, toNew } from "./destinationForm";
+import { audioInput, audioValue, parseSize, videoInput, videoValue } from "./settingsForm";
+
+describe("the destination form", () => {
+  it("turns an RTMP form into what the store takes, the key apart", () => {
+    const form = { ...emptyForm(), name: " main ", url: "rtmp://h/live", key: " sk_1 ", statusUrl: "http://p/status", room: "ignored" };
+    expect(formProblem(form, true)).toBeNull();
+    expect(toNew(form)).toEqual({
+      destination: { name: "main", url: "rtmp://h/live", token_url: null, status_url: "http://p/status", options: {} },
+      key: "sk_1",
+    });
+  });
+
+  it("asks for what is missing, in a sentence", () => {
+    expect(formProblem({ ...emptyForm(), url: "rtmp://h/live" }, true)).toBe("Give the destination a name.");
+    expect(formProblem({ ...emptyForm(), name: "a", url: "wss://lk" }, true)).toContain("rtmp://");
+    expect(formProblem({ ...emptyForm(), name: "a", url: "rtmp://h/live" }, true)).toBe("Paste the stream key.");
+    // A key pasted inside the URL is split off by the engine.
+    expect(formProblem({ ...emptyForm(), name: "a", url: "rtmp://h/live/sk_1" }, true)).toBeNull();
+    // Editing never needs the key again.
+    expect(formProblem({ ...emptyForm(), name: "a", url: "rtmp://h/live" }, false)).toBeNull();
+    const mint = { ...emptyForm(), kind: "livekit" as const, name: "a", url: "ws://lk", key: "s", apiKey: "devkey" };
+    expect(formProblem(mint, true)).toContain("room");
+  });
+
+  it("labels the secret by what it is for", () => {
+    expect(keyLabel({ kind: "livekit", tokenUrl: "https://p/token", apiKey: "" })).toBe("Bearer token for the token URL");
+    expect(keyLabel({ kind: "livekit", tokenUrl: "", apiKey: "k" })).toBe("API secret");
+    expect(keyLabel({ kind: "file", tokenUrl: "", apiKey: "" })).toBeNull();
+  });
+
+  it("edits LiveKit options and round-trips a summary", () => {
+    const form = formFor({ name: "lk", kind: "livekit", url: "wss://lk", token_url: "https://p/t", options: { room: "show" }, key: { state: "stored", masked: "••" } });
+    expect(toEdit(form)).toEqual({ url: "wss://lk", token_url: "https://p/t", status_url: null, options: { room: "show" } });
+    expect(toNew({ ...form, kind: "file", url: "file:/tmp/a.flv", key: "x" }).key).toBeNull();
+  });
+
+  it("keeps options the form has no field for (set with the CLI)", () => {
+    const form = formFor({ name: "r", kind: "rtmp", url: "rtmp://h/app", options: { viewers_pointer: "/n" }, key: { state: "stored", masked: "••" } });
+    expect(toEdit({ ...form, statusUrl: "http://p/s" }).options).toEqual({ viewers_pointer: "/n" });
+  });
+});
+
+describe("device and size pickers", () => {
+  it("round-trips device choices", () => {
+    for (const v of [{ kind: "test_pattern" as const }, { kind: "camera" as const, index: 2 }]) expect(videoInput(videoValue(v))).toEqual(v);
+    for (const a of [{ kind: "test_tone" as const }, { kind: "none" as const }, { kind: "microphone" as const, name: null }, { kind: "microphone" as const, name: "USB: Mic" }]) {
+      expect(audioInput(audioValue(a))).toEqual(a);
+    }
+  });
+  it("parses sizes", () => {
+    expect(parseSize("1920x1080")).toEqual([1920, 1080]);
+    expect(parseSize("big")).toBeNull();
+  });
+});

@@ -1,0 +1,64 @@
+// The settings form's choices and the device pickers' values, both ways.
+import type { AudioInput, AudioInput_Serialize, Devices, VideoInput } from "./bindings";
+
+export const RESOLUTIONS: [number, number][] = [
+  [640, 360],
+  [854, 480],
+  [1280, 720],
+  [1920, 1080],
+];
+export const FRAME_RATES = [24, 25, 30, 60];
+
+export interface Choice {
+  value: string;
+  label: string;
+}
+
+export function videoChoices(devices: Devices): Choice[] {
+  return [
+    { value: "test", label: "Test pattern" },
+    ...devices.cameras.map((c) => ({ value: `camera:${c.index}`, label: c.name })),
+  ];
+}
+
+export function audioChoices(devices: Devices): Choice[] {
+  return [
+    { value: "test", label: "Test tone" },
+    { value: "mic", label: "Default microphone" },
+    ...devices.microphones.map((m) => ({ value: `mic:${m.name}`, label: m.is_default ? `${m.name} (default)` : m.name })),
+    { value: "none", label: "No audio" },
+  ];
+}
+
+export function videoValue(input: VideoInput): string {
+  return input.kind === "camera" ? `camera:${input.index}` : "test";
+}
+
+export function videoInput(value: string): VideoInput {
+  return value.startsWith("camera:") ? { kind: "camera", index: Number(value.slice(7)) } : { kind: "test_pattern" };
+}
+
+export function audioValue(input: AudioInput): string {
+  switch (input.kind) {
+    case "test_tone":
+      return "test";
+    case "none":
+      return "none";
+    case "microphone":
+      return input.name === null || input.name === undefined ? "mic" : `mic:${input.name}`;
+  }
+}
+
+export function audioInput(value: string): AudioInput_Serialize {
+  if (value === "none") return { kind: "none" };
+  if (value === "mic") return { kind: "microphone", name: null };
+  if (value.startsWith("mic:")) return { kind: "microphone", name: value.slice(4) };
+  return { kind: "test_tone" };
+}
+
+/** "1280x720" for the select, and back. */
+export const sizeValue = (w: number, h: number) => `${w}x${h}`;
+export function parseSize(value: string): [number, number] | null {
+  const m = /^(\d+)x(\d+)$/.exec(value);
+  return m ? [Number(m[1]), Number(m[2])] : null;
+}

@@ -1,0 +1,55 @@
+// Settings: picture, encoding, recording while live, status polling,
+// start on login. Saved with the destinations' config by the engine.
+import { commands, type Settings_Serialize as Settings } from "./bindings";
+import { $, asError, fillSelect, showBanner } from "./dom";
+import { FRAME_RATES, parseSize, RESOLUTIONS, sizeValue } from "./settingsForm";
+
+const input = (id: string) => $<HTMLInputElement>(id);
+let applied: () => void = () => {};
+
+function writeForm(s: Settings) {
+  const sizes = RESOLUTIONS.map(([w, h]) => ({ value: sizeValue(w, h), label: `${w} × ${h}` }));
+  if (!RESOLUTIONS.some(([w, h]) => w === s.width && h === s.height)) {
+    sizes.push({ value: sizeValue(s.width, s.height), label: `${s.width} × ${s.height}` });
+  }
+  fillSelect($("s-size"), sizes, sizeValue(s.width, s.height));
+  const rates = [...new Set([...FRAME_RATES, s.fps])].sort((a, b) => a - b);
+  fillSelect($("s-fps"), rates.map((r) => ({ value: String(r), label: `${r} fps` })), String(s.fps));
+  input("s-bitrate").value = String(s.video_kbps);
+  input("s-simulcast").checked = s.simulcast;
+  input("s-record").checked = s.record_while_live;
+  input("s-status-url").value = s.status_url ?? "";
+  input("s-login").checked = s.start_on_login;
+}
+
+async function save(e: SubmitEvent) {
+  e.preventDefault();
+  // Devices, window and last destination are kept as they are now.
+  const current = await commands.getSettings();
+  const [width, height] = parseSize($<HTMLSelectElement>("s-size").value) ?? [current.width, current.height];
+  const statusUrl = input("s-status-url").value.trim();
+  const next: Settings = {
+    ...current,
+    width,
+    height,
+    fps: Number($<HTMLSelectElement>("s-fps").value),
+    video_kbps: Math.round(Number(input("s-bitrate").value)),
+    simulcast: input("s-simulcast").checked,
+    record_while_live: input("s-record").checked,
+    status_url: statusUrl || null,
+    start_on_login: input("s-login").checked,
+  };
+  const result = await commands.saveSettings(next);
+  $("s-saved").hidden = result.status === "error";
+  showBanner(result.status === "error" ? result.error : null);
+  applied();
+}
+
+export async function startSettings(onApplied: () => void) {
+  applied = onApplied;
+  writeForm(await commands.getSettings());
+  $<HTMLFormElement>("settings-form").addEventListener("submit", (e) => save(e).catch((err) => showBanner(asError(err))));
+  for (const id of ["s-size", "s-fps", "s-bitrate", "s-simulcast", "s-record", "s-status-url", "s-login"]) {
+    $(id).addEventListener("input", () => ($("s-saved").hidden = true));
+  }
+}

@@ -1,0 +1,135 @@
+// The studio: preview, meter, device and destination pickers, the one
+// Go Live / Stop button, the tally and what the stream is doing.
+import { commands, events, type Settings_Serialize as Settings } from "./bindings";
+import { ask } from "./confirm";
+import { $, asError, el, fillSelect, showBanner } from "./dom";
+import { failed, goLivePressed, initialModel, reduce, view, type LiveModel } from "./live";
+import { createPreview } from "./preview";
+import { audioChoices, audioInput, audioValue, videoChoices, videoInput, videoValue } from "./settingsForm";
+
+const LOCAL = "";
+let model: LiveModel = initialModel();
+let shownError: unknown = null;
+
+const onAir = () => !["idle", "ended", "failed"].includes(model.state);
+
+function render() {
+  const v = view(model, Date.now());
+  const tally = $("tally");
+  tally.className = `tally ${v.tally.tone}`;
+  tally.dataset.state = model.state;
+  $("tally-label").textContent = v.tally.label;
+  $("elapsed").textContent = v.elapsed;
+  const button = $<HTMLButtonElement>("golive");
+  button.textContent = v.tally.button;
+  button.classList.toggle("stop", v.tally.button === "Stop");
+  button.disabled = v.tally.busy;
+  $<HTMLSelectElement>("pick-destination").disabled = onAir();
+  $<HTMLSelectElement>("pick-video").disabled = onAir();
+  $<HTMLSelectElement>("pick-audio").disabled = onAir();
+  $("stat-viewers").textContent = v.viewers;
+  $("stat-platform").textContent = v.platform;
+  $("stat-platform").dataset.live = String(model.platformLive);
+  $("stat-fps").textContent = v.fps;
+  $("stat-kbps").textContent = v.bitrate;
+  $("stat-dropped").textContent = v.dropped;
+  for (const [id, text] of [["reconnect", v.reconnect], ["notice", v.notice], ["saved", v.saved]] as const) {
+    $(id).hidden = text === null;
+    $(id).textContent = text ?? "";
+  }
+  $("meter-fill").style.width = `${v.meter}%`;
+  // A new error gets the banner once; dismissing it sticks until the next.
+  if (model.error !== shownError) {
+    shownError = model.error;
+    if (model.error) showBanner(model.error);
+  }
+}
+
+async function goLiveOrStop() {
+  if (onAir()) {
+    if (model.state === "preparing" || model.state === "connecting") return;
+    const stop = await ask("End the live stream? Viewers will see it end.", "Stop streaming", "Keep streaming");
+    if (stop) await commands.stop();
+    return;
+  }
+  showBanner(null);
+  const destination = $<HTMLSelectElement>("pick-destination").value;
+  model = goLivePressed(model);
+  render();
+  const result = await commands.goLive(destination === LOCAL ? null : destination);
+  if (result.status === "error") {
+    model = failed(model, result.error);
+    render();
+  }
+}
+
+export async function refreshDestinations(settings?: Settings) {
+  const select = $<HTMLSelectElement>("pick-destination");
+  const want = select.value || settings?.last_destination || LOCAL;
+  const listed = await commands.listDestinations();
+  const info = await commands.sourceInfo();
+  const choices = [{ value: LOCAL, label: `Local recording (${info.recordings_dir})` }];
+  if (listed.status === "ok") {
+    choices.push(...listed.data.map((d) => ({ value: d.name, label: `${d.name} (${d.kind})` })));
+  } else {
+    showBanner(listed.error);
+  }
+  fillSelect(select, choices, want);
+}
+
+export async function refreshSource() {
+  const info = await commands.sourceInfo();
+  const source = $("source");
+  source.replaceChildren(info.description);
+  if (info.note) source.prepend(el("span", { className: "badge", textContent: "TEST PATTERN" }), `${info.note} `);
+  if (info.error) showBanner(info.error);
+}
+
+async function refreshPickers(settings: Settings) {
+  const devices = await commands.listDevices();
+  fillSelect($("pick-video"), videoChoices(devices), videoValue(settings.video));
+  fillSelect($("pick-audio"), audioChoices(devices), audioValue(settings.audio));
+}
+
+async function pickDevices() {
+  const settings = await commands.getSettings();
+  const next: Settings = {
+    ...settings,
+    video: videoInput($<HTMLSelectElement>("pick-video").value),
+    audio: audioInput($<HTMLSelectElement>("pick-audio").value),
+  };
+  const saved = await commands.saveSettings(next);
+  showBanner(saved.status === "error" ? saved.error : null);
+  await refreshSource();
+}
+
+export async function startStudio() {
+  await events.sessionEvent.listen((e) => {
+    model = reduce(model, e.payload, Date.now());
+    render();
+  });
+  await events.appEvent.listen(async (e) => {
+    const closing = e.payload.type === "confirm_close";
+    const text = closing
+      ? "You are live. Stop the stream and close Onair?"
+      : "End the live stream? Viewers will see it end.";
+    if (!(await ask(text, closing ? "Stop and close" : "Stop streaming", "Keep streaming"))) return;
+    await (closing ? commands.quit() : commands.stop());
+  });
+  model = initialModel(await commands.sessionState());
+  const settings = await commands.getSettings();
+  await Promise.all([refreshSource(), refreshPickers(settings), refreshDestinations(settings)]);
+  $("golive").addEventListener("click", () => goLiveOrStop().catch((e) => showBanner(asError(e))));
+  $("pick-video").addEventListener("change", () => pickDevices().catch((e) => showBanner(asError(e))));
+  $("pick-audio").addEventListener("change", () => pickDevices().catch((e) => showBanner(asError(e))));
+  // The in-window accelerator for the one button (global shortcuts need a desktop session).
+  document.addEventListener("keydown", (e) => {
+    if (e.ctrlKey && e.shiftKey && e.key.toLowerCase() === "l") {
+      e.preventDefault();
+      if ($("confirm").hidden) goLiveOrStop().catch((err) => showBanner(asError(err)));
+    }
+  });
+  createPreview($<HTMLImageElement>("preview"));
+  setInterval(render, 250);
+  render();
+}
