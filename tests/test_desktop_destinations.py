@@ -24,9 +24,9 @@ import pytest
 from onair_testkit import keyring, media, secrets
 from onair_testkit.nginx import Nginx
 from onair_testkit.platform_backend import PlatformBackend
+from onair_testkit.studio import ARTIFACTS, tally, wait_for_state
 from onair_testkit.webdriver import Desktop, desktop_bin
 
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 REVEAL_SECONDS = 5  # ui/src/mask.ts REVEAL_MS
 
 
@@ -75,25 +75,6 @@ def ingest_key(platform: PlatformBackend) -> str:
                                  headers={"Authorization": f"Bearer {platform.bearer}", "Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=5) as resp:
         return json.load(resp)["streamKey"]
-
-
-def tally(wd) -> str:
-    return wd.script("return document.getElementById('tally').dataset.state")
-
-
-def wait_for_state(wd, want: str, timeout: float = 20) -> None:
-    seen: list[str] = []
-
-    def reached():
-        state = tally(wd)
-        if not seen or seen[-1] != state:
-            seen.append(state)
-        return state == want
-    try:
-        wd.wait_for(f"the tally to show {want}", reached, timeout)
-    except TimeoutError:
-        wd.screenshot(ARTIFACTS / f"failed-waiting-for-{want}.png")
-        raise AssertionError(f"tally went {' -> '.join(seen)}, never {want}; banner: {wd.text('#banner')!r}") from None
 
 
 def add_rtmp(wd, name: str, url: str, key: str, status_url: str = "") -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from onair_testkit import media
+from onair_testkit.studio import ARTIFACTS, tally, wait_for_state
 from onair_testkit.webdriver import CONTROL, SHIFT, Desktop, desktop_bin
 
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
 @pytest.fixture(scope="module")
@@ -33,24 +33,6 @@ def window(tmp_path_factory):
             wd.quit()
         finally:
             desktop.stop()
-
-
-def tally(wd) -> str:
-    return wd.script("return document.getElementById('tally').dataset.state")
-
-
-def wait_for_state(wd, want: str, timeout: float = 20) -> None:
-    seen = []
-    def reached():
-        state = tally(wd)
-        if not seen or seen[-1] != state:
-            seen.append(state)
-        return state == want
-    try:
-        wd.wait_for(f"the tally to show {want}", reached, timeout)
-    except TimeoutError:
-        wd.screenshot(ARTIFACTS / f"failed-waiting-for-{want}.png")
-        raise AssertionError(f"tally went {' -> '.join(seen)}, never {want}") from None
 
 
 def cpu_seconds(pid: int) -> float:
