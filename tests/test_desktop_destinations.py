@@ -97,6 +97,12 @@ def key_cell(wd, name: str) -> str:
 def go_live_to(wd, name: str) -> None:
     wd.click("#tab-studio")
     wd.choose("#pick-destination", name)
+    # After a confirmed Stop, the confirm overlay and a busy button can
+    # still be there for a moment: a click then would land on neither.
+    wd.wait_for(
+        "Go Live to be ready",
+        lambda: not wd.visible("#confirm") and wd.script("return !document.getElementById('golive').disabled"),
+    )
     wd.click("#golive")
 
 
