@@ -177,7 +177,10 @@ mod tests {
 
     #[test]
     fn the_busy_pattern_has_fresh_grain_below_and_a_clean_stamp() {
-        let pattern = TestPattern::busy(320, 180, 30, MediaClock::start());
+        // One clock for both patterns: the stamp carries wall time, and two
+        // clocks started a millisecond apart would stamp different times.
+        let clock = MediaClock::start();
+        let pattern = TestPattern::busy(320, 180, 30, clock);
         let (a, b) = (pattern.render(1, 0), pattern.render(2, 0));
         let (ya, yb) = (a.planes().0, b.planes().0);
         assert_eq!(stamp::read(ya, 320).map(|s| s.frame), Some(1));
@@ -188,7 +191,7 @@ mod tests {
             .filter(|(p, q)| p != q)
             .count();
         assert!(differing > (ya.len() - lower) * 3 / 4, "{differing}");
-        let plain = TestPattern::new(320, 180, 30, MediaClock::start()).render(1, 0);
+        let plain = TestPattern::new(320, 180, 30, clock).render(1, 0);
         assert_eq!(
             ya[..lower],
             plain.planes().0[..lower],
