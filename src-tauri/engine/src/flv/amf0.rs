@@ -30,7 +30,13 @@ pub enum Amf0Error {
     Truncated,
     #[error("AMF0 type marker {0:#04x} is not supported")]
     UnsupportedMarker(u8),
+    #[error("AMF0 values nested more than {MAX_DEPTH} deep")]
+    TooDeep,
 }
+
+/// Commands nest two or three levels; a hostile server could nest millions
+/// (three bytes a level) and overflow the stack.
+const MAX_DEPTH: usize = 32;
 
 impl Amf0 {
     pub fn encode(&self, out: &mut Vec<u8>) {
@@ -40,6 +46,11 @@ impl Amf0 {
                 out.extend_from_slice(&n.to_be_bytes());
             }
             Amf0::Boolean(b) => out.extend_from_slice(&[BOOLEAN, *b as u8]),
+            Amf0::String(s) if s.len() > u16::MAX as usize => {
+                out.push(LONG_STRING);
+                out.extend_from_slice(&(s.len() as u32).to_be_bytes());
+                out.extend_from_slice(s.as_bytes());
+            }
             Amf0::String(s) => {
                 out.push(STRING);
                 write_utf8(out, s);
@@ -94,24 +105,31 @@ impl Amf0 {
 
     /// Decodes one value and advances `bytes` past it.
     pub fn decode(bytes: &mut &[u8]) -> Result<Amf0, Amf0Error> {
+        Self::decode_nested(bytes, 0)
+    }
+
+    fn decode_nested(bytes: &mut &[u8], depth: usize) -> Result<Amf0, Amf0Error> {
+        if depth > MAX_DEPTH {
+            return Err(Amf0Error::TooDeep);
+        }
         let marker = take(bytes, 1)?[0];
         Ok(match marker {
             NUMBER => Amf0::Number(f64::from_be_bytes(take(bytes, 8)?.try_into().unwrap())),
             BOOLEAN => Amf0::Boolean(take(bytes, 1)?[0] != 0),
             STRING => Amf0::String(read_utf8(bytes, 2)?),
             LONG_STRING => Amf0::String(read_utf8(bytes, 4)?),
-            OBJECT => Amf0::Object(read_properties(bytes)?),
+            OBJECT => Amf0::Object(read_properties(bytes, depth)?),
             // Undefined carries no information we act on; Null says the same.
             NULL | UNDEFINED => Amf0::Null,
             ECMA_ARRAY => {
                 take(bytes, 4)?; // the count is advisory; the end marker is what counts
-                Amf0::EcmaArray(read_properties(bytes)?)
+                Amf0::EcmaArray(read_properties(bytes, depth)?)
             }
             STRICT_ARRAY => {
                 let count = u32::from_be_bytes(take(bytes, 4)?.try_into().unwrap());
                 let mut items = Vec::new();
                 for i in 0..count {
-                    items.push((i.to_string(), Self::decode(bytes)?));
+                    items.push((i.to_string(), Self::decode_nested(bytes, depth + 1)?));
                 }
                 Amf0::EcmaArray(items)
             }
@@ -136,7 +154,7 @@ fn read_utf8(bytes: &mut &[u8], len_bytes: usize) -> Result<String, Amf0Error> {
     Ok(String::from_utf8_lossy(take(bytes, len)?).into_owned())
 }
 
-fn read_properties(bytes: &mut &[u8]) -> Result<Vec<(String, Amf0)>, Amf0Error> {
+fn read_properties(bytes: &mut &[u8], depth: usize) -> Result<Vec<(String, Amf0)>, Amf0Error> {
     let mut props = Vec::new();
     loop {
         let key = read_utf8(bytes, 2)?;
@@ -144,13 +162,18 @@ fn read_properties(bytes: &mut &[u8]) -> Result<Vec<(String, Amf0)>, Amf0Error> 
             take(bytes, 1)?;
             return Ok(props);
         }
-        let value = Amf0::decode(bytes)?;
+        let value = Amf0::decode_nested(bytes, depth + 1)?;
         props.push((key, value));
     }
 }
 
+/// A short string (property names): cut to 64 KiB, at a character boundary.
 fn write_utf8(out: &mut Vec<u8>, s: &str) {
-    let bytes = &s.as_bytes()[..s.len().min(u16::MAX as usize)];
+    let mut end = s.len().min(u16::MAX as usize);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    let bytes = &s.as_bytes()[..end];
     out.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
     out.extend_from_slice(bytes);
 }
@@ -252,6 +275,34 @@ mod tests {
         assert_eq!(
             Amf0::decode_all(&[0x11]),
             Err(Amf0Error::UnsupportedMarker(0x11))
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_instead_of_overflowing_the_stack() {
+        // An object whose first property is an object, a million levels deep.
+        let mut bytes = vec![OBJECT];
+        for _ in 0..1_000_000 {
+            bytes.extend([0, 1, b'k', OBJECT]);
+        }
+        assert_eq!(Amf0::decode_all(&bytes), Err(Amf0Error::TooDeep));
+    }
+
+    #[test]
+    fn strings_over_64_kib_travel_as_long_strings_and_names_are_cut_whole() {
+        let long = "é".repeat(40_000);
+        let value = Amf0::Object(vec![(long.clone(), Amf0::String(long.clone()))]);
+        let mut out = Vec::new();
+        value.encode(&mut out);
+        let back = Amf0::decode_all(&out).unwrap();
+        let Amf0::Object(props) = &back[0] else {
+            panic!("{back:?}")
+        };
+        assert_eq!(props[0].1, Amf0::String(long.clone()));
+        assert_eq!(
+            props[0].0,
+            "é".repeat(32_767),
+            "the name ends on a whole character"
         );
     }
 }

@@ -118,7 +118,15 @@ pub enum ChunkError {
     NoPreviousHeader(u32),
     #[error("the server announced a {0}-byte message")]
     TooLarge(usize),
+    #[error("chunk on stream {0} changes the length of a message it is in the middle of")]
+    LengthChanged(u32),
+    #[error("the server left more than {} MiB of messages half-sent", MAX_PENDING >> 20)]
+    TooMuchPending,
 }
+
+/// Half-received messages across all chunk streams: 65,599 streams of 16 MiB
+/// each would be a memory bomb; real servers interleave two or three.
+const MAX_PENDING: usize = 2 * MAX_MESSAGE;
 
 #[derive(Default)]
 struct InboundStream {
@@ -134,6 +142,8 @@ pub struct ChunkReader {
     chunk_size: usize,
     buffer: Vec<u8>,
     streams: HashMap<u32, InboundStream>,
+    /// Bytes held in all streams' partial messages.
+    pending: usize,
 }
 
 impl Default for ChunkReader {
@@ -148,6 +158,7 @@ impl ChunkReader {
             chunk_size: DEFAULT_CHUNK_SIZE,
             buffer: Vec::new(),
             streams: HashMap::new(),
+            pending: 0,
         }
     }
 
@@ -237,6 +248,9 @@ impl ChunkReader {
         if header.length > MAX_MESSAGE {
             return Err(ChunkError::TooLarge(header.length));
         }
+        if header.length < stream.partial.len() {
+            return Err(ChunkError::LengthChanged(csid));
+        }
         let wanted = (header.length - stream.partial.len()).min(self.chunk_size);
         if buf.len() < at + wanted {
             return Ok(Parsed::NeedMore);
@@ -251,7 +265,14 @@ impl ChunkReader {
             stream.extended = extended;
         }
         stream.partial.extend_from_slice(&buf[at..at + wanted]);
+        self.pending += wanted;
+        if self.pending > MAX_PENDING {
+            return Err(ChunkError::TooMuchPending);
+        }
         let done = stream.partial.len() == header.length;
+        if done {
+            self.pending -= header.length;
+        }
         let message = done.then(|| Message {
             type_id: header.type_id,
             stream_id: header.stream_id,
@@ -378,5 +399,32 @@ mod tests {
         write_basic_header(&mut out, 0, 100);
         write_basic_header(&mut out, 0, 1000);
         assert_eq!(out, vec![0, 36, 1, (936 % 256) as u8, (936 / 256) as u8]);
+    }
+
+    #[test]
+    fn a_message_that_shrinks_mid_way_is_an_error() {
+        // 300 bytes announced, 128 sent, then a type 1 header saying 10.
+        let mut bytes = vec![0x04, 0, 0, 0, 0, 1, 44, VIDEO, 1, 0, 0, 0];
+        bytes.extend([0; 128]);
+        bytes.extend([0x44, 0, 0, 0, 0, 0, 10, VIDEO]);
+        let mut reader = ChunkReader::new();
+        assert_eq!(reader.feed(&bytes), Err(ChunkError::LengthChanged(4)));
+    }
+
+    #[test]
+    fn half_sent_messages_on_many_streams_are_bounded() {
+        // Each chunk stream starts a 16 MiB message and sends one chunk of it.
+        let mut reader = ChunkReader::new();
+        reader.set_chunk_size(1 << 20);
+        let mut result = Ok(None);
+        for csid in 3..64u8 {
+            let mut chunk = vec![csid, 0, 0, 0, 0xff, 0xff, 0xff, VIDEO, 1, 0, 0, 0];
+            chunk.resize(12 + (1 << 20), 0);
+            result = reader.feed(&chunk);
+            if result.is_err() {
+                break;
+            }
+        }
+        assert_eq!(result, Err(ChunkError::TooMuchPending));
     }
 }
