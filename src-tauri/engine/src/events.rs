@@ -3,7 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::sync::{Arc, Mutex};
+
 use crate::error::OnairError;
+use crate::secret::Secret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -185,6 +188,56 @@ impl<F: Fn(Event) + Send + Sync + 'static> EventSink for F {
     }
 }
 
+/// Passes a session's events on with its secrets masked in every sentence.
+/// Each layer already masks what it knows; this is the last line for words
+/// that come from outside (a server's refusal, a platform's error) and echo
+/// a key or token back.
+pub struct MaskingSink {
+    inner: Arc<dyn EventSink>,
+    secrets: Mutex<Vec<Secret>>,
+}
+
+impl MaskingSink {
+    pub fn new(inner: Arc<dyn EventSink>) -> Self {
+        MaskingSink {
+            inner,
+            secrets: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A secret the session learned (given, from the keychain, from the platform).
+    pub fn add(&self, secret: &Secret) {
+        let mut secrets = self.secrets.lock().unwrap();
+        if !secret.is_empty() && !secrets.contains(secret) {
+            secrets.push(secret.clone());
+        }
+    }
+
+    fn mask(&self, text: &mut String) {
+        for secret in self.secrets.lock().unwrap().iter() {
+            *text = secret.mask_in(text);
+        }
+    }
+}
+
+impl EventSink for MaskingSink {
+    fn emit(&self, mut event: Event) {
+        match &mut event {
+            Event::State {
+                error: Some(error), ..
+            } => self.mask(&mut error.message),
+            Event::Platform {
+                detail: Some(detail),
+                ..
+            } => self.mask(detail),
+            Event::Reconnect { reason, .. } => self.mask(reason),
+            Event::Health { message, .. } => self.mask(message),
+            _ => {}
+        }
+        self.inner.emit(event);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,5 +325,38 @@ mod tests {
             b.to_json_line(),
             r#"{"type":"bitrate","at_ms":10,"kbps":1750,"backlog_ms":600,"congested":true}"#
         );
+    }
+
+    #[test]
+    fn the_masking_sink_masks_every_sentence_it_passes_on() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let store = seen.clone();
+        let sink = MaskingSink::new(Arc::new(move |e: Event| store.lock().unwrap().push(e)));
+        sink.add(&Secret::new("live_sk_0123456789"));
+        sink.emit(Event::State {
+            state: SessionState::Failed,
+            at_ms: 1,
+            error: Some(OnairError::new(
+                ErrorCode::AuthFailed,
+                "refused live_sk_0123456789",
+            )),
+        });
+        sink.emit(Event::Reconnect {
+            at_ms: 2,
+            attempt: 1,
+            retry_in_ms: 500,
+            reason: "server said live_sk_0123456789".into(),
+        });
+        let lines: Vec<String> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(Event::to_json_line)
+            .collect();
+        assert_eq!(lines.len(), 2);
+        for line in lines {
+            assert!(!line.contains("live_sk_0123456789"), "{line}");
+            assert!(line.contains("••••••••89"), "{line}");
+        }
     }
 }

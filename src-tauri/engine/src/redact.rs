@@ -41,7 +41,12 @@ pub fn redact_url(url: &str) -> String {
         Some((_, host)) => format!("{MASK}@{host}"),
         None => authority.to_string(),
     };
-    let is_rtmp = matches!(scheme.to_ascii_lowercase().as_str(), "rtmp" | "rtmps");
+    // A pasted URL may start with a stray newline or space: it is still RTMP
+    // (split_key trims it), so its key must still be masked.
+    let is_rtmp = matches!(
+        scheme.trim().to_ascii_lowercase().as_str(),
+        "rtmp" | "rtmps"
+    );
     let path = if is_rtmp {
         redact_rtmp_path(path)
     } else {
@@ -127,5 +132,12 @@ mod tests {
     #[test]
     fn text_that_is_not_a_url_is_left_alone() {
         assert_eq!(redact_url("file:out.flv"), "file:out.flv");
+    }
+
+    #[test]
+    fn a_key_after_a_stray_newline_is_still_masked() {
+        // Found by the destination_url fuzz target.
+        let shown = redact_url("\r\nrtmp://ingest.example/live/sk_live_0123");
+        assert!(!shown.contains("sk_live_0123"), "{shown}");
     }
 }

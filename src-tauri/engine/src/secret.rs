@@ -32,6 +32,16 @@ impl Secret {
         let tail: String = chars[chars.len() - 2..].iter().collect();
         format!("••••••••{tail}")
     }
+
+    /// `text` with every occurrence of the secret replaced by its mask: for
+    /// words that come from outside (a server's refusal, a platform's
+    /// error), which may echo the secret back.
+    pub fn mask_in(&self, text: &str) -> String {
+        if self.0.is_empty() {
+            return text.to_string();
+        }
+        text.replace(&self.0, &self.masked())
+    }
 }
 
 impl fmt::Debug for Secret {

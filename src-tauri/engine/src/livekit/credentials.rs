@@ -94,19 +94,29 @@ async fn fetch(
         })?;
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
-    interpret(&shown, status.as_u16(), &body, token_pointer, url_pointer)
+    interpret(
+        &shown,
+        status.as_u16(),
+        &body,
+        bearer,
+        token_pointer,
+        url_pointer,
+    )
 }
 
-/// The endpoint's answer as credentials or a sentence; pure, for tests.
-fn interpret(
+/// The endpoint's answer as credentials or a sentence; pure, for tests and
+/// the fuzzer. An endpoint that echoes the bearer back does not get it into
+/// the sentence.
+pub fn interpret(
     shown: &str,
     status: u16,
     body: &str,
+    bearer: &Secret,
     token_pointer: &str,
     url_pointer: Option<&str>,
 ) -> Result<Credentials, OnairError> {
     let said = || {
-        let text = body.trim();
+        let text = bearer.mask_in(body.trim());
         if text.is_empty() || text.len() > 300 {
             String::new()
         } else {
@@ -158,26 +168,61 @@ fn interpret(
 mod tests {
     use super::*;
 
+    fn bearer() -> Secret {
+        Secret::new("onair-bearer-7f3a")
+    }
+
     #[test]
     fn tokens_and_urls_come_from_their_pointers() {
         let body = r#"{"data":{"token":"jwt-here","serverUrl":"wss://lk.example"}}"#;
-        let c = interpret("x", 200, body, "/data/token", Some("/data/serverUrl")).unwrap();
+        let c = interpret(
+            "x",
+            200,
+            body,
+            &bearer(),
+            "/data/token",
+            Some("/data/serverUrl"),
+        )
+        .unwrap();
         assert_eq!(c.token.expose(), "jwt-here");
         assert_eq!(c.url.as_deref(), Some("wss://lk.example"));
-        let c = interpret("x", 201, r#"{"token":"t"}"#, "/token", Some("/url")).unwrap();
+        let c = interpret(
+            "x",
+            201,
+            r#"{"token":"t"}"#,
+            &bearer(),
+            "/token",
+            Some("/url"),
+        )
+        .unwrap();
         assert_eq!(c.url, None);
     }
 
     #[test]
     fn refusals_and_bad_answers_are_named() {
-        let e = interpret("x", 403, "wrong key", "/token", None).unwrap_err();
+        let e = interpret("x", 403, "wrong key", &bearer(), "/token", None).unwrap_err();
         assert_eq!(e.code, ErrorCode::AuthFailed);
         assert!(e.message.contains("wrong key"));
-        let e = interpret("x", 503, "", "/token", None).unwrap_err();
+        let e = interpret("x", 503, "", &bearer(), "/token", None).unwrap_err();
         assert_eq!(e.code, ErrorCode::PlatformError);
-        let e = interpret("x", 200, "<html>", "/token", None).unwrap_err();
+        let e = interpret("x", 200, "<html>", &bearer(), "/token", None).unwrap_err();
         assert!(e.message.contains("JSON"), "{}", e.message);
-        let e = interpret("x", 200, r#"{"jwt":"t"}"#, "/token", None).unwrap_err();
+        let e = interpret("x", 200, r#"{"jwt":"t"}"#, &bearer(), "/token", None).unwrap_err();
         assert!(e.message.contains("/token"), "{}", e.message);
+    }
+
+    #[test]
+    fn an_endpoint_echoing_the_bearer_does_not_get_it_into_the_sentence() {
+        let e = interpret(
+            "x",
+            401,
+            "bad bearer onair-bearer-7f3a",
+            &bearer(),
+            "/token",
+            None,
+        )
+        .unwrap_err();
+        assert!(!e.message.contains("onair-bearer-7f3a"), "{}", e.message);
+        assert!(e.message.contains("bad bearer ••••••••3a"), "{}", e.message);
     }
 }

@@ -116,26 +116,39 @@ impl HookClient {
         })?;
         let status = response.status().as_u16();
         let text = response.text().await.unwrap_or_default();
-        let json: Option<Value> = serde_json::from_str(&text).ok();
-        if !(200..300).contains(&status) {
-            return Err(CallFailure {
-                status: Some(status),
-                detail: scrub(&platform_words(json.as_ref(), &text), ctx),
-            });
-        }
-        match json {
-            Some(value) => Ok(value),
-            None if text.trim().is_empty() => Ok(Value::Null),
-            None => Err(CallFailure {
-                status: Some(status),
-                detail: format!("{shown} did not answer with JSON"),
-            }),
-        }
+        interpret_answer(status, &text, &shown, ctx)
     }
 }
 
-/// The platform's error text: its JSON `error` or `message`, else the body.
-fn platform_words(json: Option<&Value>, text: &str) -> String {
+/// A hook's HTTP answer as JSON, or the failure a creator sees (the
+/// platform's own words, without the secret). Pure: the fuzzer drives it.
+pub fn interpret_answer(
+    status: u16,
+    text: &str,
+    shown: &str,
+    ctx: &Context,
+) -> Result<Value, CallFailure> {
+    let json: Option<Value> = serde_json::from_str(text).ok();
+    if !(200..300).contains(&status) {
+        return Err(CallFailure {
+            status: Some(status),
+            detail: platform_words(json.as_ref(), text, ctx),
+        });
+    }
+    match json {
+        Some(value) => Ok(value),
+        None if text.trim().is_empty() => Ok(Value::Null),
+        None => Err(CallFailure {
+            status: Some(status),
+            detail: format!("{shown} did not answer with JSON"),
+        }),
+    }
+}
+
+/// The platform's error text: its JSON `error` or `message`, else the body,
+/// cut short. A platform that echoes the bearer back must not put it in our
+/// message: it is masked before the cut, so no part of it survives.
+fn platform_words(json: Option<&Value>, text: &str, ctx: &Context) -> String {
     let said = json
         .and_then(|j| {
             ["/error", "/message", "/error/message"]
@@ -144,18 +157,15 @@ fn platform_words(json: Option<&Value>, text: &str) -> String {
         })
         .unwrap_or(text)
         .trim();
-    let mut words: String = said.chars().take(DETAIL_CHARS).collect();
+    let masked = match &ctx.secret {
+        Some(secret) => secret.mask_in(said),
+        None => said.to_string(),
+    };
+    let words: String = masked.chars().take(DETAIL_CHARS).collect();
     if words.is_empty() {
-        words = "no reason given".into();
-    }
-    words
-}
-
-/// A platform that echoes the bearer back must not put it in our message.
-fn scrub(words: &str, ctx: &Context) -> String {
-    match &ctx.secret {
-        Some(secret) if !secret.is_empty() => words.replace(secret.expose(), "********"),
-        _ => words.to_string(),
+        "no reason given".into()
+    } else {
+        words
     }
 }
 
@@ -189,13 +199,13 @@ mod tests {
             ..Context::default()
         };
         let json = json!({"error": "bad bearer tok-123"});
-        assert_eq!(
-            scrub(&platform_words(Some(&json), ""), &ctx),
-            "bad bearer ********"
-        );
-        assert_eq!(platform_words(None, " gateway down "), "gateway down");
-        assert_eq!(platform_words(None, ""), "no reason given");
+        assert_eq!(platform_words(Some(&json), "", &ctx), "bad bearer ••••••••");
+        assert_eq!(platform_words(None, " gateway down ", &ctx), "gateway down");
+        assert_eq!(platform_words(None, "", &ctx), "no reason given");
         let long = "x".repeat(1000);
-        assert_eq!(platform_words(None, &long).len(), DETAIL_CHARS);
+        assert_eq!(platform_words(None, &long, &ctx).len(), DETAIL_CHARS);
+        // The secret straddling the cut is masked whole, not half shown.
+        let straddling = format!("{}tok-123", "x".repeat(DETAIL_CHARS - 3));
+        assert!(!platform_words(None, &straddling, &ctx).contains("tok"));
     }
 }

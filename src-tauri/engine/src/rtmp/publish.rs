@@ -291,11 +291,7 @@ impl Publisher {
             (None, Some(d)) => d.to_string(),
             (None, None) => "no reason given".to_string(),
         };
-        if self.key.is_empty() {
-            text
-        } else {
-            text.replace(self.key.expose(), &self.key.masked())
-        }
+        self.key.mask_in(&text)
     }
 }
 

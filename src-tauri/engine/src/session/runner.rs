@@ -18,7 +18,7 @@ use crate::encode::opus::OpusEncoder;
 use crate::encode::simulcast::{standard_layers, LayerSpec, SimulcastEncoder};
 use crate::encode::{AudioEncoder, VideoEncoder};
 use crate::error::{ErrorCode, OnairError};
-use crate::events::{Event, EventSink, SessionState};
+use crate::events::{Event, EventSink, MaskingSink, SessionState};
 use crate::livekit::credentials::TokenSource;
 use crate::media::{AudioCodec, AudioInfo, Packet, StreamInfo};
 use crate::peer::publisher::LayerDesc;
@@ -179,7 +179,7 @@ struct Running {
 struct Runner {
     config: LiveConfig,
     capture: Arc<Capture>,
-    events: Arc<dyn EventSink>,
+    events: Arc<MaskingSink>,
     stop_rx: Receiver<()>,
     go_live_at: Instant,
     machine: Machine,
@@ -209,6 +209,16 @@ impl Runner {
         let (sink_done_tx, sink_done) = unbounded();
         let (notice_tx, notices) = unbounded();
         let control = Arc::new(EncoderControl::new(config.video_kbps));
+        let events = Arc::new(MaskingSink::new(events));
+        if let Some(secret) = &config.secret {
+            events.add(secret);
+        }
+        match &config.token_source {
+            Some(TokenSource::Given(token)) => events.add(token),
+            Some(TokenSource::Mint { api_secret, .. }) => events.add(api_secret),
+            Some(TokenSource::Fetch { bearer, .. }) => events.add(bearer),
+            None => {}
+        }
         Runner {
             config,
             capture,
@@ -434,9 +444,11 @@ impl Runner {
             self.config.destination = Destination::parse(&url)?;
         }
         if let Some(token) = got.token {
+            self.events.add(&token);
             self.config.token_source = Some(TokenSource::Given(token));
         }
         if let Some(key) = got.key {
+            self.events.add(&key);
             self.config.secret = Some(key);
         }
         Ok(())
