@@ -2,6 +2,7 @@
 //! after a loss, leave. One task owns the socket, the signal machine and the
 //! peer connection; the sink thread only hands it media.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use livekit_protocol::{
@@ -295,19 +296,29 @@ fn audio_track_request() -> AddTrackRequest {
 }
 
 async fn establish(options: &LiveKitOptions, mode: JoinMode) -> Result<Connection, OnairError> {
-    tokio::time::timeout(ESTABLISH_TIMEOUT, establish_inner(options, mode))
+    // Which step ran out of time decides what the creator is told.
+    let joined = AtomicBool::new(false);
+    tokio::time::timeout(ESTABLISH_TIMEOUT, establish_inner(options, mode, &joined))
         .await
         .unwrap_or_else(|_| {
-            Err(OnairError::new(
-                ErrorCode::Unreachable,
-                "The LiveKit server accepted the connection but media could not start within 20 s (ICE failed). A firewall may block UDP; ask your platform for a TURN server.",
-            ))
+            Err(if joined.load(Ordering::Relaxed) {
+                OnairError::new(
+                    ErrorCode::Unreachable,
+                    "The LiveKit server accepted the connection but media could not start within 20 s (ICE failed). A firewall may block UDP; ask your platform for a TURN server.",
+                )
+            } else {
+                OnairError::new(
+                    ErrorCode::Unreachable,
+                    "The LiveKit server took the connection but did not let Onair join within 20 s. Try again; if it keeps happening, ask your platform.",
+                )
+            })
         })
 }
 
 async fn establish_inner(
     options: &LiveKitOptions,
     mode: JoinMode,
+    joined: &AtomicBool,
 ) -> Result<Connection, OnairError> {
     let mut socket = SignalSocket::connect(&options.url, &options.token, &mode).await?;
     let mut machine = SignalMachine::new(Instant::now());
@@ -319,8 +330,9 @@ async fn establish_inner(
                     participant_sid,
                     ice_servers,
                 } => {
+                    joined.store(true, Ordering::Relaxed);
                     return finish_join(options, socket, machine, participant_sid, ice_servers)
-                        .await
+                        .await;
                 }
                 Output::Leave { reason, .. } => return Err(left(&reason)),
                 _ => {}

@@ -44,6 +44,9 @@ pub fn signal_url(base: &str, mode: &JoinMode) -> String {
     url
 }
 
+/// How long opening the signal connection (TCP, TLS, WebSocket) may take.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(8);
+
 impl SignalSocket {
     pub async fn connect(base: &str, token: &Secret, mode: &JoinMode) -> Result<Self, OnairError> {
         let url = signal_url(base, mode);
@@ -66,9 +69,19 @@ impl SignalSocket {
         // Kept out of any debug output of the request.
         bearer.set_sensitive(true);
         request.headers_mut().insert("Authorization", bearer);
-        match tokio_tungstenite::connect_async(request).await {
-            Ok((ws, _)) => Ok(SignalSocket { ws }),
-            Err(e) => Err(refusal(base, e)),
+        // A link that drops packets without an error (no route, a firewall)
+        // would otherwise hang here until the kernel gives up on TCP, minutes.
+        match tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(request)).await {
+            Ok(Ok((ws, _))) => Ok(SignalSocket { ws }),
+            Ok(Err(e)) => Err(refusal(base, e)),
+            Err(_) => Err(OnairError::new(
+                ErrorCode::Unreachable,
+                format!(
+                    "The LiveKit server at {} did not answer within {} s. Check your internet connection and the server address.",
+                    redact_url(base),
+                    CONNECT_TIMEOUT.as_secs()
+                ),
+            )),
         }
     }
 

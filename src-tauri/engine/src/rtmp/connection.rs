@@ -16,7 +16,7 @@ use super::error::RtmpError;
 use super::handshake::Handshake;
 use super::message::Message;
 use super::publish::{PublishError, Publisher, CHUNK_SIZE};
-use super::transport::{set_timeout, Transport};
+use super::transport::{set_timeout, Transport, DEAD_LINK};
 use super::url::RtmpUrl;
 use crate::secret::Secret;
 
@@ -231,6 +231,21 @@ struct IoLoop {
     sent: Arc<AtomicU64>,
 }
 
+/// A broken connection in words: a write that stalled or a link that
+/// acknowledged nothing (TCP_USER_TIMEOUT) both mean the server stopped
+/// taking data, which "operation would block" does not say.
+fn lost(e: io::Error) -> RtmpError {
+    let silent_for = match e.kind() {
+        io::ErrorKind::WouldBlock => STALLED_WRITE,
+        io::ErrorKind::TimedOut => DEAD_LINK,
+        kind => return RtmpError::Lost(kind.to_string()),
+    };
+    RtmpError::Lost(format!(
+        "the server took no data for {} s",
+        silent_for.as_secs()
+    ))
+}
+
 impl IoLoop {
     fn run(mut self) -> Result<(), RtmpError> {
         let tcp = self.transport.tcp();
@@ -245,7 +260,7 @@ impl IoLoop {
                     let result = self.transport.write_all(&bytes);
                     self.backlog.fetch_sub(bytes.len(), Ordering::Relaxed);
                     self.sent.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                    result.map_err(|e| RtmpError::Lost(e.kind().to_string()))?;
+                    result.map_err(lost)?;
                 }
                 Ok(Outbound::Close) | Err(RecvTimeoutError::Disconnected) => {
                     self.goodbye();
@@ -267,16 +282,14 @@ impl IoLoop {
                     for message in reaction.send {
                         self.writer.write(&message, &mut out);
                     }
-                    self.transport
-                        .write_all(&out)
-                        .map_err(|e| RtmpError::Lost(e.kind().to_string()))?;
+                    self.transport.write_all(&out).map_err(lost)?;
                 }
                 Err(e)
                     if matches!(
                         e.kind(),
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                     ) => {}
-                Err(e) => return Err(RtmpError::Lost(e.kind().to_string())),
+                Err(e) => return Err(lost(e)),
             }
         }
     }

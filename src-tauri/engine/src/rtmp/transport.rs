@@ -123,6 +123,7 @@ fn connect_tcp(host: &str, port: u16, deadline: Instant) -> Result<TcpStream, Rt
         match TcpStream::connect_timeout(&addr, left) {
             Ok(tcp) => {
                 let _ = tcp.set_nodelay(true);
+                give_up_unacknowledged_after(&tcp, DEAD_LINK);
                 return Ok(tcp);
             }
             Err(e) if e.kind() == io::ErrorKind::TimedOut => last = "no answer".into(),
@@ -198,6 +199,33 @@ fn unsent_bytes(tcp: &TcpStream) -> usize {
         0
     }
 }
+
+/// A link that swallows packets without an error is dead once the server
+/// has acknowledged nothing for this long (a 5 s outage still survives).
+pub const DEAD_LINK: Duration = Duration::from_secs(10);
+
+/// TCP_USER_TIMEOUT: the kernel closes the connection (reads and writes then
+/// fail with TimedOut) when sent data stays unacknowledged this long.
+/// Without it a blackholed link is noticed only when the send buffer fills
+/// and a write stalls, 20 s or more at a typical bitrate.
+#[cfg(target_os = "linux")]
+fn give_up_unacknowledged_after(tcp: &TcpStream, after: Duration) {
+    use std::os::fd::AsRawFd;
+    let ms = after.as_millis() as libc::c_uint;
+    // SAFETY: a valid socket descriptor and a pointer to a c_uint of the size passed.
+    unsafe {
+        libc::setsockopt(
+            tcp.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_USER_TIMEOUT,
+            &ms as *const libc::c_uint as *const libc::c_void,
+            std::mem::size_of::<libc::c_uint>() as libc::socklen_t,
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn give_up_unacknowledged_after(_tcp: &TcpStream, _after: Duration) {}
 
 #[cfg(not(target_os = "linux"))]
 fn unsent_bytes(_tcp: &TcpStream) -> usize {
