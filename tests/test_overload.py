@@ -13,7 +13,7 @@ from onair_testkit import onair
 def test_an_overloaded_encoder_steps_down_visibly_and_the_recording_stays_valid(tmp_path, onair_bin, ffmpeg, measurements):
     out = tmp_path / "overload.flv"
     run = onair.run(
-        ["live", f"file:{out}", "--size", "3840x2160", "--fps", "60", "--duration", "16", "--json"],
+        ["live", f"file:{out}", "--size", "3840x2160", "--fps", "60", "--duration", "20", "--json"],
         timeout=120,
     )
     assert run.returncode == 0, run.describe()
@@ -37,7 +37,9 @@ def test_an_overloaded_encoder_steps_down_visibly_and_the_recording_stays_valid(
     before = [e["video"]["dropped_by"]["capture"] for e in run.events[:first_step] if e.get("type") == "stats"]
     after = [e["video"]["dropped_by"]["capture"] for e in run.events[last_step + 1 :] if e.get("type") == "stats"]
     settled = after[1:]  # the first report straddles the step
-    assert len(settled) >= 4, f"still stepping down near the end: {run.describe()}"
+    # Two whole seconds after the last step at least (a busy CI machine took
+    # six steps, the last at 12 s of 16).
+    assert len(settled) >= 3, f"still stepping down near the end: {run.describe()}"
     lost_before = before[-1] / len(before)
     lost_after = (settled[-1] - settled[0]) / (len(settled) - 1)
     assert lost_after <= max(1.0, lost_before / 4), (before, settled)
