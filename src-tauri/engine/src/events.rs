@@ -1,9 +1,9 @@
 //! The typed event stream of a session. The UI and `onair live --json` are two
 //! views of exactly these values (one JSON object per line).
 
-use serde::{Deserialize, Serialize};
-
 use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
 
 use crate::error::OnairError;
 use crate::secret::Secret;

@@ -246,6 +246,13 @@ fn lost(e: io::Error) -> RtmpError {
     ))
 }
 
+/// A read that found nothing within its 1 ms timeout. On Linux that is
+/// EAGAIN: ETIMEDOUT there is TCP_USER_TIMEOUT giving up on the link.
+fn found_nothing(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+        || (cfg!(not(target_os = "linux")) && e.kind() == io::ErrorKind::TimedOut)
+}
+
 impl IoLoop {
     fn run(mut self) -> Result<(), RtmpError> {
         let tcp = self.transport.tcp();
@@ -284,11 +291,7 @@ impl IoLoop {
                     }
                     self.transport.write_all(&out).map_err(lost)?;
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) => {}
+                Err(e) if found_nothing(&e) => {}
                 Err(e) => return Err(lost(e)),
             }
         }
