@@ -602,6 +602,7 @@ class Subscriber:
         self._thread = _LoopThread(name)
         self.room = None
         self.connected_at: Optional[float] = None
+        self._video_track = None
 
     # -- life cycle --------------------------------------------------------
 
@@ -679,6 +680,7 @@ class Subscriber:
         if track.kind == rtc.TrackKind.KIND_VIDEO and self._want_video:
             if self._initial_quality is not None and publication.simulcasted:
                 publication.set_video_quality(_quality(self._initial_quality))
+            self._video_track = track
             stream = rtc.VideoStream(track, loop=loop, format=rtc.VideoBufferType.I420)
             self._tasks.append(self._thread.task(self._read_video(stream)))
         elif track.kind == rtc.TrackKind.KIND_AUDIO and self._want_audio:
@@ -723,6 +725,34 @@ class Subscriber:
                     self._audio_arrivals.append((self._audio_samples, received))
         finally:
             await stream.aclose()
+
+    def video_stats(self) -> dict:
+        """The receiving side's own counters for the video track (libwebrtc's
+        inbound-rtp stats): where frames went missing, on the wire (packets
+        lost, NACKs, retransmissions) or in the decoder (frames dropped,
+        freezes). Empty before a video track arrived."""
+        track = self._video_track
+        if track is None:
+            return {}
+
+        async def look():
+            for report in await track.get_stats():
+                if report.WhichOneof("stats") == "inbound_rtp":
+                    inbound, received = report.inbound_rtp.inbound, report.inbound_rtp.received
+                    return {
+                        "packets_received": received.packets_received,
+                        "packets_lost": received.packets_lost,
+                        "retransmitted_packets_received": inbound.retransmitted_packets_received,
+                        "nack_count": inbound.nack_count,
+                        "pli_count": inbound.pli_count,
+                        "frames_received": inbound.frames_received,
+                        "frames_decoded": inbound.frames_decoded,
+                        "frames_dropped": inbound.frames_dropped,
+                        "freeze_count": inbound.freeze_count,
+                    }
+            return {}
+
+        return self._thread.run(look(), timeout=10)
 
     # -- control -----------------------------------------------------------
 
