@@ -1,5 +1,5 @@
 # Shortcuts over scripts/. The README's two set-up commands are scripts/run and scripts/test.
-.PHONY: run test bench bench-encode av-sync faults soak deb
+.PHONY: run test bench bench-encode bench-video-path av-sync faults soak fuzz deb
 
 run:
 	scripts/run
@@ -8,8 +8,15 @@ test:
 	scripts/test
 
 # Benchmarks are measurements, not tests: run them on a quiet machine.
+# Every benchmark side by side with its reference (ffmpeg, raw openh264);
+# rewrites docs/BENCHMARKS.md. About 20 minutes on 2 cores.
+bench: export CARGO_TARGET_DIR ?= $(HOME)/.cache/onair/target
 bench:
 	scripts/bench
+
+# Frames/s of raw openh264 vs the engine's whole video path (criterion).
+bench-video-path:
+	scripts/bench-video-path
 
 # CPU s per 10 s of stream (engine vs raw openh264 vs x264 veryfast), the
 # cost of simulcast, peak RSS at 1080p30.
@@ -36,6 +43,11 @@ soak: export CARGO_TARGET_DIR ?= $(HOME)/.cache/onair/target
 soak:
 	$(if $(ONAIR_BIN),,cargo build --quiet -p onair-cli)
 	scripts/soak
+
+# Every fuzz target for ten minutes (the tests give each 20 s); corpora
+# carry over between runs under ~/.cache/onair/fuzz. Not part of the tests.
+fuzz:
+	scripts/fuzz 600
 
 # A .deb of the desktop app, with the Tauri CLI from the UI's npm packages.
 deb: export CARGO_TARGET_DIR ?= $(HOME)/.cache/onair/target
