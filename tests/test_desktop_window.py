@@ -4,7 +4,6 @@ Stop, find the recording. Screenshots land in tests/artifacts/."""
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from onair_testkit import media
+from onair_testkit.rss import cpu_seconds
 from onair_testkit.studio import ARTIFACTS, tally, wait_for_state
 from onair_testkit.webdriver import CONTROL, SHIFT, Desktop, desktop_bin
 
@@ -34,11 +34,6 @@ def window(tmp_path_factory):
         finally:
             desktop.stop()
 
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of one process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def app_processes(app: Path) -> list[int]:

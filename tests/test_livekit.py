@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from onair_testkit import media, onair, secrets
+from onair_testkit.rss import cpu_seconds
 
 ROOM = "studio"
 SECONDS = float(os.environ.get("ONAIR_LIVEKIT_SECONDS", "12"))
@@ -29,11 +30,6 @@ def live(livekit, *extra: str, token: str | None = None) -> onair.Session:
     token = token or publisher_token(livekit)
     return onair.Session(["live", livekit.url, "--key-stdin", "--json", *extra], stdin=token + "\n")
 
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time a process has used so far."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def test_publish_720p30_is_decoded_at_size_with_its_tone(livekit, measurements):

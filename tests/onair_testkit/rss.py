@@ -1,8 +1,10 @@
-"""The resident memory of a running process (VmRSS), sampled in the
-background, to show that a long or troubled session does not grow."""
+"""What a running process uses: its resident memory (VmRSS), sampled in
+the background to show that a long or troubled session does not grow, and
+its CPU time so far."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Optional
@@ -18,6 +20,12 @@ def rss_kib(pid: int) -> Optional[int]:
     except (FileNotFoundError, ProcessLookupError):
         return None
     return None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of one process so far."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class RssSampler:

@@ -389,14 +389,8 @@ impl Keys {
             if destinations.iter().any(|d| d.name == new) {
                 return Err(KeysError::NameTaken(new.to_string()));
             }
-            let known = names(destinations);
-            let saved = destinations
-                .iter_mut()
-                .find(|d| d.name == old)
-                .ok_or_else(|| KeysError::UnknownName {
-                    name: old.to_string(),
-                    known,
-                })?;
+            let index = index_of(destinations, old)?;
+            let saved = &mut destinations[index];
             if saved.kind.needs_secret() {
                 if let Some(secret) = self.keychain.get(old)? {
                     self.keychain.set(new, &secret)?;
@@ -424,14 +418,8 @@ impl Keys {
         }
         let mut pasted_key = None;
         let edited = self.config.update(|destinations| {
-            let known = names(destinations);
-            let saved = destinations
-                .iter_mut()
-                .find(|d| d.name == name)
-                .ok_or_else(|| KeysError::UnknownName {
-                    name: name.to_string(),
-                    known,
-                })?;
+            let index = index_of(destinations, name)?;
+            let saved = &mut destinations[index];
             if edit.url != redact_url(&saved.url) {
                 let split = url::split_key(&edit.url);
                 let kind = url::infer_kind(&split.url)?;
@@ -482,14 +470,7 @@ impl Keys {
     /// if it cannot be reached nothing is removed, so no key is orphaned.
     pub fn remove(&self, name: &str) -> Result<SavedDestination, KeysError> {
         self.config.update(|destinations| {
-            let known = names(destinations);
-            let index = destinations
-                .iter()
-                .position(|d| d.name == name)
-                .ok_or_else(|| KeysError::UnknownName {
-                    name: name.to_string(),
-                    known,
-                })?;
+            let index = index_of(destinations, name)?;
             if destinations[index].kind.needs_secret() {
                 self.keychain.delete(name)?;
             }
@@ -561,14 +542,7 @@ impl Keys {
 
     fn find(&self, name: &str) -> Result<SavedDestination, KeysError> {
         let destinations = self.config.read()?;
-        destinations
-            .iter()
-            .find(|d| d.name == name)
-            .cloned()
-            .ok_or_else(|| KeysError::UnknownName {
-                name: name.to_string(),
-                known: names(&destinations),
-            })
+        Ok(destinations[index_of(&destinations, name)?].clone())
     }
 
     fn summarize(&self, saved: &SavedDestination) -> Result<DestinationSummary, KeysError> {
@@ -637,8 +611,15 @@ fn secret_for(url: &str, secret: Secret) -> Result<Secret, KeysError> {
     }
 }
 
-fn names(destinations: &[SavedDestination]) -> Vec<String> {
-    destinations.iter().map(|d| d.name.clone()).collect()
+/// Where `name` is, or the error that lists the names there are.
+fn index_of(destinations: &[SavedDestination], name: &str) -> Result<usize, KeysError> {
+    destinations
+        .iter()
+        .position(|d| d.name == name)
+        .ok_or_else(|| KeysError::UnknownName {
+            name: name.to_string(),
+            known: destinations.iter().map(|d| d.name.clone()).collect(),
+        })
 }
 
 fn key_state(kind: DestinationKind, secret: Option<&Secret>) -> KeyState {
