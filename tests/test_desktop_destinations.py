@@ -59,7 +59,7 @@ def app(tmp_path_factory):
     try:
         wd = desktop.start()
         wd.start(binary)
-        wd.wait_for("the studio", lambda: wd.script("return document.getElementById('pick-destination').options.length > 0"))
+        wd.wait_for("the window to load", lambda: wd.script("return document.body.dataset.ready === 'true'"))
         yield wd, env
     finally:
         try:

@@ -27,6 +27,7 @@ def window(tmp_path_factory):
     wd = desktop.start()
     try:
         wd.start(app)
+        wd.wait_for("the window to load", lambda: wd.script("return document.body.dataset.ready === 'true'"))
         yield wd, home
     finally:
         try:
@@ -98,6 +99,12 @@ def test_go_live_records_locally_and_stop_says_where(window, ffmpeg, measurement
     wd.wait_for("stats", lambda: wd.text("#stat-fps") not in ("", "–"))
     assert float(wd.text("#stat-fps")) > 25
     wd.screenshot(ARTIFACTS / "main-live.png")
+    # The window redraws four times a second; a redraw that swapped the
+    # button's text node between press and release lost the creator's click.
+    wd.script("window.heldLabel = document.getElementById('golive').firstChild")
+    time.sleep(0.6)
+    assert wd.script("return window.heldLabel === document.getElementById('golive').firstChild"), \
+        "the redraw leaves an unchanged label alone"
 
     wd.click("#golive")  # Stop: asks first
     wd.wait_for("the stop confirmation", lambda: wd.visible("#confirm"))

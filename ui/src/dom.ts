@@ -13,6 +13,12 @@ export function el<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
+/** Writes `text` only when it differs: rewriting equal text swaps the text
+ *  node, and WebKit drops a click whose press landed on the node swapped out. */
+export function setText(node: HTMLElement, text: string) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
 export function fillSelect(select: HTMLSelectElement, choices: { value: string; label: string }[], value: string) {
   select.replaceChildren(...choices.map((c) => el("option", { value: c.value, textContent: c.label })));
   select.value = choices.some((c) => c.value === value) ? value : (choices[0]?.value ?? "");

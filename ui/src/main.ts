@@ -23,9 +23,14 @@ async function main() {
   for (const tab of document.querySelectorAll<HTMLButtonElement>("nav.tabs button")) {
     tab.addEventListener("click", () => show(tab.dataset.view as ViewName));
   }
-  await startStudio();
-  await startDestinations(() => refreshDestinations());
-  await startSettings(() => refreshSource());
+  // Each view wires its controls before it waits on the engine; the views
+  // load side by side, so a slow device scan holds up none of the others.
+  await Promise.all([
+    startStudio(),
+    startDestinations(() => refreshDestinations()),
+    startSettings(() => refreshSource()),
+  ]);
+  document.body.dataset.ready = "true";
 }
 
 main().catch((e) => showBanner({ code: "internal", message: `Onair could not start its window: ${asError(e).message}` }));

@@ -47,9 +47,11 @@ async function save(e: SubmitEvent) {
 
 export async function startSettings(onApplied: () => void) {
   applied = onApplied;
-  writeForm(await commands.getSettings());
   $<HTMLFormElement>("settings-form").addEventListener("submit", (e) => save(e).catch((err) => showBanner(asError(err))));
   for (const id of ["s-size", "s-fps", "s-bitrate", "s-simulcast", "s-record", "s-status-url", "s-login"]) {
     $(id).addEventListener("input", () => ($("s-saved").hidden = true));
   }
+  writeForm(await commands.getSettings());
+  // Saving is offered once the form shows what is saved, never its blanks.
+  $<HTMLButtonElement>("s-save").disabled = false;
 }

@@ -2,7 +2,7 @@
 // Go Live / Stop button, the tally and what the stream is doing.
 import { commands, events, type Settings_Serialize as Settings } from "./bindings";
 import { ask } from "./confirm";
-import { $, asError, el, fillSelect, showBanner } from "./dom";
+import { $, asError, el, fillSelect, setText, showBanner } from "./dom";
 import { failed, goLivePressed, initialModel, reduce, view, type LiveModel } from "./live";
 import { createPreview } from "./preview";
 import { audioChoices, audioInput, audioValue, videoChoices, videoInput, videoValue } from "./settingsForm";
@@ -10,6 +10,8 @@ import { audioChoices, audioInput, audioValue, videoChoices, videoInput, videoVa
 const LOCAL = "";
 let model: LiveModel = initialModel();
 let shownError: unknown = null;
+// The button does nothing until the pickers hold what Go Live would use.
+let ready = false;
 
 const onAir = () => !["idle", "ended", "failed"].includes(model.state);
 
@@ -18,24 +20,24 @@ function render() {
   const tally = $("tally");
   tally.className = `tally ${v.tally.tone}`;
   tally.dataset.state = model.state;
-  $("tally-label").textContent = v.tally.label;
-  $("elapsed").textContent = v.elapsed;
+  setText($("tally-label"), v.tally.label);
+  setText($("elapsed"), v.elapsed);
   const button = $<HTMLButtonElement>("golive");
-  button.textContent = v.tally.button;
+  setText(button, v.tally.button);
   button.classList.toggle("stop", v.tally.button === "Stop");
-  button.disabled = v.tally.busy;
+  button.disabled = !ready || v.tally.busy;
   $<HTMLSelectElement>("pick-destination").disabled = onAir();
   $<HTMLSelectElement>("pick-video").disabled = onAir();
   $<HTMLSelectElement>("pick-audio").disabled = onAir();
-  $("stat-viewers").textContent = v.viewers;
-  $("stat-platform").textContent = v.platform;
+  setText($("stat-viewers"), v.viewers);
+  setText($("stat-platform"), v.platform);
   $("stat-platform").dataset.live = String(model.platformLive);
-  $("stat-fps").textContent = v.fps;
-  $("stat-kbps").textContent = v.bitrate;
-  $("stat-dropped").textContent = v.dropped;
+  setText($("stat-fps"), v.fps);
+  setText($("stat-kbps"), v.bitrate);
+  setText($("stat-dropped"), v.dropped);
   for (const [id, text] of [["reconnect", v.reconnect], ["notice", v.notice], ["saved", v.saved]] as const) {
     $(id).hidden = text === null;
-    $(id).textContent = text ?? "";
+    setText($(id), text ?? "");
   }
   $("meter-fill").style.width = `${v.meter}%`;
   // A new error gets the banner once; dismissing it sticks until the next.
@@ -46,6 +48,7 @@ function render() {
 }
 
 async function goLiveOrStop() {
+  if (!ready) return;
   if (onAir()) {
     if (model.state === "preparing" || model.state === "connecting") return;
     const stop = await ask("End the live stream? Viewers will see it end.", "Stop streaming", "Keep streaming");
@@ -104,6 +107,17 @@ async function pickDevices() {
 }
 
 export async function startStudio() {
+  // Wired before anything waits on the engine, so no early click is lost.
+  $("golive").addEventListener("click", () => goLiveOrStop().catch((e) => showBanner(asError(e))));
+  $("pick-video").addEventListener("change", () => pickDevices().catch((e) => showBanner(asError(e))));
+  $("pick-audio").addEventListener("change", () => pickDevices().catch((e) => showBanner(asError(e))));
+  // The in-window accelerator for the one button (global shortcuts need a desktop session).
+  document.addEventListener("keydown", (e) => {
+    if (e.ctrlKey && e.shiftKey && e.key.toLowerCase() === "l") {
+      e.preventDefault();
+      if ($("confirm").hidden) goLiveOrStop().catch((err) => showBanner(asError(err)));
+    }
+  });
   await events.sessionEvent.listen((e) => {
     model = reduce(model, e.payload, Date.now());
     render();
@@ -119,16 +133,7 @@ export async function startStudio() {
   model = initialModel(await commands.sessionState());
   const settings = await commands.getSettings();
   await Promise.all([refreshSource(), refreshPickers(settings), refreshDestinations(settings)]);
-  $("golive").addEventListener("click", () => goLiveOrStop().catch((e) => showBanner(asError(e))));
-  $("pick-video").addEventListener("change", () => pickDevices().catch((e) => showBanner(asError(e))));
-  $("pick-audio").addEventListener("change", () => pickDevices().catch((e) => showBanner(asError(e))));
-  // The in-window accelerator for the one button (global shortcuts need a desktop session).
-  document.addEventListener("keydown", (e) => {
-    if (e.ctrlKey && e.shiftKey && e.key.toLowerCase() === "l") {
-      e.preventDefault();
-      if ($("confirm").hidden) goLiveOrStop().catch((err) => showBanner(asError(err)));
-    }
-  });
+  ready = true;
   createPreview($<HTMLImageElement>("preview"));
   setInterval(render, 250);
   render();
