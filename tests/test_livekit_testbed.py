@@ -34,6 +34,8 @@ def test_subscriber_reads_stamps_size_latency_and_tone(livekit, measurements):
         joined = time.time()
         with livekit.subscriber(ROOM) as sub:
             sub.wait_for_frames(10, timeout=15)
+            # Audio starts on its own track, sometimes a second after video.
+            sub.wait_until(lambda s: media.find_beeps(s.audio()), timeout=10, what="the first beep")
             start, sent_before = sub.mark(), pub.frames_sent
             time.sleep(4)
             frames, sent = sub.frames(start), pub.frames_sent - sent_before

@@ -936,6 +936,15 @@ class Viewers:
         async def connect(identity):
             room = rtc.Room(loop=asyncio.get_running_loop())
             await room.connect(self.url, self._token_for(identity), rtc.RoomOptions(auto_subscribe=self.subscribe))
+            # A viewer that leaves while its subscriptions are still being
+            # negotiated sometimes never tells the server, which then counts
+            # it for ~20 s more: a joined viewer is one whose tracks arrived.
+            while self.subscribe and not all(
+                publication.subscribed
+                for participant in room.remote_participants.values()
+                for publication in participant.track_publications.values()
+            ):
+                await asyncio.sleep(0.02)
             return identity, room
 
         async def all_of():
