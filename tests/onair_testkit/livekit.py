@@ -589,6 +589,9 @@ class Subscriber:
         self.connect_timeout = connect_timeout
         self._lock = threading.Lock()
         self._video: list[VideoRecord] = []
+        #: (wall time, luma plane) of the first few frames whose stamp could
+        #: not be read, kept to look at.
+        self.unreadable_pictures: list[tuple[float, np.ndarray]] = []
         self._audio_chunks: list[np.ndarray] = []
         self._audio_first: Optional[float] = None
         self._audio_samples = 0
@@ -709,6 +712,8 @@ class Subscriber:
                 )
                 with self._lock:
                     self._video.append(record)
+                    if found is None and len(self.unreadable_pictures) < 5:
+                        self.unreadable_pictures.append((received, luma.copy()))
         finally:
             await stream.aclose()
 
