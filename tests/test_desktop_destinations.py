@@ -24,7 +24,7 @@ import pytest
 from onair_testkit import keyring, media, secrets
 from onair_testkit.nginx import Nginx
 from onair_testkit.platform_backend import PlatformBackend
-from onair_testkit.studio import ARTIFACTS, tally, wait_for_state
+from onair_testkit.studio import ARTIFACTS, tally, wait_for_state, wait_until_loaded
 from onair_testkit.webdriver import Desktop, desktop_bin
 
 REVEAL_SECONDS = 5  # ui/src/mask.ts REVEAL_MS
@@ -59,7 +59,7 @@ def app(tmp_path_factory):
     try:
         wd = desktop.start()
         wd.start(binary)
-        wd.wait_for("the window to load", lambda: wd.script("return document.body.dataset.ready === 'true'"))
+        wait_until_loaded(wd)
         yield wd, env
     finally:
         try:

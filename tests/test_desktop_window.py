@@ -12,7 +12,7 @@ import pytest
 
 from onair_testkit import media
 from onair_testkit.rss import cpu_seconds
-from onair_testkit.studio import ARTIFACTS, tally, wait_for_state
+from onair_testkit.studio import ARTIFACTS, tally, wait_for_state, wait_until_loaded
 from onair_testkit.webdriver import CONTROL, SHIFT, Desktop, desktop_bin
 
 
@@ -27,14 +27,13 @@ def window(tmp_path_factory):
     wd = desktop.start()
     try:
         wd.start(app)
-        wd.wait_for("the window to load", lambda: wd.script("return document.body.dataset.ready === 'true'"))
+        wait_until_loaded(wd)
         yield wd, home
     finally:
         try:
             wd.quit()
         finally:
             desktop.stop()
-
 
 
 def app_processes(app: Path) -> list[int]:

@@ -31,7 +31,6 @@ def live(livekit, *extra: str, token: str | None = None) -> onair.Session:
     return onair.Session(["live", livekit.url, "--key-stdin", "--json", *extra], stdin=token + "\n")
 
 
-
 def test_publish_720p30_is_decoded_at_size_with_its_tone(livekit, measurements):
     # The viewer is in the room first, so Go Live to first decoded frame is
     # what a waiting audience sees.

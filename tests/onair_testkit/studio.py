@@ -8,6 +8,12 @@ from pathlib import Path
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
+def wait_until_loaded(wd) -> None:
+    """Waits until every view has wired its controls and loaded (the window
+    marks its body ready)."""
+    wd.wait_for("the window to load", lambda: wd.script("return document.body.dataset.ready === 'true'"))
+
+
 def tally(wd) -> str:
     return wd.script("return document.getElementById('tally').dataset.state")
 
