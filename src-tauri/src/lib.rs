@@ -6,6 +6,7 @@ mod clipboard;
 mod commands;
 mod destinations;
 mod preview;
+mod shortcut;
 mod studio;
 mod tray;
 mod window;
@@ -70,6 +71,7 @@ fn forward_events(app: tauri::AppHandle) -> studio::Emit {
 pub fn run() {
     let builder = specta_builder();
     tauri::Builder::default()
+        .plugin(shortcut::plugin())
         .invoke_handler(builder.invoke_handler())
         .register_uri_scheme_protocol(preview::SCHEME, |ctx, request| {
             let studio = ctx.app_handle().state::<Arc<Studio>>();
@@ -95,6 +97,7 @@ pub fn run() {
                 }
                 Err(e) => eprintln!("onair: no tray icon: {e}"),
             }
+            shortcut::register(app.handle());
             Ok(())
         })
         .run(tauri::generate_context!())

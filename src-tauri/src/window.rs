@@ -21,6 +21,8 @@ pub enum AppEvent {
     ConfirmClose,
     /// Stop from the tray: end the stream?
     ConfirmStop,
+    /// The global shortcut: what the one button does now.
+    GoLiveOrStop,
 }
 
 pub fn restore_geometry(window: &WebviewWindow, geometry: Option<WindowGeometry>) {

@@ -58,7 +58,9 @@ export type AppEvent =
 /**  Closing while live: stop and close, or stay? */
 { type: "confirm_close" } | 
 /**  Stop from the tray: end the stream? */
-{ type: "confirm_stop" };
+{ type: "confirm_stop" } | 
+/**  The global shortcut: what the one button does now. */
+{ type: "go_live_or_stop" };
 
 /**  What is heard. */
 export type AudioInput = AudioInput_Serialize | AudioInput_Deserialize;

@@ -111,7 +111,7 @@ export async function startStudio() {
   $("golive").addEventListener("click", () => goLiveOrStop().catch((e) => showBanner(asError(e))));
   $("pick-video").addEventListener("change", () => pickDevices().catch((e) => showBanner(asError(e))));
   $("pick-audio").addEventListener("change", () => pickDevices().catch((e) => showBanner(asError(e))));
-  // The in-window accelerator for the one button (global shortcuts need a desktop session).
+  // The window's own Ctrl+Shift+L, for desktops that refuse the global one (Wayland).
   document.addEventListener("keydown", (e) => {
     if (e.ctrlKey && e.shiftKey && e.key.toLowerCase() === "l") {
       e.preventDefault();
@@ -123,6 +123,10 @@ export async function startStudio() {
     render();
   });
   await events.appEvent.listen(async (e) => {
+    if (e.payload.type === "go_live_or_stop") {
+      if ($("confirm").hidden) await goLiveOrStop();
+      return;
+    }
     const closing = e.payload.type === "confirm_close";
     const text = closing
       ? "You are live. Stop the stream and close Onair?"
