@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from onair_testkit import media, onair, secrets
+from onair_testkit import media, onair, report, secrets
 from onair_testkit.rss import cpu_seconds
 
 ROOM = "studio"
@@ -97,6 +97,30 @@ def test_simulcast_gives_each_layer_at_its_size(livekit, measurements):
     measurements.record(
         f"simulcast: frames per layer once asked {seen}; CPU {cpu:.3f} s per stream-second (three layers)"
     )
+
+
+def test_record_while_live_keeps_the_full_size_picture_with_aac(livekit, tmp_path):
+    """The stream carries Opus and three sizes; its local recording holds the
+    full-size picture and AAC (an FLV cannot hold Opus), from one capture."""
+    recording = tmp_path / "while-live.flv"
+    with live(livekit, "--simulcast", "--record", str(recording), "--duration", "6") as session:
+        session.wait_for_state("live", timeout=30)
+        with livekit.subscriber(ROOM) as sub:
+            sub.wait_for_frames(10, timeout=15)
+            session.wait(timeout=30)
+            heard = sub.audio()
+    assert session.returncode == 0, session.describe()
+    assert [e["path"] for e in onair.of_type(session.events, "recording")] == [str(recording)]
+    assert len(media.find_beeps(heard)) >= 1, "the viewer hears the stream's Opus"
+
+    streams = {s["codec_type"]: s for s in media.probe(recording)["streams"]}
+    assert streams["video"]["codec_name"] == "h264"
+    assert (streams["video"]["width"], streams["video"]["height"]) == (1280, 720), "the full size only"
+    assert streams["audio"]["codec_name"] == "aac"
+    found = report.analyse_file(recording)
+    assert 150 <= found.frames.frames <= 190, found.frames.frames
+    assert not found.frames.lost and not found.frames.unreadable, found.frames
+    assert found.av is not None and len(found.av.matches) >= 4 and abs(found.av.offsets).max() < 0.020, found.av
 
 
 def test_viewers_count_up_and_down(livekit):

@@ -140,7 +140,7 @@ impl Studio {
                     prepare::live_config(resolved, overrides, &Stores::os(&self.config_dir))?;
                 config.simulcast = settings.simulcast
                     && matches!(kind, Some(DestinationKind::Livekit | DestinationKind::Whip));
-                if settings.record_while_live && kind == Some(DestinationKind::Rtmp) {
+                if settings.record_while_live {
                     config.record = Some(self.new_recording_path());
                 }
                 config

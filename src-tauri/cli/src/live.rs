@@ -58,6 +58,9 @@ pub struct LiveArgs {
     /// LiveKit: fetch the token from this platform endpoint (POST, bearer from --key-stdin).
     #[arg(long)]
     token_url: Option<String>,
+    /// Also record the full-size picture with AAC sound to this FLV file while live.
+    #[arg(long, value_name = "FILE")]
+    record: Option<std::path::PathBuf>,
 }
 
 fn parse_video(s: &str) -> Result<VideoChoice, String> {
@@ -172,6 +175,7 @@ pub fn run(args: LiveArgs) -> ExitCode {
     config.duration = args.duration.map(Duration::from_secs_f64);
     config.reconnect_attempts = args.reconnect_attempts;
     config.simulcast = args.simulcast;
+    config.record = args.record;
 
     let handle = session::start(config, capture, print);
     let stopper = handle.stopper();

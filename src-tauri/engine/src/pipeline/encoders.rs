@@ -254,7 +254,7 @@ pub fn spawn_audio(
     mut encoder: Box<dyn AudioEncoder>,
     mut fanout: Fanout,
     timeline: Arc<Timeline>,
-    counters: Arc<PipelineCounters>,
+    counters: Option<Arc<PipelineCounters>>,
 ) -> JoinHandle<Result<(), OnairError>> {
     std::thread::Builder::new()
         .name("onair-audio-encode".into())
@@ -264,9 +264,11 @@ pub fn spawn_audio(
                 |pcm: &[f32], pts_us: i64, fanout: &mut Fanout| -> Result<(), OnairError> {
                     if let Some(audio) = encoder.encode(pcm, pts_us)? {
                         if audio.pts_us < timeline.end_pts() {
-                            counters
-                                .audio_bytes
-                                .fetch_add(audio.data.len() as u64, Ordering::Relaxed);
+                            if let Some(counters) = &counters {
+                                counters
+                                    .audio_bytes
+                                    .fetch_add(audio.data.len() as u64, Ordering::Relaxed);
+                            }
                             fanout.send_audio(&audio);
                         }
                     }

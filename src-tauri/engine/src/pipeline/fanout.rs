@@ -12,6 +12,8 @@ use crate::media::{EncodedAudio, EncodedVideo, Packet};
 
 pub struct SinkPort {
     tx: Sender<Packet>,
+    /// A bit per simulcast layer this sink takes.
+    layers: u32,
     /// A bit per simulcast layer that must restart on a keyframe.
     waiting_for_keyframe: u32,
     dropped: Arc<AtomicU32>,
@@ -23,10 +25,16 @@ impl SinkPort {
     pub fn new(tx: Sender<Packet>, dropped: Arc<AtomicU32>, depth: Arc<QueueGauge>) -> Self {
         SinkPort {
             tx,
+            layers: u32::MAX,
             waiting_for_keyframe: u32::MAX,
             dropped,
             depth,
         }
+    }
+
+    /// Takes the full-size picture only (a recording beside a simulcast stream).
+    pub fn full_size_only(self) -> Self {
+        SinkPort { layers: 1, ..self }
     }
 }
 
@@ -45,6 +53,9 @@ impl Fanout {
         let mut want_keyframe = false;
         self.ports.retain_mut(|port| {
             let bit = 1u32 << video.layer.min(31);
+            if port.layers & bit == 0 {
+                return true;
+            }
             if port.waiting_for_keyframe & bit != 0 && !video.keyframe {
                 port.dropped.fetch_add(1, Ordering::Relaxed);
                 want_keyframe = true;
@@ -90,6 +101,33 @@ mod tests {
             keyframe,
             pts_us,
         }
+    }
+
+    #[test]
+    fn a_recording_beside_simulcast_takes_the_full_size_layer_only() {
+        let (stream_tx, stream_rx) = bounded(10);
+        let (record_tx, record_rx) = bounded(10);
+        let mut fanout = Fanout::new(vec![
+            SinkPort::new(stream_tx, Arc::default(), Arc::new(QueueGauge::new(10))),
+            SinkPort::new(record_tx, Arc::default(), Arc::new(QueueGauge::new(10)))
+                .full_size_only(),
+        ]);
+        for layer in 0..3 {
+            let frame = EncodedVideo {
+                layer,
+                ..video(true, 0)
+            };
+            assert!(!fanout.send_video(&frame), "a skipped layer is not a loss");
+        }
+        assert_eq!(stream_rx.try_iter().count(), 3);
+        let recorded: Vec<u8> = record_rx
+            .try_iter()
+            .map(|p| match p {
+                Packet::Video(v) => v.layer,
+                Packet::Audio(_) => unreachable!(),
+            })
+            .collect();
+        assert_eq!(recorded, vec![0]);
     }
 
     #[test]

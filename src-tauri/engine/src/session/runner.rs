@@ -157,11 +157,50 @@ const CAPTURE_QUEUE: usize = 8;
 
 struct Prepared {
     sinks: Vec<Box<dyn Sink>>,
+    /// Per sink: what it is sent (its audio codec may differ from the others').
+    infos: Vec<StreamInfo>,
     /// Per sink: video it could not deliver.
     sink_drops: Vec<Arc<AtomicU32>>,
     video: Box<dyn VideoEncoder>,
-    audio: Option<Box<dyn AudioEncoder>>,
-    info: StreamInfo,
+    audio: Vec<AudioBranch>,
+}
+
+/// One audio encoder and the sinks that take its codec: a WebRTC stream
+/// carries Opus while its local recording holds AAC.
+struct AudioBranch {
+    encoder: Box<dyn AudioEncoder>,
+    codec: AudioCodec,
+    kbps: u32,
+    sinks: Vec<usize>,
+    /// Whether its bytes count in the stream's bitrate (the recording's do not).
+    counted: bool,
+}
+
+impl AudioBranch {
+    fn new(codec: AudioCodec, kbps: u32, sink: usize, counted: bool) -> Result<Self, OnairError> {
+        let encoder: Box<dyn AudioEncoder> = match codec {
+            AudioCodec::Opus => Box::new(OpusEncoder::new(2, kbps)?),
+            AudioCodec::Aac => Box::new(AacEncoder::new(48_000, 2, kbps)?),
+        };
+        Ok(AudioBranch {
+            encoder,
+            codec,
+            kbps,
+            sinks: vec![sink],
+            counted,
+        })
+    }
+
+    fn info(&self) -> AudioInfo {
+        AudioInfo {
+            codec: self.codec,
+            rate: 48_000,
+            channels: 2,
+            kbps: self.kbps,
+            config: self.encoder.config(),
+            lead_us: self.encoder.delay_samples() as i64 * 1_000_000 / 48_000,
+        }
+    }
 }
 
 struct Running {
@@ -386,55 +425,49 @@ impl Runner {
             })?)
         };
         let needs = sink.needs();
-        let mut sinks = vec![sink];
-        let mut sink_drops = vec![dropped];
-        if let Some(path) = &self.config.record {
-            if needs.opus {
-                return Err(OnairError::new(
-                    ErrorCode::InvalidDestination,
-                    "Recording while live works with RTMP destinations only: LiveKit and WHIP carry Opus audio, which a recording cannot hold yet. Turn off recording while live, or pick an RTMP destination.",
-                ));
-            }
-            sinks.push(Box::new(FileSink::new(path.clone())));
-            sink_drops.push(Arc::new(AtomicU32::new(0)));
+        let mut audio = Vec::new();
+        if self.capture.subscribe_audio(0).is_some() && (needs.aac || needs.opus) {
+            let (codec, kbps) = if needs.opus {
+                (AudioCodec::Opus, OPUS_KBPS)
+            } else {
+                (AudioCodec::Aac, self.config.audio_kbps)
+            };
+            audio.push(AudioBranch::new(codec, kbps, 0, true)?);
         }
-        let audio: Option<Box<dyn AudioEncoder>> = match self.capture.subscribe_audio(0) {
-            Some(_) if needs.aac => Some(Box::new(AacEncoder::new(
-                48_000,
-                2,
-                self.config.audio_kbps,
-            )?)),
-            Some(_) if needs.opus => Some(Box::new(OpusEncoder::new(2, OPUS_KBPS)?)),
-            _ => None,
-        };
-        let info = StreamInfo {
+        let picture = |audio: Option<AudioInfo>| StreamInfo {
             width,
             height,
             fps: spec.fps,
             video_kbps: self.config.video_kbps,
-            audio: audio.as_ref().map(|a| AudioInfo {
-                codec: if needs.opus {
-                    AudioCodec::Opus
-                } else {
-                    AudioCodec::Aac
-                },
-                rate: 48_000,
-                channels: 2,
-                kbps: if needs.opus {
-                    OPUS_KBPS
-                } else {
-                    self.config.audio_kbps
-                },
-                config: a.config(),
-                lead_us: a.delay_samples() as i64 * 1_000_000 / 48_000,
-            }),
+            audio,
         };
+        let mut infos = vec![picture(audio.first().map(AudioBranch::info))];
+        let mut sinks = vec![sink];
+        let mut sink_drops = vec![dropped];
+        if let Some(path) = &self.config.record {
+            // The recording holds the full-size picture and AAC: it shares the
+            // stream's AAC, or has its own encoder beside the stream's Opus.
+            let index = sinks.len();
+            match audio.first_mut() {
+                Some(stream) if stream.codec == AudioCodec::Aac => stream.sinks.push(index),
+                Some(_) => audio.push(AudioBranch::new(
+                    AudioCodec::Aac,
+                    self.config.audio_kbps,
+                    index,
+                    false,
+                )?),
+                None => {}
+            }
+            infos.push(picture(audio.last().map(AudioBranch::info)));
+            sinks.push(Box::new(FileSink::new(path.clone())));
+            sink_drops.push(Arc::new(AtomicU32::new(0)));
+        }
         Ok(Prepared {
             sinks,
+            infos,
             sink_drops,
             video,
             audio,
-            info,
         })
     }
 
@@ -456,8 +489,8 @@ impl Runner {
 
     fn connect(&mut self) -> Result<(), OnairError> {
         let prepared = self.prepared.as_mut().expect("prepared before connect");
-        for sink in &mut prepared.sinks {
-            sink.open(&prepared.info)?;
+        for (sink, info) in prepared.sinks.iter_mut().zip(&prepared.infos) {
+            sink.open(info)?;
         }
         let recording = match &self.config.destination {
             Destination::File(path) => Some(path),
@@ -490,11 +523,17 @@ impl Runner {
         let mut audio_ports = Vec::new();
         let mut sink_threads = Vec::new();
         let mut sink_queues = Vec::new();
-        for (sink, dropped) in sinks.into_iter().zip(&sink_drops) {
+        for (index, (sink, dropped)) in sinks.into_iter().zip(&sink_drops).enumerate() {
             let (tx, rx) = bounded(SINK_QUEUE);
             let depth = Arc::new(QueueGauge::new(SINK_QUEUE));
-            video_ports.push(SinkPort::new(tx.clone(), dropped.clone(), depth.clone()));
-            audio_ports.push(SinkPort::new(tx, dropped.clone(), depth.clone()));
+            let video_port = SinkPort::new(tx.clone(), dropped.clone(), depth.clone());
+            // The first sink is the stream; the others are recordings of it.
+            video_ports.push(if index == 0 {
+                video_port
+            } else {
+                video_port.full_size_only()
+            });
+            audio_ports.push(Some(SinkPort::new(tx, dropped.clone(), depth.clone())));
             sink_threads.push(spawn_sink(
                 sink,
                 rx,
@@ -518,16 +557,24 @@ impl Runner {
             counters.clone(),
             self.events.clone(),
         )];
-        if let (Some(encoder), Some(input)) =
-            (audio, self.capture.subscribe_audio(CAPTURE_QUEUE * 4))
-        {
-            audio_queue = Some(input.depth());
+        for branch in audio {
+            let Some(input) = self.capture.subscribe_audio(CAPTURE_QUEUE * 4) else {
+                break;
+            };
+            if branch.counted {
+                audio_queue = Some(input.depth());
+            }
+            let ports = branch
+                .sinks
+                .iter()
+                .filter_map(|&i| audio_ports[i].take())
+                .collect();
             encoder_threads.push(encoders::spawn_audio(
                 input,
-                encoder,
-                Fanout::new(audio_ports),
+                branch.encoder,
+                Fanout::new(ports),
                 timeline.clone(),
-                counters.clone(),
+                branch.counted.then(|| counters.clone()),
             ));
         }
         self.running = Some(Running {
