@@ -31,6 +31,10 @@ impl H264Settings {
             .usage_type(UsageType::CameraVideoRealTime)
             // Never skip: a skipped frame is a lost frame for the viewer.
             .skip_frames(false)
+            // Keyframes on the 2 s cadence ingest servers and HLS packagers
+            // expect, not at every cut or flash (the test pattern's once a
+            // second doubled them); a keyframe on request still comes at once.
+            .scene_change_detect(false)
             .intra_frame_period(IntraFramePeriod::from_num_frames(
                 self.fps * KEYFRAME_INTERVAL_S,
             ))
@@ -124,5 +128,34 @@ impl H264Encoder {
             )));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::MediaClock;
+    use crate::source::test_pattern::TestPattern;
+    use crate::source::VideoSource;
+
+    #[test]
+    fn keyframes_come_every_two_seconds_even_when_the_picture_flashes() {
+        let mut encoder = H264Encoder::new(H264Settings {
+            fps: 30,
+            bitrate_kbps: 500,
+        })
+        .unwrap();
+        // The pattern flashes white once a second: a cut, to an encoder.
+        let mut pattern = TestPattern::new(320, 180, 30, MediaClock::start());
+        let mut keyframes = Vec::new();
+        for n in 0..130 {
+            let frame = pattern.next_frame().unwrap();
+            for out in encoder.encode(&frame, n * 33_333).unwrap() {
+                if out.keyframe {
+                    keyframes.push(n);
+                }
+            }
+        }
+        assert_eq!(keyframes, vec![0, 60, 120]);
     }
 }
