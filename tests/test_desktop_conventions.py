@@ -6,7 +6,8 @@ unlocked gnome-keyring:
   registers its tray item with) reads the menu's live state and clicks Stop;
 * the global shortcut: Ctrl+Shift+L pressed through XTEST while another
   application has the keyboard focus;
-* copying a key puts it on the X clipboard, never in the page;
+* copying a key puts it on the X clipboard, never in the page; rotating,
+  editing and deleting reach the keychain;
 * importing OBS's settings from its own folder in the user's config;
 * the window manager's close button while live asks first, "Keep streaming"
   keeps it, "Stop and close" ends the stream, finishes the recording and
@@ -18,47 +19,23 @@ from __future__ import annotations
 import json
 import secrets as stdlib_secrets
 import time
-from pathlib import Path
 
 import pytest
 
-from onair_testkit import keyring, media, secrets
-from onair_testkit.studio import ARTIFACTS, tally, wait_for_state, wait_until_loaded
-from onair_testkit.tray import TrayHost
-from onair_testkit.webdriver import Desktop, desktop_bin
+from onair_testkit import media
+from onair_testkit.studio import ARTIFACTS, app_on_keyring, tally, wait_for_state
 from onair_testkit.x11 import X11
 
 
 @pytest.fixture(scope="module")
 def desktop(tmp_path_factory):
     """The app, its X display and the panel its tray item registers with."""
-    missing = keyring.missing_tools()
-    if missing:
-        pytest.fail(f"missing {', '.join(missing)}; scripts/setup installs them", pytrace=False)
-    binary = desktop_bin()
-    if not binary.is_file():
-        pytest.fail(f"no desktop app at {binary}; build it with cargo build -p onair-desktop", pytrace=False)
-    env = keyring.KeyringEnv(tmp_path_factory.mktemp("desktop-conventions"))
-    env.start_bus()
-    env.start_keyring()
-    desktop = Desktop(env.home, env=env.env)
-    try:
-        with TrayHost(env.bus_address) as tray:
-            wd = desktop.start()
-            x11 = X11((env.home / "display").read_text())
-            try:
-                wd.start(binary)
-                wait_until_loaded(wd)
-                yield wd, env, tray, x11
-            finally:
-                x11.close()
-                try:
-                    wd.quit()
-                except Exception:
-                    pass  # the close test quits the app itself
-    finally:
-        desktop.stop()
-        env.stop()
+    with app_on_keyring(tmp_path_factory.mktemp("desktop-conventions"), panel=True) as (wd, env, tray):
+        x11 = X11((env.home / "display").read_text())
+        try:
+            yield wd, env, tray, x11
+        finally:
+            x11.close()
 
 
 def go_live_locally(wd) -> None:
@@ -154,6 +131,36 @@ def test_import_from_obs_reads_obs_own_settings(desktop):
         assert key not in config and "rtmp://127.0.0.1:1935/obs" in config
     finally:
         (profile / "service.json").unlink()  # OBS's plaintext copy is the fixture's, not a leak
+
+
+def test_rotate_edit_and_delete_a_destination(desktop):
+    wd, env, _, _ = desktop
+    first = env.secret("sk_first_" + stdlib_secrets.token_urlsafe(16))
+    second = env.secret("sk_second_" + stdlib_secrets.token_urlsafe(16))
+    add_destination_with_key(wd, "kept", first)
+    row = "tr[data-name='kept']"
+
+    wd.click(f"{row} button[data-action='rotate']")
+    wd.type(f"{row} input.rotate-input", second)
+    wd.click(f"{row} form.rotate button")
+    wd.wait_for("the replaced notice", lambda: "Key replaced" in wd.text(f"{row} td.key"), timeout=5)
+    assert env.lookup("kept") == second, "the keychain holds the new key"
+    assert first not in wd.page() and second not in wd.page()
+
+    wd.click(f"{row} button[data-action='edit']")
+    assert wd.script("return document.getElementById('d-url').value") == "rtmp://127.0.0.1:1935/live"
+    wd.type("#d-url", "rtmp://127.0.0.1:1935/edited")
+    wd.click("#d-save")
+    wd.wait_for("the edited URL", lambda: wd.text(f"{row} td.url") == "rtmp://127.0.0.1:1935/edited", timeout=5)
+    assert env.lookup("kept") == second, "editing keeps the key"
+
+    wd.click(f"{row} button[data-action='delete']")
+    wd.wait_for("the delete question", lambda: wd.visible("#confirm"))
+    assert "kept" in wd.text("#confirm-text")
+    wd.click("#confirm-yes")
+    wd.wait_for("the row to go", lambda: not wd.script(f"return !!document.querySelector(`{row}`)"), timeout=5)
+    assert env.lookup("kept") is None, "the key left the keychain with it"
+    assert "kept" not in (env.config / "onair" / "destinations.json").read_text()
 
 
 def test_closing_the_window_while_live_asks_then_finishes_the_recording(desktop):

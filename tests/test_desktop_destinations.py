@@ -21,11 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from onair_testkit import keyring, media, secrets
+from onair_testkit import media, secrets
 from onair_testkit.nginx import Nginx
 from onair_testkit.platform_backend import PlatformBackend
-from onair_testkit.studio import ARTIFACTS, tally, wait_for_state, wait_until_loaded
-from onair_testkit.webdriver import Desktop, desktop_bin
+from onair_testkit.studio import ARTIFACTS, app_on_keyring, tally, wait_for_state
 
 REVEAL_SECONDS = 5  # ui/src/mask.ts REVEAL_MS
 
@@ -46,27 +45,8 @@ def platform_rtmp(tmp_path_factory):
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     """The app on a session bus with an unlocked gnome-keyring."""
-    missing = keyring.missing_tools()
-    if missing:
-        pytest.fail(f"missing {', '.join(missing)}; scripts/setup installs them", pytrace=False)
-    binary = desktop_bin()
-    if not binary.is_file():
-        pytest.fail(f"no desktop app at {binary}; build it with cargo build -p onair-desktop", pytrace=False)
-    env = keyring.KeyringEnv(tmp_path_factory.mktemp("desktop-keyring"))
-    env.start_bus()
-    env.start_keyring()
-    desktop = Desktop(env.home, env=env.env)
-    try:
-        wd = desktop.start()
-        wd.start(binary)
-        wait_until_loaded(wd)
+    with app_on_keyring(tmp_path_factory.mktemp("desktop-keyring")) as (wd, env, _):
         yield wd, env
-    finally:
-        try:
-            wd.quit()
-        finally:
-            desktop.stop()
-            env.stop()
 
 
 def ingest_key(platform: PlatformBackend) -> str:

@@ -1,9 +1,18 @@
-"""The desktop app's studio screen, read through WebDriver: its tally and
-where failure screenshots go. Shared by the desktop suites."""
+"""The desktop app's studio screen, read through WebDriver: starting it on
+a keychain, its tally and where failure screenshots go. Shared by the
+desktop suites."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
+from typing import Iterator, Optional
+
+import pytest
+
+from . import keyring
+from .tray import TrayHost
+from .webdriver import Desktop, WebDriver, desktop_bin
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
@@ -34,3 +43,32 @@ def wait_for_state(wd, want: str, timeout: float = 20) -> None:
     except TimeoutError:
         wd.screenshot(ARTIFACTS / f"failed-waiting-for-{want}.png")
         raise AssertionError(f"tally went {' -> '.join(seen)}, never {want}; banner: {wd.text('#banner')!r}") from None
+
+
+@contextlib.contextmanager
+def app_on_keyring(root: Path, panel: bool = False) -> Iterator[tuple[WebDriver, keyring.KeyringEnv, Optional[TrayHost]]]:
+    """The app in a window on a private session bus with an unlocked
+    gnome-keyring, loaded. With ``panel``, a tray host (what a desktop panel
+    is to a tray icon) is on the bus before the app starts."""
+    missing = keyring.missing_tools()
+    if missing:
+        pytest.fail(f"missing {', '.join(missing)}; scripts/setup installs them", pytrace=False)
+    binary = desktop_bin()
+    if not binary.is_file():
+        pytest.fail(f"no desktop app at {binary}; build it with cargo build -p onair-desktop", pytrace=False)
+    env = keyring.KeyringEnv(root)
+    env.start_bus()
+    env.start_keyring()
+    desktop = Desktop(env.home, env=env.env)
+    try:
+        with TrayHost(env.bus_address) if panel else contextlib.nullcontext() as tray:
+            wd = desktop.start()
+            try:
+                wd.start(binary)
+                wait_until_loaded(wd)
+                yield wd, env, tray
+            finally:
+                wd.quit()
+    finally:
+        desktop.stop()
+        env.stop()
