@@ -561,6 +561,33 @@ class VideoRecord:
         return float(diff - 2**32 if diff >= 2**31 else diff)
 
 
+#: Decoded frames the SDK may hold for the viewer's Python side: one
+#: second. Its default is one frame, which drops every frame that arrives
+#: while Python is a frame late (a garbage collection, a busy machine): the
+#: right thing for a screen, the wrong one for counting what arrived.
+VIDEO_QUEUE_FRAMES = 30
+
+
+def _counting_video_stream(track, loop):
+    """LiveKit's VideoStream with a receive queue deep enough to count frames."""
+    from livekit import rtc
+    from livekit.rtc._ffi_client import FfiClient
+    from livekit.rtc._proto import ffi_pb2, video_frame_pb2
+
+    class CountingVideoStream(rtc.VideoStream):
+        def _create_owned_stream(self):
+            request = ffi_pb2.FfiRequest()
+            ask = request.new_video_stream
+            ask.track_handle = self._track._ffi_handle.handle
+            ask.type = video_frame_pb2.VideoStreamType.VIDEO_STREAM_NATIVE
+            ask.format = rtc.VideoBufferType.I420
+            ask.normalize_stride = True
+            ask.queue_size_frames = VIDEO_QUEUE_FRAMES
+            return FfiClient.instance.request(request).new_video_stream.stream
+
+    return CountingVideoStream(track, loop=loop, format=rtc.VideoBufferType.I420)
+
+
 class Subscriber:
     """LiveKit's own client joined to a room, decoding what it subscribes to.
 
@@ -684,7 +711,7 @@ class Subscriber:
             if self._initial_quality is not None and publication.simulcasted:
                 publication.set_video_quality(_quality(self._initial_quality))
             self._video_track = track
-            stream = rtc.VideoStream(track, loop=loop, format=rtc.VideoBufferType.I420)
+            stream = _counting_video_stream(track, loop)
             self._tasks.append(self._thread.task(self._read_video(stream)))
         elif track.kind == rtc.TrackKind.KIND_AUDIO and self._want_audio:
             stream = rtc.AudioStream(track, loop=loop, sample_rate=48_000, num_channels=1)
