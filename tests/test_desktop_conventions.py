@@ -38,6 +38,12 @@ def desktop(tmp_path_factory):
             x11.close()
 
 
+def text_now(wd, css: str) -> str:
+    """An element's text read in one step: the destinations table is redrawn
+    whole after every change, so a row found first and read after may be gone."""
+    return wd.script("const e = document.querySelector(arguments[0]); return e ? e.textContent : ''", css)
+
+
 def go_live_locally(wd) -> None:
     wd.click("#tab-studio")
     wd.choose("#pick-destination", "")
@@ -103,7 +109,7 @@ def test_copy_puts_the_key_on_the_clipboard_and_not_in_the_page(desktop):
     add_destination_with_key(wd, "copied", key)
     assert x11.clipboard() != key
     wd.click("tr[data-name='copied'] button[data-action='copy']")
-    wd.wait_for("the copied notice", lambda: "Copied" in wd.text("tr[data-name='copied'] td.key"), timeout=5)
+    wd.wait_for("the copied notice", lambda: "Copied" in text_now(wd, "tr[data-name='copied'] td.key"), timeout=5)
     assert x11.clipboard() == key, "the clipboard holds the key"
     assert key not in wd.page(), "copying does not show the key"
 
@@ -124,7 +130,7 @@ def test_import_from_obs_reads_obs_own_settings(desktop):
         wd.click("#obs-import")
         wd.wait_for("the imported destination", lambda: wd.script(
             "return !!document.querySelector(`tr[data-name='from obs']`)"))
-        assert "Imported from OBS" in wd.text("tr[data-name='from obs'] td.key")
+        assert "Imported from OBS" in text_now(wd, "tr[data-name='from obs'] td.key")
         assert env.lookup("from obs") == key, "the key went to the keychain"
         assert key not in wd.page()
         config = (env.config / "onair" / "destinations.json").read_text()
@@ -143,7 +149,7 @@ def test_rotate_edit_and_delete_a_destination(desktop):
     wd.click(f"{row} button[data-action='rotate']")
     wd.type(f"{row} input.rotate-input", second)
     wd.click(f"{row} form.rotate button")
-    wd.wait_for("the replaced notice", lambda: "Key replaced" in wd.text(f"{row} td.key"), timeout=5)
+    wd.wait_for("the replaced notice", lambda: "Key replaced" in text_now(wd, f"{row} td.key"), timeout=5)
     assert env.lookup("kept") == second, "the keychain holds the new key"
     assert first not in wd.page() and second not in wd.page()
 
@@ -151,7 +157,7 @@ def test_rotate_edit_and_delete_a_destination(desktop):
     assert wd.script("return document.getElementById('d-url').value") == "rtmp://127.0.0.1:1935/live"
     wd.type("#d-url", "rtmp://127.0.0.1:1935/edited")
     wd.click("#d-save")
-    wd.wait_for("the edited URL", lambda: wd.text(f"{row} td.url") == "rtmp://127.0.0.1:1935/edited", timeout=5)
+    wd.wait_for("the edited URL", lambda: text_now(wd, f"{row} td.url") == "rtmp://127.0.0.1:1935/edited", timeout=5)
     assert env.lookup("kept") == second, "editing keeps the key"
 
     wd.click(f"{row} button[data-action='delete']")
