@@ -4,20 +4,30 @@
 //! desktop refuses global shortcuts (Wayland, or the keys already taken),
 //! the window's own Ctrl+Shift+L still works while it has the focus.
 
+use std::sync::Arc;
+
 use tauri::plugin::TauriPlugin;
-use tauri::{AppHandle, Wry};
+use tauri::{AppHandle, Manager, Wry};
 use tauri_plugin_global_shortcut::{Builder, GlobalShortcutExt, ShortcutState};
 use tauri_specta::Event as _;
 
+use crate::studio::Studio;
 use crate::window::{self, AppEvent};
 
-pub const GO_LIVE_OR_STOP: &str = "CommandOrControl+Shift+L";
+const GO_LIVE_OR_STOP: &str = "CommandOrControl+Shift+L";
 
 pub fn plugin() -> TauriPlugin<Wry> {
     Builder::new()
         .with_handler(|app, _shortcut, event| {
             if event.state() == ShortcutState::Pressed {
-                window::bring_forward(app);
+                // Stop asks in the window, so the window comes forward; Go
+                // Live leaves the creator in the application they are in.
+                if app
+                    .try_state::<Arc<Studio>>()
+                    .is_some_and(|studio| studio.is_on_air())
+                {
+                    window::bring_forward(app);
+                }
                 let _ = AppEvent::GoLiveOrStop.emit(app);
             }
         })
