@@ -9,6 +9,9 @@ use super::{AudioEncoder, EncodeError};
 use crate::media::EncodedAudio;
 
 pub const RATE: u32 = 48_000;
+/// What a stream sends: 64 kbit/s stereo is transparent for speech and
+/// music alike.
+pub const STREAM_KBPS: u32 = 64;
 /// 20 ms at 48 kHz, what WebRTC endpoints expect.
 pub const FRAME_SAMPLES: usize = 960;
 /// The loss rate FEC is tuned for: enough to protect speech on a Wi-Fi link.

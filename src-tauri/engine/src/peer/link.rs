@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use super::feedback::Feedback;
-use super::loss_control::{LossControl, Step};
+use super::loss_control::LossControl;
 use crate::error::{ErrorCode, OnairError};
 use crate::rtmp::backoff::Backoff;
 use crate::sink::{SinkLinks, SinkNotice};
@@ -99,17 +99,26 @@ pub async fn wait_or_stop(
 /// should not wait long for the encoder to hear about it.
 pub const FEEDBACK_TICK: Duration = Duration::from_millis(100);
 
-/// Acts on receiver feedback every tick: keyframe requests at once, loss
-/// once a second (the loss controller's pace).
+/// Acts on receiver feedback every tick: keyframe requests at once, the
+/// bitrate once a second (the loss controller's pace). The encoder gets the
+/// lower of two targets: the loss controller's, from receiver reports, and
+/// the video's share of congestion control's estimate, which sees a queue
+/// building before anything is lost (and is all there is when the remote
+/// sends no transport-wide feedback).
 pub struct Steering {
     loss: LossControl,
+    ceiling_kbps: u32,
+    target_kbps: u32,
     ticks: u32,
 }
 
 impl Steering {
     pub fn new(links: &SinkLinks) -> Self {
+        let ceiling_kbps = links.control.target_kbps();
         Steering {
-            loss: LossControl::new(links.control.target_kbps(), MIN_VIDEO_KBPS),
+            loss: LossControl::new(ceiling_kbps, MIN_VIDEO_KBPS),
+            ceiling_kbps,
+            target_kbps: ceiling_kbps,
             ticks: 0,
         }
     }
@@ -119,25 +128,43 @@ impl Steering {
             links.control.request_keyframe();
         }
         self.ticks += 1;
-        if self.ticks.is_multiple_of(10) {
-            steer_bitrate(&mut self.loss, feedback.take_loss(), links);
-        }
-    }
-}
-
-/// Moves the encoder with the receiver's loss reports: down under heavy
-/// loss, back up to what the creator chose once the path is clean.
-fn steer_bitrate(control: &mut LossControl, loss: Option<f64>, links: &SinkLinks) {
-    match control.on_second(loss) {
-        Step::Hold => {}
-        Step::Down(kbps) | Step::Up(kbps) => {
+        let budget = feedback.video_budget_kbps();
+        let moved = if self.ticks.is_multiple_of(10) {
+            self.on_second(feedback.take_loss(), budget)
+        } else {
+            // A falling estimate is obeyed at once: every tick the encoder
+            // spends over it waits in the pacer's queue.
+            self.on_budget(budget)
+        };
+        if let Some(kbps) = moved {
             links.control.set_target_kbps(kbps);
             let _ = links.notices.send(SinkNotice::Bitrate {
                 kbps,
                 backlog_ms: 0,
-                congested: control.congested(),
+                congested: kbps < self.ceiling_kbps,
             });
         }
+    }
+
+    /// The new target, if one second's loss and the latest estimate move it.
+    fn on_second(&mut self, loss: Option<f64>, budget_kbps: Option<u32>) -> Option<u32> {
+        self.loss.on_second(loss);
+        self.retarget(self.loss.target_kbps(), budget_kbps)
+    }
+
+    /// The new target, if the estimate fell under the current one.
+    fn on_budget(&mut self, budget_kbps: Option<u32>) -> Option<u32> {
+        self.retarget(self.target_kbps, budget_kbps)
+    }
+
+    fn retarget(&mut self, mut target: u32, budget_kbps: Option<u32>) -> Option<u32> {
+        if let Some(budget) = budget_kbps {
+            target = target.min(budget.max(MIN_VIDEO_KBPS));
+        }
+        (target != self.target_kbps).then(|| {
+            self.target_kbps = target;
+            target
+        })
     }
 }
 
@@ -147,4 +174,48 @@ pub fn seed() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .as_nanos() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::control::EncoderControl;
+
+    fn steering(ceiling_kbps: u32) -> Steering {
+        let (notices, _) = crossbeam_channel::unbounded();
+        let links = SinkLinks {
+            notices,
+            control: Arc::new(EncoderControl::new(ceiling_kbps)),
+            dropped: Arc::default(),
+        };
+        Steering::new(&links)
+    }
+
+    #[test]
+    fn the_lower_of_loss_control_and_the_estimate_wins() {
+        let mut steering = steering(2500);
+        // A clean path and no estimate yet: nothing moves.
+        assert_eq!(steering.on_second(Some(0.0), None), None);
+        // The estimate sees a queue before any loss.
+        assert_eq!(steering.on_second(Some(0.0), Some(900)), Some(900));
+        assert_eq!(steering.on_second(Some(0.0), Some(900)), None);
+        // Heavy loss pulls below the estimate.
+        assert_eq!(steering.on_second(Some(0.5), Some(2000)), Some(1875));
+        // An estimate under the floor stops at the floor.
+        assert_eq!(
+            steering.on_second(Some(0.0), Some(20)),
+            Some(MIN_VIDEO_KBPS)
+        );
+        // Room again: back to what the creator chose, as loss control climbs.
+        // Between seconds, only a falling estimate moves the target.
+        assert_eq!(steering.on_budget(Some(5000)), None);
+        assert_eq!(steering.on_budget(Some(120)), None);
+        let mut last = MIN_VIDEO_KBPS;
+        for _ in 0..30 {
+            if let Some(kbps) = steering.on_second(Some(0.0), Some(5000)) {
+                last = kbps;
+            }
+        }
+        assert_eq!(last, 2500);
+    }
 }

@@ -38,10 +38,6 @@ impl LossControl {
         self.target_kbps as u32
     }
 
-    pub fn congested(&self) -> bool {
-        self.target_kbps() < self.ceiling_kbps
-    }
-
     /// One second's worst reported loss (0.0 to 1.0), or None when no
     /// report came (no news is not good news: hold).
     pub fn on_second(&mut self, loss: Option<f64>) -> Step {
@@ -79,7 +75,6 @@ mod tests {
         }
         assert_eq!(control.target_kbps(), 150);
         assert_eq!(control.on_second(Some(0.5)), Step::Hold);
-        assert!(control.congested());
     }
 
     #[test]
@@ -94,7 +89,6 @@ mod tests {
             control.on_second(Some(0.01));
         }
         assert_eq!(control.target_kbps(), 1000);
-        assert!(!control.congested());
         assert_eq!(control.on_second(Some(0.0)), Step::Hold);
     }
 }

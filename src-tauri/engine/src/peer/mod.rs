@@ -1,6 +1,7 @@
 //! WebRTC publishing over webrtc-rs, shared by the LiveKit and WHIP sinks:
 //! only their signalling differs.
 
+pub mod bandwidth;
 pub mod feedback;
 pub mod link;
 pub mod loss_control;

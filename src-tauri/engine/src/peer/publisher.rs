@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use rtc::data_channel::{RTCDataChannelInit, RTCDataChannelState};
 use rtc::ice::mdns::MulticastDnsMode;
-use rtc::interceptor::{Registry, Slot};
+use rtc::interceptor::{CongestionControlBuilder, PacerBuilder, Registry, Slot, TwccSenderBuilder};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::{
@@ -36,8 +36,11 @@ use webrtc::peer_connection::{
     RTCIceGatheringState, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
 };
 
-use super::feedback::Feedback;
+use super::bandwidth::{DelayLossEstimate, PACING_FACTOR};
+use super::feedback::{Feedback, VIDEO_SHARE_OF_ESTIMATE};
+use super::link::MIN_VIDEO_KBPS;
 use super::PeerError as WebRtcError;
+use crate::encode::opus::STREAM_KBPS;
 
 /// LiveKit's data channel labels.
 const RELIABLE_LABEL: &str = "_reliable";
@@ -150,6 +153,38 @@ impl Stream {
     }
 }
 
+/// The pacer refuses packets beyond this many (about 120 KB; over a second
+/// at the lowest rates). A refused packet can be asked for again; a queue
+/// without end is latency the viewer never gets back.
+const PACER_QUEUE_PACKETS: usize = 100;
+
+/// A bandwidth estimate over the receiver's transport-wide feedback (delay
+/// and loss), and a pacer that every packet crosses, retransmissions
+/// included. Without the pacer a frame leaves in one burst. Under a
+/// bottleneck, the retransmissions of what a full queue dropped would then
+/// overflow it again.
+fn with_congestion_control(registry: Registry, layers: &[LayerDesc], audio_kbps: u32) -> Registry {
+    let encoders_kbps = layers.iter().map(|l| l.kbps).sum::<u32>() + audio_kbps;
+    // At the top of the estimate the encoders get all they were set to.
+    let ceiling = f64::from(encoders_kbps) * 1000.0 / VIDEO_SHARE_OF_ESTIMATE;
+    // At the bottom, no less than they make at their lowest.
+    let floor = f64::from(MIN_VIDEO_KBPS + audio_kbps) * 1000.0 / VIDEO_SHARE_OF_ESTIMATE;
+    registry
+        .with(Slot::TwccSender, TwccSenderBuilder::new().build())
+        .with(
+            Slot::Pacer,
+            PacerBuilder::new()
+                .with_target_bitrate(ceiling * PACING_FACTOR)
+                .with_queue_limit(PACER_QUEUE_PACKETS)
+                .build(),
+        )
+        .with(
+            Slot::CongestionControl,
+            CongestionControlBuilder::new(DelayLossEstimate::new(floor.min(ceiling), ceiling))
+                .build(),
+        )
+}
+
 pub struct Publisher {
     pc: Arc<dyn PeerConnection>,
     video: Arc<TrackLocalStaticRTP>,
@@ -203,11 +238,17 @@ impl Publisher {
             },
             RtpCodecKind::Audio,
         )?;
-        // NACK responder, RTCP sender reports, MID/RID extensions; then, last,
-        // the forwarder that lets keyframe requests and loss reach us.
+        // NACK responder, RTCP sender reports, MID/RID and transport-wide
+        // sequence number extensions; then sender-side congestion control;
+        // then, last, the forwarder that lets keyframe requests, loss and
+        // the bandwidth estimate reach us.
         let registry = register_default_interceptors(Registry::new(), &mut media)?;
-        let feedback = Arc::new(Feedback::default());
-        let registry = registry.with(Slot::from(14_000), super::feedback::forwarder());
+        let audio_kbps = if config.audio { STREAM_KBPS } else { 0 };
+        let feedback = Arc::new(Feedback::new(audio_kbps));
+        let registry = with_congestion_control(registry, &config.layers, audio_kbps).with(
+            Slot::from(14_000),
+            super::feedback::forwarder(feedback.clone()),
+        );
 
         let gathering = Arc::new(watch::Sender::new(RTCIceGatheringState::New));
         let rtc_config = RTCConfigurationBuilder::new()

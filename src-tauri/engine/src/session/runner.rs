@@ -428,7 +428,7 @@ impl Runner {
         let mut audio = Vec::new();
         if self.capture.subscribe_audio(0).is_some() && (needs.aac || needs.opus) {
             let (codec, kbps) = if needs.opus {
-                (AudioCodec::Opus, OPUS_KBPS)
+                (AudioCodec::Opus, crate::encode::opus::STREAM_KBPS)
             } else {
                 (AudioCodec::Aac, self.config.audio_kbps)
             };
@@ -771,9 +771,6 @@ fn spawn_sink(
         })
         .expect("spawn sink thread")
 }
-
-/// Opus at 64 kbit/s stereo is transparent for speech and music alike.
-const OPUS_KBPS: u32 = 64;
 
 /// Simulcast layers as WebRTC names them: f(ull), h(alf), q(uarter).
 fn describe_layers(layers: &[LayerSpec]) -> Vec<LayerDesc> {
