@@ -42,9 +42,10 @@ const QUEUE_MS: f64 = 40.0;
 const GROWING_MS_PER_S: f64 = 15.0;
 /// Fewer samples than this make no trend.
 const TREND_MIN_SAMPLES: usize = 8;
-/// Loss over the loss window that is congestion, and below which the path
-/// counts as clean.
-const LOSS_CONGESTED: f64 = 0.10;
+/// Loss over the loss window that is congestion even without a queue (a
+/// policer drops without queueing; 10 % random loss on a radio link, which
+/// NACK repairs, is not congestion), and below which the path counts as clean.
+const LOSS_CONGESTED: f64 = 0.20;
 const LOSS_CLEAN: f64 = 0.02;
 /// A step down goes to this share of what arrived.
 const DECREASE: f64 = 0.85;
@@ -211,13 +212,17 @@ impl DelayLossEstimate {
         let loss = self.loss();
         let queue = self.queue();
         let growing = queue.is_some_and(|(q, slope)| q > QUEUE_MS && slope > GROWING_MS_PER_S);
-        if loss > LOSS_CONGESTED || growing {
+        if growing || loss > LOSS_CONGESTED {
             let received = self.received_bps().unwrap_or(self.target_bps);
             self.capacity_bps = Some(received);
-            // What arrives includes retransmissions: under heavy loss, step
-            // down from the estimate too.
-            let by_loss = self.target_bps * (1.0 - 0.5 * loss.min(1.0));
-            self.target_bps = (received * DECREASE).min(by_loss).min(self.target_bps);
+            self.target_bps = if growing {
+                (received * DECREASE).min(self.target_bps)
+            } else {
+                // Loss without a growing queue: a full one, or a policer, or a
+                // lossy link. A step in proportion to the loss, from what
+                // got through.
+                received.min(self.target_bps) * (1.0 - 0.5 * loss.min(1.0))
+            };
             self.hold_until = Some(now + HOLD_AFTER_DECREASE);
             // The trend restarts: the old queue says nothing about the new rate.
             self.trend.clear();
