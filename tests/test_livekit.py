@@ -119,7 +119,10 @@ def test_record_while_live_keeps_the_full_size_picture_with_aac(livekit, tmp_pat
     assert streams["audio"]["codec_name"] == "aac"
     found = report.analyse_file(recording)
     assert 150 <= found.frames.frames <= 190, found.frames.frames
-    assert not found.frames.lost and not found.frames.unreadable, found.frames
+    video_stats = [e["video"] for e in onair.of_type(session.events, "stats")]
+    assert not found.frames.lost and not found.frames.unreadable, (
+        f"lost {found.frames.lost}, unreadable {found.frames.unreadable}; onair's video stats: {video_stats}"
+    )
     assert found.av is not None and len(found.av.matches) >= 4 and abs(found.av.offsets).max() < 0.020, found.av
 
 

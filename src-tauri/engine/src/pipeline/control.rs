@@ -12,6 +12,9 @@ pub struct EncoderControl {
     bitrate_changed: AtomicBool,
     /// Simulcast layers someone watches, a bit per layer (top = bit 0).
     active_layers: AtomicU32,
+    /// Layers encoded whether or not anyone watches: the full size while a
+    /// recording takes it.
+    kept_layers: AtomicU32,
 }
 
 impl EncoderControl {
@@ -21,6 +24,7 @@ impl EncoderControl {
             target_kbps: AtomicU32::new(target_kbps),
             bitrate_changed: AtomicBool::new(false),
             active_layers: AtomicU32::new(u32::MAX),
+            kept_layers: AtomicU32::new(0),
         }
     }
 
@@ -45,8 +49,12 @@ impl EncoderControl {
         self.active_layers.store(mask, Ordering::Relaxed);
     }
 
+    pub fn keep_layers(&self, mask: u32) {
+        self.kept_layers.store(mask, Ordering::Relaxed);
+    }
+
     pub fn active_layers(&self) -> u32 {
-        self.active_layers.load(Ordering::Relaxed)
+        self.active_layers.load(Ordering::Relaxed) | self.kept_layers.load(Ordering::Relaxed)
     }
 
     pub fn take_keyframe_request(&self) -> bool {
@@ -79,5 +87,15 @@ mod tests {
         control.set_target_kbps(1800);
         assert_eq!(control.take_bitrate_change(), Some(1800));
         assert_eq!(control.take_bitrate_change(), None);
+    }
+
+    #[test]
+    fn kept_layers_are_encoded_whoever_watches() {
+        let control = EncoderControl::new(2500);
+        control.keep_layers(0b001);
+        control.set_active_layers(0b100);
+        assert_eq!(control.active_layers(), 0b101);
+        control.set_active_layers(0);
+        assert_eq!(control.active_layers(), 0b001);
     }
 }

@@ -460,6 +460,9 @@ impl Runner {
             }
             infos.push(picture(audio.last().map(AudioBranch::info)));
             sinks.push(Box::new(FileSink::new(path.clone())));
+            // A room with nobody watching the full size pauses it; the
+            // recording must not lose those frames.
+            self.control.keep_layers(1);
             sink_drops.push(Arc::new(AtomicU32::new(0)));
         }
         Ok(Prepared {
