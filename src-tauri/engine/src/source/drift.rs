@@ -10,10 +10,14 @@
 //! card a few hundred ppm off never walks away from the video.
 //!
 //! Capture timestamps do not move when the server changes its latency, so a
-//! count that falls behind them has lost samples (an overrun under load):
-//! the gap is filled with silence at once. (Arrival times, used before, could
-//! not tell a lost 20 ms from a latency step; a ten-minute microphone
-//! recording under load drifted 210 ms that way.)
+//! count that falls more than a few milliseconds behind the reference has
+//! lost samples (an overrun under load) and the gap is filled with silence;
+//! one that runs as far ahead had a gap filled that was not one (capture
+//! stamps through a loaded sound server jump by tens of milliseconds) and the
+//! surplus is dropped. Both are measured against the same reference, so a
+//! wrong step is undone by the next window instead of adding up. (Filling
+//! only, each step measured from the window before, ratcheted: a ten-minute
+//! microphone recording on a loaded machine ended 300 ms late.)
 
 /// The largest ratio change: 0.1 % (1000 ppm), twice the worst sound card
 /// clock, and a pitch shift (under half a hertz at 440 Hz) nobody hears.
@@ -21,9 +25,10 @@ pub const MAX_CORRECTION: f64 = 0.001;
 /// Ratio change per microsecond of drift: 2 ms → 0.1 %.
 const GAIN_PER_US: f64 = 0.001 / 2_000.0;
 const WINDOW_US: u64 = 1_000_000;
-/// The count falling this far behind in one window means samples were lost;
-/// no clock drifts that much in a second.
-const LOSS_US: f64 = 5_000.0;
+/// The count this far from the reference means samples were lost (behind)
+/// or a gap was filled that was not one (ahead); the ratio's slow correction
+/// never lets a real clock drift get there.
+const STEP_US: f64 = 5_000.0;
 /// Sound servers settle in the first seconds; the reference is taken after.
 const WARM_UP_WINDOWS: u32 = 2;
 
@@ -32,7 +37,6 @@ pub struct DriftTracker {
     window_start_us: Option<u64>,
     window_best_us: f64,
     windows: u32,
-    previous_best_us: Option<f64>,
     /// The first window's best reading: the offset that counts as no drift.
     reference_us: Option<f64>,
     drift_us: f64,
@@ -44,8 +48,9 @@ pub struct DriftTracker {
 pub struct Correction {
     /// The resampler's relative ratio from now on.
     pub ratio: f64,
-    /// Silence to add now, in microseconds, to close a gap.
-    pub fill_us: f64,
+    /// Microseconds to put right now: silence to add (positive) to close a
+    /// gap, or samples to drop (negative) after a gap that was not one.
+    pub step_us: f64,
 }
 
 impl DriftTracker {
@@ -62,31 +67,26 @@ impl DriftTracker {
     pub fn update(&mut self, error_us: f64, now_us: u64) -> Correction {
         let start = *self.window_start_us.get_or_insert(now_us);
         self.window_best_us = self.window_best_us.min(error_us);
-        let mut fill_us = 0.0;
+        let mut step_us = 0.0;
         if now_us.saturating_sub(start) >= WINDOW_US {
             let best = self.window_best_us;
             self.windows += 1;
             self.window_start_us = Some(now_us);
             self.window_best_us = f64::INFINITY;
-            let jump = best - self.previous_best_us.unwrap_or(best);
-            self.previous_best_us = Some(best);
-            if self.windows <= WARM_UP_WINDOWS {
-                return Correction {
-                    ratio: self.ratio,
-                    fill_us,
-                };
+            if self.windows > WARM_UP_WINDOWS {
+                let reference = *self.reference_us.get_or_insert(best);
+                let drift = best - reference;
+                if drift.abs() > STEP_US {
+                    step_us = -drift;
+                }
+                self.drift_us = drift + step_us;
+                self.ratio =
+                    1.0 - (self.drift_us * GAIN_PER_US).clamp(-MAX_CORRECTION, MAX_CORRECTION);
             }
-            let reference = *self.reference_us.get_or_insert(best);
-            if jump < -LOSS_US {
-                fill_us = -jump;
-                self.previous_best_us = Some(best + fill_us);
-            }
-            self.drift_us = best + fill_us - reference;
-            self.ratio = 1.0 - (self.drift_us * GAIN_PER_US).clamp(-MAX_CORRECTION, MAX_CORRECTION);
         }
         Correction {
             ratio: self.ratio,
-            fill_us,
+            step_us,
         }
     }
 
@@ -135,7 +135,7 @@ mod tests {
             let correction =
                 tracker.update((counted_s - stamped_end_s) * 1e6, (arrived_s * 1e6) as u64);
             ratio = correction.ratio;
-            counted_s += correction.fill_us / 1e6;
+            counted_s += correction.step_us / 1e6;
             let noticing = losses.iter().any(|&l| (l..l + 250).contains(&n));
             if n > 1_000 && !noticing {
                 worst = worst.max(((counted_s - captured_end_s) * 1e6).abs());
@@ -154,7 +154,7 @@ mod tests {
     }
 
     #[test]
-    fn the_correction_is_bounded_and_lost_samples_are_filled() {
+    fn the_correction_is_bounded_and_steps_are_measured_from_the_reference() {
         let mut tracker = DriftTracker::new();
         let second = 1_000_000;
         for n in 0..=3 {
@@ -162,13 +162,36 @@ mod tests {
         }
         // Drift builds up slowly; the correction follows it, bounded.
         let mut ratio = 1.0;
-        for n in 4..40 {
-            ratio = tracker.update(n as f64 * 3_000.0, n * second).ratio;
+        for n in 4..34 {
+            ratio = tracker.update(n as f64 * 140.0, n * second).ratio;
         }
         assert_eq!(ratio, 1.0 - MAX_CORRECTION);
         // Samples lost in an overrun: the gap is filled, not slewed.
-        let last = 39.0 * 3_000.0;
-        let behind = tracker.update(last - 20_000.0, 40 * second);
-        assert_eq!(behind.fill_us, 20_000.0);
+        let behind = tracker.update(-20_000.0, 34 * second);
+        assert_eq!(behind.step_us, 20_000.0);
+        // A stamp that jumped makes a false gap: once the count reads ahead
+        // of the reference by as much, the surplus goes again.
+        let ahead = tracker.update(20_000.0, 35 * second);
+        assert_eq!(ahead.step_us, -20_000.0);
+        // Within a few milliseconds of the reference: the ratio's business.
+        assert_eq!(tracker.update(3_000.0, 36 * second).step_us, 0.0);
+    }
+
+    /// Capture stamps through a loaded sound server: every window's best
+    /// reading lands up to 30 ms either side of the truth, at random, with no
+    /// sample lost. The count must stay near the truth, not ratchet away.
+    #[test]
+    fn jumpy_capture_stamps_do_not_add_up() {
+        let mut tracker = DriftTracker::new();
+        let mut counted_us = 0.0; // the count's error against the true capture time
+        let mut worst: f64 = 0.0;
+        for n in 0..600u64 {
+            let noise = ((n * 7919 % 61) as f64 - 30.0) * 1_000.0;
+            let correction = tracker.update(counted_us + noise, n * 1_000_000);
+            counted_us += correction.step_us;
+            worst = worst.max(counted_us.abs());
+        }
+        assert!(worst <= 35_000.0, "the count wandered {worst} µs away");
+        assert!(counted_us.abs() <= 35_000.0);
     }
 }

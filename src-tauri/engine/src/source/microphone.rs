@@ -341,9 +341,14 @@ impl Microphone {
             counted_end_us - (block.captured_us + block_us) as f64,
             block.arrived_us,
         );
-        if correction.fill_us > 0.0 {
-            let frames = (correction.fill_us * RATE as f64 / 1e6) as usize;
-            self.ready.extend(std::iter::repeat_n(0.0, frames * 2));
+        let step_frames = (correction.step_us.abs() * RATE as f64 / 1e6) as usize;
+        if correction.step_us > 0.0 {
+            self.ready.extend(std::iter::repeat_n(0.0, step_frames * 2));
+        } else if step_frames > 0 {
+            // The oldest waiting samples go; what is still pending at the
+            // device rate is left to the next step if the output ran short.
+            let drop = (step_frames * 2).min(self.ready.len());
+            self.ready.drain(..drop);
         }
         self.resampler
             .set_resample_ratio_relative(correction.ratio, true)
