@@ -17,7 +17,7 @@
 //! surplus is dropped. Both are measured against the same reference, so a
 //! wrong step is undone by the next window instead of adding up. (Filling
 //! only, each step measured from the window before, ratcheted: a ten-minute
-//! microphone recording on a loaded machine ended 300 ms late.)
+//! microphone recording on a loaded machine slipped 1.6 ms a second.)
 
 /// The largest ratio change: 0.1 % (1000 ppm), twice the worst sound card
 /// clock, and a pitch shift (under half a hertz at 440 Hz) nobody hears.
@@ -39,7 +39,6 @@ pub struct DriftTracker {
     windows: u32,
     /// The first window's best reading: the offset that counts as no drift.
     reference_us: Option<f64>,
-    drift_us: f64,
     ratio: f64,
 }
 
@@ -79,20 +78,14 @@ impl DriftTracker {
                 if drift.abs() > STEP_US {
                     step_us = -drift;
                 }
-                self.drift_us = drift + step_us;
-                self.ratio =
-                    1.0 - (self.drift_us * GAIN_PER_US).clamp(-MAX_CORRECTION, MAX_CORRECTION);
+                let left_us = drift + step_us;
+                self.ratio = 1.0 - (left_us * GAIN_PER_US).clamp(-MAX_CORRECTION, MAX_CORRECTION);
             }
         }
         Correction {
             ratio: self.ratio,
             step_us,
         }
-    }
-
-    /// The latest drift estimate (positive: the count runs ahead).
-    pub fn drift_us(&self) -> f64 {
-        self.drift_us
     }
 }
 
