@@ -1,4 +1,5 @@
-//! The microphone (cpal): captured at the device's own rate and format,
+//! The microphone (cpal, or PulseAudio's own protocol for its sources, see
+//! `pulse.rs`): captured at the device's own rate and format,
 //! turned into 48 kHz stereo by a resampler whose ratio also absorbs the
 //! drift between the sound card's clock and the system clock. An unplugged
 //! device becomes silence, a `device_lost` health event and a retry loop.
@@ -91,25 +92,25 @@ fn find_device(name: Option<&str>) -> Result<cpal::Device, SourceError> {
     }
 }
 
-/// What the device thread hears from cpal.
-enum DeviceMessage {
+/// What the device thread hears from the sound system.
+pub(super) enum DeviceMessage {
     Block(DeviceBlock),
     /// The stream broke (device unplugged, sound server gone).
     Failed,
 }
 
 /// Raw samples from the device callback, already f32 and interleaved.
-struct DeviceBlock {
-    samples: Vec<f32>,
-    channels: u16,
+pub(super) struct DeviceBlock {
+    pub samples: Vec<f32>,
+    pub channels: u16,
     /// When the callback ran, on the media clock.
-    arrived_us: u64,
-    /// When the driver says the block's first sample was captured, on the
-    /// media clock (the arrival time less how long the block was held).
-    captured_us: u64,
+    pub arrived_us: u64,
+    /// When the sound system says the block's first sample was captured, on
+    /// the media clock.
+    pub captured_us: u64,
 }
 
-/// Owns the cpal stream on its own thread (streams are not `Send` on every
+/// Owns the device stream on its own thread (streams are not `Send` on every
 /// platform) until `stop` is dropped.
 struct DeviceStream {
     rate: u32,
@@ -127,11 +128,11 @@ fn open_stream(device_name: Option<&str>, clock: MediaClock) -> Result<DeviceStr
     let channels = config.channels();
     let format = config.sample_format();
     let mut stream_config = config.config();
-    // Ask for 50 ms periods. PulseAudio's default batches about two seconds,
-    // which would look like a stall and blur the capture times; 20 ms
-    // periods (cpal keeps two) overran under load and, through PulseAudio's
-    // ALSA plugin, the stream then stopped for good (a device_lost in 2 of 3
-    // loaded test runs; 0 of 3 with 50 ms).
+    // Ask for 50 ms periods (where cpal reads the device; PulseAudio sources
+    // go through source/pulse.rs). 20 ms periods (cpal keeps two) overran
+    // under load and, through PulseAudio's ALSA plugin, the stream then
+    // stopped for good (a device_lost in 2 of 3 loaded test runs; 0 of 3
+    // with 50 ms).
     if let cpal::SupportedBufferSize::Range { min, max } = config.buffer_size() {
         stream_config.buffer_size = cpal::BufferSize::Fixed((rate / 20).clamp(*min, *max));
     }
@@ -139,18 +140,29 @@ fn open_stream(device_name: Option<&str>, clock: MediaClock) -> Result<DeviceStr
     // seconds of them, so a busy machine delays audio rather than losing it.
     let (message_tx, messages) = bounded::<DeviceMessage>(4096);
     let (stop_tx, stop_rx) = bounded::<()>(0);
-    let (ready_tx, ready_rx) = bounded::<Result<(), SourceError>>(1);
+    let (ready_tx, ready_rx) = bounded::<Result<(), String>>(1);
+    #[cfg(target_os = "linux")]
+    let pulse_source = device
+        .id()
+        .ok()
+        .filter(|id| id.host() == cpal::HostId::PulseAudio)
+        .map(|id| id.id().to_string());
     std::thread::Builder::new()
         .name("onair-mic".into())
         .spawn(move || {
+            #[cfg(target_os = "linux")]
+            if let Some(source) = pulse_source {
+                super::pulse::record(
+                    &source, rate, channels, clock, message_tx, ready_tx, stop_rx,
+                );
+                return;
+            }
             let stream = build_stream(&device, stream_config, format, channels, message_tx, clock);
             let stream = match stream.and_then(|s| s.play().map(|()| s).map_err(|e| e.to_string()))
             {
                 Ok(stream) => stream,
                 Err(why) => {
-                    let _ = ready_tx.send(Err(SourceError::Unavailable(format!(
-                        "Microphone {label:?} ({why})"
-                    ))));
+                    let _ = ready_tx.send(Err(why));
                     return;
                 }
             };
@@ -159,7 +171,10 @@ fn open_stream(device_name: Option<&str>, clock: MediaClock) -> Result<DeviceStr
             drop(stream);
         })
         .expect("spawn microphone thread");
-    ready_rx.recv().unwrap_or(Err(SourceError::Stopped))?;
+    ready_rx
+        .recv()
+        .map_err(|_| SourceError::Stopped)?
+        .map_err(|why| SourceError::Unavailable(format!("Microphone {label:?} ({why})")))?;
     Ok(DeviceStream {
         rate,
         messages,

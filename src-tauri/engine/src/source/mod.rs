@@ -7,6 +7,8 @@ pub mod convert;
 pub mod drift;
 pub mod levels;
 pub mod microphone;
+#[cfg(target_os = "linux")]
+mod pulse;
 pub mod stamp;
 pub mod test_pattern;
 pub mod test_tone;
