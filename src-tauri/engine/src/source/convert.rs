@@ -575,6 +575,18 @@ mod tests {
         // edges and small digits blur, about 9 levels on average).
         let half = scaler.scale(picture.clone(), W / 2, H / 2).unwrap();
         assert_eq!(half.data.len(), VideoFrame::i420_len(W / 2, H / 2));
+        // An exact half is each 2x2 block's mean (a box filter), give or
+        // take rounding.
+        let (w, h) = (W as usize, H as usize);
+        let block_means: Vec<u8> = (0..h / 2)
+            .flat_map(|y| (0..w / 2).map(move |x| (x, y)))
+            .map(|(x, y)| {
+                let at = |dx: usize, dy: usize| reference[(2 * y + dy) * w + 2 * x + dx] as u32;
+                ((at(0, 0) + at(1, 0) + at(0, 1) + at(1, 1) + 2) / 4) as u8
+            })
+            .collect();
+        let luma_diff = mean_abs_diff(&half.data[..w * h / 4], &block_means);
+        assert!(luma_diff < 1.0, "{luma_diff}");
         let back = scaler.scale(half, W, H).unwrap();
         let diffs = plane_diffs(&back, &reference);
         assert!(diffs.iter().all(|&d| d < 16.0), "{diffs:?}");
