@@ -7,7 +7,7 @@ use openh264::encoder::Complexity;
 use super::h264::{H264Encoder, H264Settings};
 use super::{EncodeError, VideoEncoder};
 use crate::media::{EncodedVideo, VideoFrame};
-use crate::source::convert::Scaler;
+use crate::source::convert;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LayerSpec {
@@ -31,7 +31,6 @@ pub fn standard_layers(width: u32, height: u32, top_kbps: u32) -> Vec<LayerSpec>
 
 pub struct SimulcastEncoder {
     layers: Vec<Layer>,
-    scaler: Scaler,
     /// The configured total, which `set_bitrate` scales every layer against.
     configured_kbps: u32,
     active: u32,
@@ -75,7 +74,6 @@ impl SimulcastEncoder {
         Ok(SimulcastEncoder {
             configured_kbps: specs.iter().map(|s| s.kbps).sum(),
             layers,
-            scaler: Scaler::default(),
             active: u32::MAX,
         })
     }
@@ -105,9 +103,7 @@ impl VideoEncoder for SimulcastEncoder {
             }
             let width = (frame.width / layer.divisor) & !1;
             let height = (frame.height / layer.divisor) & !1;
-            source = self
-                .scaler
-                .scale_frame(&source, width, height)
+            source = convert::scale_frame(&source, width, height)
                 .map_err(|e| EncodeError::Scale(e.to_string()))?;
             if self.active & (1 << index) == 0 {
                 continue;

@@ -16,7 +16,7 @@ use crate::encode::{AudioEncoder, VideoEncoder};
 use crate::error::OnairError;
 use crate::events::{Event, EventSink, HealthCode};
 use crate::media::{AudioChunk, VideoFrame};
-use crate::source::convert::Scaler;
+use crate::source::convert;
 
 /// The session's span on the media clock. `end` starts open and is set once,
 /// by Stop or by the requested duration; the threads finish at exactly `end`.
@@ -147,7 +147,6 @@ pub fn spawn_video(
 struct OverloadWatch {
     governor: OverloadGovernor,
     gate: FrameGate,
-    scaler: Scaler,
     window_started: Instant,
     window_ns: u64,
     window_frames: u32,
@@ -162,7 +161,6 @@ impl OverloadWatch {
         OverloadWatch {
             governor: OverloadGovernor::unknown_rate(),
             gate: FrameGate::default(),
-            scaler: Scaler::default(),
             window_started: Instant::now(),
             window_ns: 0,
             window_frames: 0,
@@ -216,9 +214,7 @@ impl OverloadWatch {
         }
         let width = ((frame.width as f64 * level.scale) as u32) & !1;
         let height = ((frame.height as f64 * level.scale) as u32) & !1;
-        let scaled = self
-            .scaler
-            .scale_frame(frame, width, height)
+        let scaled = convert::scale_frame(frame, width, height)
             .map_err(|e| OnairError::internal(e.to_string()))?;
         Ok(Some(scaled))
     }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 use serde::Serialize;
 
-use super::convert::{self, PixelFormat, Scaler, I420};
+use super::convert::{self, PixelFormat, I420};
 use super::{SourceError, VideoSource};
 use crate::clock::MediaClock;
 use crate::events::{Event, EventSink, HealthCode};
@@ -338,7 +338,7 @@ impl Camera {
         F: FnOnce() -> G + Send + 'static,
     {
         let slate = convert::mjpeg_to_i420(SLATE_JPEG)
-            .and_then(|s| Scaler::new().scale(s, output.width, output.height))
+            .and_then(|s| convert::scale(s, output.width, output.height))
             .map_err(|e| SourceError::Unavailable(format!("The slate image ({e})")))?;
         // Two frames of slack: a busy encoder loses the oldest frame, never
         // holds up the device.
@@ -510,7 +510,6 @@ impl DeviceThread {
 
     /// Returns once the source is gone.
     fn run(&self, grabber: &mut dyn FrameGrabber, mut mode: CameraMode) {
-        let mut scaler = Scaler::new();
         loop {
             let lost = loop {
                 if self.stopped() {
@@ -523,7 +522,7 @@ impl DeviceThread {
                 let arrived_us = self.clock.now_us();
                 let message = convert::to_i420(mode.fourcc, mode.width, mode.height, &raw)
                     .and_then(|picture| {
-                        scaler.scale(picture, self.output.width, self.output.height)
+                        convert::scale(picture, self.output.width, self.output.height)
                     })
                     .map_or_else(
                         |_| DeviceMessage::Skipped,
@@ -750,7 +749,7 @@ mod tests {
         .unwrap();
 
         let picture = convert::to_i420(PixelFormat::Yuyv, 112, 84, &yuyv).unwrap();
-        let picture = Scaler::new().scale(picture, 64, 48).unwrap().data;
+        let picture = convert::scale(picture, 64, 48).unwrap().data;
         let mut kinds = String::new();
         let mut last_us = None;
         let mut longest_gap_us = 0;
