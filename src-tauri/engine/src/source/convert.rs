@@ -1,7 +1,7 @@
 //! Camera pixel formats into I420 (our `VideoFrame` layout), and I420 scaled
 //! to the session's size. Packed and RGB conversions use yuvutils-rs (SIMD);
-//! MJPEG is decoded by zune-jpeg first. Everything leaves in BT.601 limited
-//! range, like the test pattern.
+//! MJPEG is decoded by zune-jpeg first; scaling is libyuv's. Everything
+//! leaves in BT.601 limited range, like the test pattern.
 
 use serde::Serialize;
 use yuvutils_rs::{
