@@ -144,8 +144,17 @@ def test_a_stuck_room_is_ended_and_started_again_once(k, tmp_path, platform, liv
     assert any("409" in n for n in notes), session.describe()
 
 
+def kept_ingest(k: KeyringEnv, name: str) -> dict | None:
+    """The ingest a platform handed out, as kept in the keychain: its server and key together."""
+    stored = k.lookup(f"{name}#ingest-key")
+    return json.loads(stored) if stored is not None else None
+
+
 def test_the_ingress_platform_hands_out_a_key_once(k, tmp_path, platform, platform_nginx):
-    add(k, tmp_path, "ingest", platform_nginx.url("platform"), ingress_hooks(platform.url), platform.bearer)
+    # The saved URL is another application of the same nginx: the key the
+    # platform hands out belongs to the server it names, on every Go Live
+    # (a kept key once went to the saved URL instead).
+    add(k, tmp_path, "ingest", platform_nginx.url("live"), ingress_hooks(platform.url), platform.bearer)
     before = k.onair("status", "ingest", "--json")
     assert before.returncode == 0, before.describe()
     assert before.events == [{"type": "platform", "live": False, "viewers": 0, "stale": False}], before.describe()
@@ -163,12 +172,15 @@ def test_the_ingress_platform_hands_out_a_key_once(k, tmp_path, platform, platfo
         session.stop()
     assert session.returncode == 0, session.describe()
     assert platform.calls("ingress.ingress") == 1
-    assert k.lookup("ingest#ingest-key") == platform.stream_key, "the key is kept in the keychain"
+    assert kept_ingest(k, "ingest") == {"url": platform.rtmp_url, "key": platform.stream_key}, \
+        "the key is kept in the keychain with its server"
 
+    publishes = platform.calls("nginx.on_publish")
     again = live(k, "ingest", "--duration", "2")
     again.wait(30)
     assert again.returncode == 0, again.describe()
     assert platform.calls("ingress.ingress") == 1, "the kept key is used, not a new one"
+    assert platform.calls("nginx.on_publish") == publishes + 1, "sent to the platform's server, not the saved one"
     assert platform.statuses("nginx.on_publish")[-1] == 200
 
     # The creator regenerates the key on the platform's site: the kept one is
@@ -182,7 +194,7 @@ def test_the_ingress_platform_hands_out_a_key_once(k, tmp_path, platform, platfo
     fresh = live(k, "ingest", "--duration", "2")
     fresh.wait(30)
     assert fresh.returncode == 0, fresh.describe()
-    assert platform.calls("ingress.ingress") == 3 and k.lookup("ingest#ingest-key") == platform.stream_key
+    assert platform.calls("ingress.ingress") == 3 and kept_ingest(k, "ingest")["key"] == platform.stream_key
 
 
 def test_the_platform_down_at_start_publishes_nothing(k, tmp_path, platform, livekit):
@@ -270,3 +282,51 @@ def test_a_crash_while_live_is_cleaned_up_by_the_next_go_live(k, tmp_path, platf
     assert platform.calls("rooms.end") == 2
     assert any("crash" in n for n in health(session, "platform_session")), session.describe()
     assert not journal(k, "rooms").exists()
+
+
+def test_a_platform_answer_naming_a_file_writes_nothing(k, tmp_path, platform, platform_nginx):
+    """A hostile (or broken) platform answers with a file: URL where a server
+    belongs: Onair refuses it as the platform's error and the file stays as it was."""
+    victim = tmp_path / "authorized_keys"
+    victim.write_text("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 creator@laptop\n")
+    before = victim.read_bytes()
+
+    add(k, tmp_path, "events", "wss://lk.invalid", events_hooks(platform.url), platform.bearer)
+    platform.answer_next("events.token", 200, {"token": "eyJhbGciOiJIUzI1NiJ9.e30.c2ln", "url": f"file:{victim}"})
+    session = live(k, "events")
+    failed = session.wait_for_state("failed", timeout=30)
+    session.wait(15)
+    assert session.returncode == 1
+    assert failed["error"]["code"] == "platform_error", failed
+    assert "ws:// or wss://" in failed["error"]["message"], failed
+    assert platform.calls("events.end") == 1, "the session the start hook opened is ended"
+
+    add(k, tmp_path, "ingest", platform_nginx.url("live"), ingress_hooks(platform.url), platform.bearer)
+    platform.answer_next("ingress.ingress", 200, {"serverUrl": f"file:{victim}", "streamKey": "sk_hostile_0001"})
+    session = live(k, "ingest")
+    failed = session.wait_for_state("failed", timeout=30)
+    session.wait(15)
+    assert failed["error"]["code"] == "platform_error", failed
+    assert kept_ingest(k, "ingest") is None, "a refused ingest is not kept"
+
+    assert victim.read_bytes() == before
+    assert not list(tmp_path.glob("authorized_keys*.flv")) and not (tmp_path / "authorized_keys").is_dir()
+
+
+def test_stop_during_a_stalled_start_hook_acts_within_a_second(k, tmp_path, platform, livekit):
+    add(k, tmp_path, "events", livekit.url, events_hooks(platform.url), platform.bearer)
+    platform.answer_next("events.start", delay=8)
+    session = live(k, "events")
+    session.wait_for_state("preparing", timeout=15)
+    time.sleep(1.0)  # the start call is in flight, stalled
+    asked = time.monotonic()
+    session.proc.send_signal(signal.SIGINT)
+    ended = session.wait_for(lambda e: e.get("type") == "state" and e["state"] in ("ended", "failed"), timeout=10)
+    took = time.monotonic() - asked
+    session.wait(10)
+    assert ended["state"] == "ended" and session.returncode == 0, session.describe()
+    assert took < 1.0, f"Stop took {took:.2f} s"
+    platform.wait_for_calls("events.end", 1, timeout=5)
+    time.sleep(0.5)
+    assert platform.calls("events.end") == 1, "the end hook runs once: start may have opened a session"
+    assert livekit.rooms() == [], "nothing was published"

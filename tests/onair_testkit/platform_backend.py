@@ -201,6 +201,7 @@ class PlatformBackend:
         self._log: list[Call] = []
         self._requests: dict[str, list[Request]] = {}
         self._failures: dict[str, deque[int]] = {}
+        self._scripted: dict[str, deque[tuple[float, Optional[int], Optional[dict]]]] = {}
         self._events: dict[str, _Event] = {}
         self._rooms: dict[str, _Room] = {}
         self._stream_key: Optional[str] = None
@@ -286,6 +287,15 @@ class PlatformBackend:
             raise ValueError(f"{status} is not an error status")
         with self._lock:
             self._failures.setdefault(route, deque()).extend([status] * times)
+
+    def answer_next(self, route: str, status: Optional[int] = None, body: Optional[dict] = None,
+                    *, delay: float = 0.0) -> None:
+        """The next call of ``route`` waits ``delay`` seconds (a stalled
+        platform), then answers ``status`` with ``body`` (a hostile or odd
+        answer) or, with ``status`` None, its normal answer."""
+        self._check_route(route)
+        with self._lock:
+            self._scripted.setdefault(route, deque()).append((delay, status, body))
 
     def calls(self, route: str) -> int:
         """How many requests ``route`` answered (errors included)."""
@@ -395,8 +405,15 @@ class PlatformBackend:
         with self._lock:
             queued = self._failures.get(route)
             injected = queued.popleft() if queued else None
+            scripted = self._scripted.get(route)
+            script = scripted.popleft() if scripted else None
         if injected is not None:
             return _error(injected, _phrase(injected), injected=True)
+        if script is not None:
+            delay, status, body = script
+            time.sleep(delay)
+            if status is not None:
+                return _Answer(status, body or {})
         public = route in _CALLBACKS or (self.public_status and route == "ingress.status")
         if not public and not self._authorised(request):
             answer = _error(401, "missing or invalid bearer token")

@@ -33,6 +33,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    onair_engine::secret::harden_process();
     let cli = Cli::parse();
     match cli.command {
         Command::Devices(args) => devices::run(args),

@@ -217,6 +217,9 @@ impl MaskingSink {
         for secret in self.secrets.lock().unwrap().iter() {
             *text = secret.mask_in(text);
         }
+        // Secrets this session never heard of (a token the server refreshed,
+        // one fetched from a token URL) are still masked.
+        *text = crate::secret::mask_known(text);
     }
 }
 

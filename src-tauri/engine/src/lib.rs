@@ -1,6 +1,7 @@
 //! Onair's engine: capture, encode, publish, session. No Tauri, no GTK: the
 //! desktop app and the `onair` CLI are two thin shells over this crate.
 
+pub mod cancel;
 pub mod clock;
 pub mod destination;
 pub mod encode;

@@ -110,12 +110,14 @@ impl SignalMachine {
         match message {
             M::Join(join) => {
                 self.phase = Phase::Joined;
+                // The server's numbers, held to what keeps a dead link
+                // noticed within minutes whatever it says.
                 if join.ping_interval > 0 {
-                    self.ping_interval = Duration::from_secs(join.ping_interval as u64);
+                    self.ping_interval = Duration::from_secs(join.ping_interval.min(60) as u64);
                     self.next_ping = now + self.ping_interval;
                 }
                 if join.ping_timeout > 0 {
-                    self.ping_timeout = Duration::from_secs(join.ping_timeout as u64);
+                    self.ping_timeout = Duration::from_secs(join.ping_timeout.min(120) as u64);
                 }
                 let sid = join.participant.map(|p| p.sid).unwrap_or_default();
                 self.presence = Presence::new(&sid, &join.other_participants);

@@ -43,7 +43,7 @@ pub fn check(
     })?;
     let now_s = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
     let exp = claims.exp as u64;
-    if exp != 0 && exp + SERVER_SKEW_S <= now_s {
+    if exp != 0 && exp.saturating_add(SERVER_SKEW_S) <= now_s {
         let ago = now_s - exp;
         return Err(OnairError::new(
             ErrorCode::AuthFailed,
@@ -242,6 +242,41 @@ mod tests {
         };
         let token = token_with(camera_and_mic, Duration::from_secs(600));
         assert!(check(&token, None, true, SystemTime::now()).is_ok());
+    }
+
+    /// A JWT with hand-written claims (unsigned: `check` reads, never verifies).
+    fn unsigned_token(claims: &str) -> Secret {
+        fn b64url(bytes: &[u8]) -> String {
+            const ABC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+            let mut out = String::new();
+            for chunk in bytes.chunks(3) {
+                let n =
+                    chunk.iter().fold(0u32, |n, b| n << 8 | *b as u32) << (8 * (3 - chunk.len()));
+                for i in 0..=chunk.len() {
+                    out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+                }
+            }
+            out
+        }
+        let header = b64url(br#"{"alg":"HS256","typ":"JWT"}"#);
+        Secret::new(format!("{header}.{}.c2ln", b64url(claims.as_bytes())))
+    }
+
+    #[test]
+    fn outside_numbers_at_their_limits_do_not_overflow() {
+        // Found in review: exp + skew overflowed and panicked the session.
+        let far = format!(
+            r#"{{"iss":"k","sub":"s","nbf":0,"exp":{},"video":{{"roomJoin":true,"room":"show"}}}}"#,
+            u64::MAX
+        );
+        let facts = check(&unsigned_token(&far), None, true, SystemTime::now()).unwrap();
+        assert_eq!(facts.expires_at, u64::MAX);
+        let future_nbf = format!(
+            r#"{{"iss":"k","sub":"s","nbf":{},"exp":0,"video":{{"roomJoin":true,"room":"show"}}}}"#,
+            u64::MAX
+        );
+        let e = check(&unsigned_token(&future_nbf), None, true, SystemTime::now()).unwrap_err();
+        assert_eq!(e.code, ErrorCode::AuthFailed);
     }
 
     #[test]

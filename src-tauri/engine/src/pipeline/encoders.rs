@@ -56,7 +56,7 @@ impl Timeline {
         self.end_us.fetch_min(self.now_us(), Ordering::Relaxed);
     }
 
-    fn past_end(&self) -> bool {
+    pub fn past_end(&self) -> bool {
         self.now_us() >= self.end_us()
     }
 }

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::flow::CallFailure;
 use super::hooks::{Context, Hook, Request};
+use crate::cancel::Cancel;
 use crate::error::OnairError;
 use crate::redact::redact_url;
 
@@ -29,6 +30,8 @@ pub struct HookClient {
     runtime: tokio::runtime::Runtime,
     http: reqwest::Client,
     retry_delays: Vec<Duration>,
+    /// Stop: a call in flight or a wait between tries ends at once.
+    cancel: Cancel,
 }
 
 impl HookClient {
@@ -48,7 +51,14 @@ impl HookClient {
             runtime,
             http,
             retry_delays: RETRY_DELAYS.to_vec(),
+            cancel: Cancel::new(),
         })
+    }
+
+    /// Calls give up as soon as `cancel` is (the session's Stop).
+    pub fn cancelled_by(mut self, cancel: Cancel) -> Self {
+        self.cancel = cancel;
+        self
     }
 
     /// One try only: the status poller has its own, slower backoff.
@@ -71,15 +81,27 @@ impl HookClient {
     }
 
     fn send_with_retries(&self, request: &Request, ctx: &Context) -> Result<Value, CallFailure> {
+        let stopped = || CallFailure {
+            status: None,
+            detail: "stopped before the platform answered".into(),
+        };
         let mut delays = self.retry_delays.iter();
         loop {
-            let failure = match self.runtime.block_on(self.send(request, ctx)) {
-                Ok(value) => return Ok(value),
-                Err(f) => f,
+            let failure = match self
+                .runtime
+                .block_on(self.cancel.run(self.send(request, ctx)))
+            {
+                Some(Ok(value)) => return Ok(value),
+                Some(Err(f)) => f,
+                None => return Err(stopped()),
             };
             let transient = failure.status.is_none_or(|s| s >= 500);
             match delays.next() {
-                Some(delay) if transient => std::thread::sleep(*delay),
+                Some(delay) if transient => {
+                    if self.cancel.sleep(*delay) {
+                        return Err(stopped());
+                    }
+                }
                 _ => return Err(failure),
             }
         }

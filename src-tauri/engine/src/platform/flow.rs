@@ -67,7 +67,6 @@ pub struct Declared {
     pub ingress: bool,
 }
 
-#[derive(Debug)]
 pub struct Flow {
     declared: Declared,
     stale: Option<BTreeMap<String, String>>,
@@ -84,6 +83,22 @@ pub struct Obtained {
     pub token: Option<Secret>,
     pub url: Option<String>,
     pub key: Option<Secret>,
+}
+
+/// Names only: the values hold the platform's token and ingest key.
+impl std::fmt::Debug for Flow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Flow")
+            .field("declared", &self.declared)
+            .field(
+                "stale",
+                &self.stale.as_ref().map(|s| s.keys().collect::<Vec<_>>()),
+            )
+            .field("values", &self.values.keys().collect::<Vec<_>>())
+            .field("conflict_cleared", &self.conflict_cleared)
+            .field("end_owed", &self.end_owed)
+            .finish()
+    }
 }
 
 impl Flow {
@@ -182,6 +197,15 @@ impl Flow {
             }
             (Step::End | Step::Status, _) => Next::Ready,
             (step, Err(f)) => Next::Failed(failure(step, &f)),
+        }
+    }
+
+    /// Stop interrupted `step` before its answer came. A start may have
+    /// opened the session on the platform's side all the same, so the end
+    /// hook is owed; any later step already owes it (or never will).
+    pub fn on_cancelled(&mut self, step: Step) {
+        if step == Step::Start {
+            self.end_owed = self.declared.end;
         }
     }
 
@@ -337,6 +361,44 @@ mod tests {
         );
         assert_eq!(flow.teardown(), Some(Step::End));
         assert_eq!(flow.teardown(), None, "end exactly once");
+    }
+
+    #[test]
+    fn debug_shows_names_not_tokens() {
+        let mut flow = Flow::new(ALL, None);
+        flow.begin();
+        flow.on_answer(Step::Start, ok(&[("session_id", json!("ses_1"))]));
+        flow.on_answer(
+            Step::Token,
+            ok(&[
+                ("token", json!("eyJ-secret-jwt")),
+                ("url", json!("wss://lk")),
+            ]),
+        );
+        let shown = format!("{flow:?} {flow:#?}");
+        assert!(!shown.contains("eyJ-secret-jwt"), "{shown}");
+        assert!(!shown.contains("ses_1"), "{shown}");
+        assert!(shown.contains("token"), "{shown}");
+    }
+
+    #[test]
+    fn stop_during_start_still_owes_the_end_hook() {
+        // The platform may have opened the session before the answer was
+        // lost to Stop: end it once, as if start had answered.
+        let mut flow = Flow::new(ALL, None);
+        assert_eq!(flow.begin(), Next::Call(Step::Start));
+        flow.on_cancelled(Step::Start);
+        assert!(flow.end_owed());
+        assert_eq!(flow.teardown(), Some(Step::End));
+        assert_eq!(flow.teardown(), None);
+    }
+
+    #[test]
+    fn stop_before_anything_was_started_owes_nothing() {
+        let mut flow = Flow::new(ALL, Some(BTreeMap::new()));
+        assert_eq!(flow.begin(), Next::Call(Step::EndStale));
+        flow.on_cancelled(Step::EndStale);
+        assert_eq!(flow.teardown(), None);
     }
 
     #[test]

@@ -44,6 +44,43 @@ pub fn ingest_key_account(destination: &str) -> String {
     format!("{destination}#ingest-key")
 }
 
+/// An ingest a platform handed out: the server and its key, kept together
+/// in the keychain so the key is only ever sent to the server it was issued
+/// for (a platform that moves its ingest is asked again, see `Kept::parse`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeptIngest {
+    pub url: String,
+    pub key: Secret,
+}
+
+impl KeptIngest {
+    /// The keychain's form: JSON with both, so neither goes without the other.
+    pub fn to_secret(&self) -> Secret {
+        Secret::new(serde_json::json!({"url": self.url, "key": self.key.expose()}).to_string())
+    }
+
+    /// A kept entry, or None for one Onair cannot trust to say where its key
+    /// belongs (an older bare key): the platform is then asked again.
+    pub fn from_secret(stored: &Secret) -> Option<KeptIngest> {
+        let value: serde_json::Value = serde_json::from_str(stored.expose()).ok()?;
+        let url = value.get("url")?.as_str()?.to_string();
+        let key = value.get("key")?.as_str()?;
+        (!url.is_empty() && !key.is_empty()).then(|| KeptIngest {
+            url,
+            key: Secret::new(key),
+        })
+    }
+}
+
+impl std::fmt::Debug for KeptIngest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeptIngest")
+            .field("url", &crate::redact::redact_url(&self.url))
+            .field("key", &self.key)
+            .finish()
+    }
+}
+
 /// Before a platform session is opened: can the media server be reached at
 /// all? (A session opened towards a dead ingest only has to be ended again.)
 pub fn check_reachable(url: &str) -> Result<(), crate::error::OnairError> {
@@ -85,4 +122,31 @@ pub fn check_reachable(url: &str) -> Result<(), crate::error::OnairError> {
         }
     }
     Err(unreachable(last))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_ingest_keeps_its_server_with_its_key() {
+        let kept = KeptIngest {
+            url: "rtmp://ingest.example/live".into(),
+            key: Secret::new("sk_0123456789abc"),
+        };
+        assert_eq!(
+            KeptIngest::from_secret(&kept.to_secret()),
+            Some(kept.clone())
+        );
+        assert!(!format!("{kept:?}").contains("sk_0123456789abc"));
+        // A bare key from before is not trusted to know its server.
+        assert_eq!(
+            KeptIngest::from_secret(&Secret::new("sk_0123456789abc")),
+            None
+        );
+        assert_eq!(
+            KeptIngest::from_secret(&Secret::new(r#"{"key":"k"}"#)),
+            None
+        );
+    }
 }

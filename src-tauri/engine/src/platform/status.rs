@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::client::HookClient;
 use super::hooks::{Context, Hook, READ_LIVE, READ_VIEWERS};
+use crate::cancel::Cancel;
 
 pub const LIVE_INTERVAL: Duration = Duration::from_secs(5);
 pub const IDLE_INTERVAL: Duration = Duration::from_secs(30);
@@ -60,6 +61,7 @@ struct Control {
 pub struct StatusPoller {
     control: Arc<(Mutex<Control>, Condvar)>,
     thread: Option<JoinHandle<()>>,
+    cancel: Cancel,
 }
 
 impl StatusPoller {
@@ -70,7 +72,12 @@ impl StatusPoller {
         live: bool,
         report: impl Fn(Reading) + Send + 'static,
     ) -> Result<StatusPoller, crate::error::OnairError> {
-        let client = HookClient::new()?.without_retries();
+        // Dropping the poller cancels a reading in flight: Stop never waits
+        // for a stalled status endpoint.
+        let cancel = Cancel::new();
+        let client = HookClient::new()?
+            .without_retries()
+            .cancelled_by(cancel.clone());
         let control = Arc::new((
             Mutex::new(Control {
                 live,
@@ -87,6 +94,7 @@ impl StatusPoller {
         Ok(StatusPoller {
             control,
             thread: Some(thread),
+            cancel,
         })
     }
 
@@ -113,6 +121,7 @@ impl StatusPoller {
 impl Drop for StatusPoller {
     fn drop(&mut self) {
         self.update(|c| c.stop = true);
+        self.cancel.cancel();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

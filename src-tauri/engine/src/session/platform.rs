@@ -4,6 +4,8 @@
 
 use crossbeam_channel::{unbounded, Receiver, Sender};
 
+use crate::cancel::Cancel;
+
 use crate::destination::Destination;
 use crate::error::{ErrorCode, OnairError};
 use crate::events::{Event, EventSink, HealthCode};
@@ -11,7 +13,7 @@ use crate::platform::client::HookClient;
 use crate::platform::flow::{Declared, Flow, Next, Obtained, Step};
 use crate::platform::hooks::{Context, Hook, PlatformHooks, READ_URL};
 use crate::platform::status::{Reading, StatusPoller};
-use crate::platform::{check_reachable, ingest_key_account, PlatformPlan};
+use crate::platform::{check_reachable, ingest_key_account, KeptIngest, PlatformPlan};
 
 /// Readings in a row that must say "not live" before the creator is told
 /// (a platform takes a moment to notice a new stream).
@@ -53,6 +55,7 @@ impl PlatformSide {
         plan: &PlatformPlan,
         destination: &Destination,
         events: &dyn EventSink,
+        cancel: &Cancel,
     ) -> Result<Obtained, OnairError> {
         let hooks = &plan.hooks;
         check_templates(hooks, plan)?;
@@ -64,19 +67,23 @@ impl PlatformSide {
             if let Destination::Rtmp(url) | Destination::LiveKit(url) | Destination::Whip(url) =
                 destination
             {
-                check_reachable(url)?;
+                let url = url.clone();
+                cancel
+                    .run_blocking("onair-reach", move || check_reachable(&url), |_| {})
+                    .unwrap_or_else(|| Err(stopped()))?;
             }
         }
         let account = ingest_key_account(&plan.destination);
-        let kept_key = match hooks.ingress {
+        let kept = match hooks.ingress {
             Some(_) => plan.keychain.get(&account).map_err(keychain_error)?,
             None => None,
-        };
+        }
+        .and_then(|stored| KeptIngest::from_secret(&stored));
         let declared = Declared {
             start: hooks.start.is_some(),
             end: hooks.end.is_some(),
             token: hooks.token.is_some(),
-            ingress: hooks.ingress.is_some() && kept_key.is_none(),
+            ingress: hooks.ingress.is_some() && kept.is_none(),
         };
         let stale = plan
             .journal
@@ -87,7 +94,7 @@ impl PlatformSide {
             vars: hooks.vars.clone(),
             secret: plan.bearer.clone(),
         };
-        let client = HookClient::new()?;
+        let client = HookClient::new()?.cancelled_by(cancel.clone());
         let mut next = flow.begin();
         let outcome = loop {
             let step = match next {
@@ -101,6 +108,13 @@ impl PlatformSide {
                 _ => self.ctx.clone(),
             };
             let answer = client.call(hook, &ctx);
+            if cancel.is_cancelled() {
+                flow.on_cancelled(step);
+                if flow.end_owed() {
+                    remember(plan, &flow);
+                }
+                break Err(stopped());
+            }
             let answered = answer.is_ok();
             next = flow.on_answer(step, answer);
             if step == Step::EndStale && answered {
@@ -119,10 +133,28 @@ impl PlatformSide {
         }
         self.flow = Some(flow);
         let mut obtained = outcome?;
-        match &obtained.key {
-            // Asked for once: the next Go Live uses the same key.
-            Some(fresh) => plan.keychain.set(&account, fresh).map_err(keychain_error)?,
-            None => obtained.key = kept_key,
+        if let Some(url) = &obtained.url {
+            // Checked before anything is kept: a refused server never
+            // becomes the home of a kept key.
+            destination.from_platform(url)?;
+        }
+        match (&obtained.key, &obtained.url, kept) {
+            // Asked for once: the next Go Live uses the same key, with the
+            // server it was issued for.
+            (Some(key), Some(url), _) if declared.ingress => {
+                let fresh = KeptIngest {
+                    url: url.clone(),
+                    key: key.clone(),
+                };
+                plan.keychain
+                    .set(&account, &fresh.to_secret())
+                    .map_err(keychain_error)?;
+            }
+            (None, _, Some(kept)) => {
+                obtained.url = Some(kept.url);
+                obtained.key = Some(kept.key);
+            }
+            _ => {}
         }
         Ok(obtained)
     }
@@ -247,6 +279,11 @@ impl PlatformSide {
             ),
         }
     }
+}
+
+/// What a step interrupted by Stop returns; the runner reads Stop, not this.
+fn stopped() -> OnairError {
+    OnairError::internal("stopped before the platform was ready")
 }
 
 fn keychain_error(e: crate::keys::KeychainError) -> OnairError {

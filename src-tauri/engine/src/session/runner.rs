@@ -1,6 +1,7 @@
 //! Runs one session: performs the machine's actions with real encoders, sink
 //! threads and the capture, and reports every step as an event.
 
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender};
 
 use super::machine::{Action, Input, Machine};
 use super::platform::PlatformSide;
+use crate::cancel::Cancel;
 use crate::destination::Destination;
 use crate::encode::aac::AacEncoder;
 use crate::encode::h264::{H264Encoder, H264Settings};
@@ -88,27 +90,33 @@ pub struct SessionSummary {
 /// Owner's side of a running session. Stop is idempotent; dropping the handle
 /// stops the session too, so nothing is ever left half-live.
 pub struct SessionHandle {
-    stop_tx: Sender<()>,
+    stopper: Stopper,
     thread: Option<JoinHandle<Result<SessionSummary, OnairError>>>,
 }
 
 /// A Stop button that can live elsewhere (a signal handler, a tray menu).
+/// It wakes the session and cancels whatever step is in flight (a platform
+/// call, a token fetch, a connect), so Stop acts at once in every state.
 #[derive(Clone)]
-pub struct Stopper(Sender<()>);
+pub struct Stopper {
+    wake: Sender<()>,
+    cancel: Cancel,
+}
 
 impl Stopper {
     pub fn stop(&self) {
-        let _ = self.0.try_send(());
+        self.cancel.cancel();
+        let _ = self.wake.try_send(());
     }
 }
 
 impl SessionHandle {
     pub fn stop(&self) {
-        let _ = self.stop_tx.try_send(());
+        self.stopper.stop();
     }
 
     pub fn stopper(&self) -> Stopper {
-        Stopper(self.stop_tx.clone())
+        self.stopper.clone()
     }
 
     pub fn is_finished(&self) -> bool {
@@ -138,19 +146,59 @@ pub fn start(
     events: Arc<dyn EventSink>,
 ) -> SessionHandle {
     let (stop_tx, stop_rx) = bounded(1);
+    let stopper = Stopper {
+        wake: stop_tx,
+        cancel: Cancel::new(),
+    };
+    let cancel = stopper.cancel.clone();
     let thread = std::thread::Builder::new()
         .name("onair-session".into())
-        .spawn(move || Runner::new(config, capture, events, stop_rx).run())
+        .spawn(move || {
+            let reporter = events.clone();
+            let started = Instant::now();
+            // The runner catches panics step by step; this is the last net,
+            // so the UI never shows LIVE for a session that is gone.
+            std::panic::catch_unwind(AssertUnwindSafe(|| {
+                Runner::new(config, capture, events, stop_rx, cancel).run()
+            }))
+            .unwrap_or_else(|panic| {
+                let error = panicked("the session", &*panic);
+                MaskingSink::new(reporter).emit(Event::State {
+                    state: SessionState::Failed,
+                    at_ms: started.elapsed().as_millis() as u32,
+                    error: Some(error.clone()),
+                });
+                Err(error)
+            })
+        })
         .expect("spawn session thread");
     SessionHandle {
-        stop_tx,
+        stopper,
         thread: Some(thread),
     }
+}
+
+/// A panic as the creator sees it: an internal error, never a hang. Its
+/// words pass the secret mask (a panic may quote a value).
+fn panicked(part: &str, panic: &(dyn std::any::Any + Send)) -> OnairError {
+    let said = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into());
+    OnairError::internal(format!(
+        "Onair hit an internal error in {part} ({}) and stopped the stream. Go live again; if it happens again, please report it.",
+        crate::secret::mask_known(&said)
+    ))
 }
 
 type SinkResult = Result<(), OnairError>;
 
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
+/// How long Stop waits for a network sink to say goodbye (drain, leave,
+/// DELETE) before leaving it to finish alone. A recording is always waited
+/// for: its file must be complete.
+const NETWORK_SINK_GOODBYE: Duration = Duration::from_secs(2);
 /// About four seconds of packets: a sink slower than that drops to a keyframe.
 const SINK_QUEUE: usize = 256;
 const CAPTURE_QUEUE: usize = 8;
@@ -211,8 +259,22 @@ struct Running {
     audio_queue: Option<Arc<QueueGauge>>,
     sink_queues: Vec<Arc<QueueGauge>>,
     encoders: Vec<JoinHandle<Result<(), OnairError>>>,
-    sinks: Vec<JoinHandle<()>>,
+    sinks: Vec<SinkThread>,
     sinks_left: usize,
+}
+
+struct SinkThread {
+    thread: JoinHandle<()>,
+    /// A recording: Stop waits for it to finish its file.
+    local: bool,
+}
+
+impl Drop for Running {
+    /// However the session ends (a panic included), the encoders reach the
+    /// end of the timeline and the sinks' queues close behind them.
+    fn drop(&mut self) {
+        self.timeline.stop_now();
+    }
 }
 
 struct Runner {
@@ -220,6 +282,8 @@ struct Runner {
     capture: Arc<Capture>,
     events: Arc<MaskingSink>,
     stop_rx: Receiver<()>,
+    /// Cancelled by Stop: steps in flight give up at once.
+    cancel: Cancel,
     go_live_at: Instant,
     machine: Machine,
     prepared: Option<Prepared>,
@@ -244,6 +308,7 @@ impl Runner {
         capture: Arc<Capture>,
         events: Arc<dyn EventSink>,
         stop_rx: Receiver<()>,
+        cancel: Cancel,
     ) -> Self {
         let (sink_done_tx, sink_done) = unbounded();
         let (notice_tx, notices) = unbounded();
@@ -251,6 +316,9 @@ impl Runner {
         let events = Arc::new(MaskingSink::new(events));
         if let Some(secret) = &config.secret {
             events.add(secret);
+        }
+        if let Some(bearer) = config.platform.as_ref().and_then(|p| p.bearer.as_ref()) {
+            events.add(bearer);
         }
         match &config.token_source {
             Some(TokenSource::Given(token)) => events.add(token),
@@ -263,6 +331,7 @@ impl Runner {
             capture,
             events,
             stop_rx,
+            cancel,
             go_live_at: Instant::now(),
             machine: Machine::new(),
             prepared: None,
@@ -282,14 +351,25 @@ impl Runner {
     fn run(mut self) -> Result<SessionSummary, OnairError> {
         let mut inputs = vec![Input::GoLive];
         while !self.machine.state().is_terminal() {
-            let input = match inputs.pop() {
-                Some(input) => input,
-                None => self.wait_while_live(),
-            };
-            for action in self.machine.handle(input) {
-                if let Some(next) = self.perform(action) {
-                    inputs.push(next);
+            let step = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                let input = match inputs.pop() {
+                    Some(input) => input,
+                    None => self.wait_while_live(),
+                };
+                for action in self.machine.handle(input) {
+                    if let Some(next) = self.perform(action) {
+                        inputs.push(next);
+                    }
                 }
+            }));
+            if let Err(panic) = step {
+                // Fail cleanly: unwinding runs (or counts as done when it
+                // was unwinding that panicked), the end hook included.
+                inputs.clear();
+                if self.machine.state() == SessionState::Stopping {
+                    inputs.push(Input::Unwound);
+                }
+                inputs.push(Input::Failed(panicked("the session", &*panic)));
             }
         }
         match self.machine.state() {
@@ -335,13 +415,13 @@ impl Runner {
                         self.prepared = Some(prepared);
                         Input::Prepared
                     }
-                    Err(e) => Input::Failed(e),
+                    Err(e) => self.failed_unless_stopped(e),
                 },
             )),
             Action::Connect => Some(self.stop_requested().unwrap_or_else(
                 || match self.connect() {
                     Ok(()) => Input::Connected,
-                    Err(e) => Input::Failed(e),
+                    Err(e) => self.failed_unless_stopped(e),
                 },
             )),
             Action::StartMedia => {
@@ -360,14 +440,27 @@ impl Runner {
     }
 
     fn stop_requested(&self) -> Option<Input> {
-        self.stop_rx.try_recv().ok().map(|()| Input::Stop)
+        let asked = self.stop_rx.try_recv().is_ok() || self.cancel.is_cancelled();
+        asked.then_some(Input::Stop)
+    }
+
+    /// A step that Stop interrupted fails on the way out; that is a Stop.
+    fn failed_unless_stopped(&self, error: OnairError) -> Input {
+        if self.cancel.is_cancelled() {
+            Input::Stop
+        } else {
+            Input::Failed(error)
+        }
     }
 
     fn prepare(&mut self) -> Result<Prepared, OnairError> {
         if let Some(plan) = self.config.platform.clone() {
-            let obtained = self
-                .platform
-                .go_live(&plan, &self.config.destination, &*self.events)?;
+            let obtained = self.platform.go_live(
+                &plan,
+                &self.config.destination,
+                &*self.events,
+                &self.cancel,
+            )?;
             self.apply_platform(obtained)?;
         }
         let spec = self.capture.spec();
@@ -477,7 +570,7 @@ impl Runner {
     /// Takes what the platform handed out: the server, the token, the key.
     fn apply_platform(&mut self, got: Obtained) -> Result<(), OnairError> {
         if let Some(url) = got.url {
-            self.config.destination = Destination::parse(&url)?;
+            self.config.destination = self.config.destination.from_platform(&url)?;
         }
         if let Some(token) = got.token {
             self.events.add(&token);
@@ -492,8 +585,30 @@ impl Runner {
 
     fn connect(&mut self) -> Result<(), OnairError> {
         let prepared = self.prepared.as_mut().expect("prepared before connect");
-        for (sink, info) in prepared.sinks.iter_mut().zip(&prepared.infos) {
-            sink.open(info)?;
+        let closed = std::mem::take(&mut prepared.sinks);
+        for (sink, info) in closed.into_iter().zip(prepared.infos.clone()) {
+            // On a thread of its own, so Stop need not wait out a connect or
+            // a token fetch; one that completes after Stop is closed at once.
+            let opened = self.cancel.run_blocking(
+                "onair-open",
+                move || {
+                    let mut sink = sink;
+                    let result = sink.open(&info);
+                    (sink, result)
+                },
+                |(mut late, result)| {
+                    if result.is_ok() {
+                        let _ = late.close(0);
+                    }
+                },
+            );
+            let Some((sink, result)) = opened else {
+                return Err(OnairError::internal(
+                    "Opening the destination stopped unexpectedly.",
+                ));
+            };
+            prepared.sinks.push(sink);
+            result?;
         }
         let recording = match &self.config.destination {
             Destination::File(path) => Some(path),
@@ -527,6 +642,7 @@ impl Runner {
         let mut sink_threads = Vec::new();
         let mut sink_queues = Vec::new();
         for (index, (sink, dropped)) in sinks.into_iter().zip(&sink_drops).enumerate() {
+            let local = sink.is_local();
             let (tx, rx) = bounded(SINK_QUEUE);
             let depth = Arc::new(QueueGauge::new(SINK_QUEUE));
             let video_port = SinkPort::new(tx.clone(), dropped.clone(), depth.clone());
@@ -537,13 +653,16 @@ impl Runner {
                 video_port.full_size_only()
             });
             audio_ports.push(Some(SinkPort::new(tx, dropped.clone(), depth.clone())));
-            sink_threads.push(spawn_sink(
-                sink,
-                rx,
-                depth.clone(),
-                timeline.clone(),
-                self.sink_done_tx.clone(),
-            ));
+            sink_threads.push(SinkThread {
+                thread: spawn_sink(
+                    sink,
+                    rx,
+                    depth.clone(),
+                    timeline.clone(),
+                    self.sink_done_tx.clone(),
+                ),
+                local,
+            });
             sink_queues.push(depth);
         }
         let sinks_left = sink_threads.len();
@@ -631,11 +750,34 @@ impl Runner {
                     }
                 },
                 default(timeout) => {
+                    if let Some(failed) = self.encoder_failure() {
+                        return Input::Failed(failed);
+                    }
                     self.emit_stats();
                     next_stats += STATS_INTERVAL;
                 }
             }
         }
+    }
+
+    /// An encoder that stopped before the end of the stream (an error or a
+    /// panic) fails the session: without it nothing new reaches the sinks.
+    fn encoder_failure(&mut self) -> Option<OnairError> {
+        let running = self.running.as_mut()?;
+        if running.timeline.past_end() {
+            return None;
+        }
+        let index = running.encoders.iter().position(|t| t.is_finished())?;
+        let result = running
+            .encoders
+            .swap_remove(index)
+            .join()
+            .unwrap_or_else(|panic| Err(panicked("an encoder", &*panic)));
+        Some(
+            result.err().unwrap_or_else(|| {
+                OnairError::internal("An encoder stopped before the stream did.")
+            }),
+        )
     }
 
     /// A sink's report as an event, and as the machine's input when it
@@ -707,18 +849,24 @@ impl Runner {
         // The platform hears the end after the media has stopped: a viewer
         // never sees the platform say "ended" while frames still arrive.
         let platform = self.config.platform.clone();
-        if let Some(running) = self.running.take() {
+        if let Some(mut running) = self.running.take() {
             running.timeline.stop_now();
-            for thread in running.encoders {
+            for thread in std::mem::take(&mut running.encoders) {
                 let result = thread
                     .join()
-                    .unwrap_or_else(|_| Err(OnairError::internal("an encoder thread panicked")));
+                    .unwrap_or_else(|panic| Err(panicked("an encoder", &*panic)));
                 if let Err(e) = result {
                     first_error.get_or_insert(e);
                 }
             }
-            for thread in running.sinks {
-                let _ = thread.join();
+            let goodbye = Instant::now() + NETWORK_SINK_GOODBYE;
+            for sink in std::mem::take(&mut running.sinks) {
+                while !sink.local && !sink.thread.is_finished() && Instant::now() < goodbye {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                if sink.local || sink.thread.is_finished() {
+                    let _ = sink.thread.join();
+                }
             }
             while let Ok(done) = self.sink_done.try_recv() {
                 if let Err(e) = done {
@@ -761,15 +909,24 @@ fn spawn_sink(
     std::thread::Builder::new()
         .name("onair-sink".into())
         .spawn(move || {
-            let mut result = rx.iter().try_for_each(|packet| {
-                depth.observe(rx.len());
-                sink.write(&packet)
-            });
-            let duration = timeline.end_us().min(timeline.now_us());
-            let closed = sink.close(duration);
-            if result.is_ok() {
-                result = closed;
-            }
+            // A panicking sink still reports: the session fails with
+            // `internal` instead of waiting for it forever.
+            let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                let mut written = 0u64;
+                let mut result = rx.iter().try_for_each(|packet| {
+                    depth.observe(rx.len());
+                    written += 1;
+                    fault_injection::sink_write(written);
+                    sink.write(&packet)
+                });
+                let duration = timeline.end_us().min(timeline.now_us());
+                let closed = sink.close(duration);
+                if result.is_ok() {
+                    result = closed;
+                }
+                result
+            }))
+            .unwrap_or_else(|panic| Err(panicked("a destination", &*panic)));
             let _ = done.send(result);
         })
         .expect("spawn sink thread")
@@ -788,4 +945,26 @@ fn describe_layers(layers: &[LayerSpec]) -> Vec<LayerDesc> {
             kbps: layer.kbps,
         })
         .collect()
+}
+
+/// Faults the end-to-end suites inject into a debug build, to prove a
+/// panic fails the session cleanly. Release builds carry none of it.
+mod fault_injection {
+    /// `ONAIR_TEST_PANIC_SINK_AFTER=N`: a sink panics on its Nth packet.
+    pub fn sink_write(written: u64) {
+        #[cfg(debug_assertions)]
+        {
+            static AFTER: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+            let after = AFTER.get_or_init(|| {
+                std::env::var("ONAIR_TEST_PANIC_SINK_AFTER")
+                    .ok()
+                    .and_then(|n| n.parse().ok())
+            });
+            if *after == Some(written) {
+                panic!("injected sink panic (ONAIR_TEST_PANIC_SINK_AFTER)");
+            }
+        }
+        #[cfg(not(debug_assertions))]
+        let _ = written;
+    }
 }

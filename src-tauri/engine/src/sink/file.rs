@@ -118,6 +118,10 @@ impl Sink for FileSink {
         result.map_err(|e| self.io_error(e))
     }
 
+    fn is_local(&self) -> bool {
+        true
+    }
+
     fn close(&mut self, duration_us: u64) -> Result<(), OnairError> {
         match self.writer.take() {
             Some(writer) => writer

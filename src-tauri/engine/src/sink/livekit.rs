@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use super::bridge::AsyncBridge;
 use super::{Sink, SinkLinks, SinkNeeds};
+use crate::destination::Destination;
 use crate::error::{ErrorCode, OnairError};
 use crate::livekit::client::{self, LiveKitOptions};
 use crate::livekit::credentials::TokenSource;
@@ -83,8 +84,16 @@ impl Sink for LiveKitSink {
             SystemTime::now(),
         )?;
         let links = self.links.clone().expect("attached before open");
+        // A token endpoint's answer may name the server, but only a LiveKit one.
+        let url = match credentials.url {
+            Some(url) => Destination::LiveKit(self.url.clone())
+                .from_platform(&url)?
+                .url()
+                .to_string(),
+            None => self.url.clone(),
+        };
         let options = LiveKitOptions {
-            url: credentials.url.unwrap_or_else(|| self.url.clone()),
+            url,
             token: credentials.token,
             layers: self.layers.clone(),
             audio: info.audio.is_some(),

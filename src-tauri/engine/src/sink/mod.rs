@@ -65,4 +65,8 @@ pub trait Sink: Send {
     fn write(&mut self, packet: &Packet) -> Result<(), OnairError>;
     /// Finishes cleanly; `duration_us` is the session's final length.
     fn close(&mut self, duration_us: u64) -> Result<(), OnairError>;
+    /// A recording on this computer: Stop always waits for it to finish.
+    fn is_local(&self) -> bool {
+        false
+    }
 }
