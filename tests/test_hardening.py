@@ -78,3 +78,26 @@ def test_stop_during_a_hung_connect_acts_within_a_second(black_hole):
     session.wait(10)
     assert ended["state"] == "ended" and session.returncode == 0, session.describe()
     assert took < 1.0, f"Stop took {took:.2f} s"
+
+
+def test_stop_while_reconnecting_acts_within_a_second(tmp_path):
+    from onair_testkit.nginx import Nginx
+
+    with Nginx(tmp_path / "nginx") as server:
+        key = secrets.SESSION.register("sk_reconnecting_0001")
+        session = onair.Session(
+            ["live", server.url("live"), "--key-stdin", "--video", "test", "--audio", "test", "--json"],
+            stdin=key + "\n",
+        )
+        session.wait_for_state("live", timeout=20)
+        server.kill()
+        session.wait_for_state("reconnecting", timeout=20)
+        time.sleep(0.5)
+        asked = time.monotonic()
+        session.proc.send_signal(signal.SIGINT)
+        ended = session.wait_for(lambda e: e.get("type") == "state" and e["state"] in ("ended", "failed"),
+                                 timeout=10)
+        took = time.monotonic() - asked
+        session.wait(10)
+    assert ended["state"] == "ended" and session.returncode == 0, session.describe()
+    assert took < 1.0, f"Stop took {took:.2f} s"

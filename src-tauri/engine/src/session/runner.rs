@@ -198,7 +198,7 @@ const STATS_INTERVAL: Duration = Duration::from_secs(1);
 /// How long Stop waits for a network sink to say goodbye (drain, leave,
 /// DELETE) before leaving it to finish alone. A recording is always waited
 /// for: its file must be complete.
-const NETWORK_SINK_GOODBYE: Duration = Duration::from_secs(2);
+const NETWORK_SINK_GOODBYE: Duration = Duration::from_secs(1);
 /// About four seconds of packets: a sink slower than that drops to a keyframe.
 const SINK_QUEUE: usize = 256;
 const CAPTURE_QUEUE: usize = 8;
