@@ -127,6 +127,12 @@ pub fn run(args: LiveArgs) -> ExitCode {
         Err(e) => return fail(e.into()),
     };
     let mut secret = resolved.secret;
+    if secret.is_some() && resolved.saved.is_none() {
+        crate::keys::warn_key_on_command_line(
+            "the stream key was taken from the URL on the command line.",
+            "pipe it with --key-stdin instead, or save the destination once (onair keys add NAME --url URL) and go live by its name.",
+        );
+    }
     let recordings = [
         match &resolved.destination {
             Destination::File(path) => Some(path),
