@@ -343,6 +343,12 @@ impl Keys {
             if let Some(secret) = &secret {
                 self.keychain.set(&saved.name, secret)?;
             }
+            if saved.platform.as_ref().is_some_and(|p| p.ingress.is_some()) {
+                // A new destination has been handed no ingest key yet: one
+                // left under its name (by an older Onair's rename) belongs
+                // to another platform.
+                self.keychain.delete(&ingest_key_account(&saved.name))?;
+            }
             destinations.push(saved.clone());
             Ok(())
         })?;

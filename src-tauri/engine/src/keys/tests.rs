@@ -310,6 +310,32 @@ fn a_rename_that_fails_midway_loses_nothing_and_leaves_no_copy() {
 }
 
 #[test]
+fn a_new_destination_with_an_ingress_hook_inherits_no_ingest_key() {
+    let f = fixture();
+    f.keychain
+        .set(&ingest_key_account("show"), &Secret::new(INGEST))
+        .unwrap();
+    let hooks: PlatformHooks = serde_json::from_str(
+        r#"{"ingress": {"url": "https://p.example/ingress", "read": {"key": "/key"}}}"#,
+    )
+    .unwrap();
+    f.keys
+        .add(
+            NewDestination {
+                platform: Some(hooks),
+                ..new("show", "rtmp://h/app")
+            },
+            Some(Secret::new(KEY)),
+        )
+        .unwrap();
+    assert!(f
+        .keychain
+        .get(&ingest_key_account("show"))
+        .unwrap()
+        .is_none());
+}
+
+#[test]
 fn rm_deletes_the_ingest_key_and_the_journal() {
     let f = fixture();
     f.keys
