@@ -440,6 +440,12 @@ def test_live_with_a_key_in_the_url_warns_like_keys_add(k):
     assert added.returncode == 0, added.describe()
     shared = "Keys on a command line are visible to every user of this computer (in the process list) and kept in shell history"
     assert shared in run.stderr and shared in added.stderr, (run.stderr, added.stderr)
+    # A token in any URL's query is one too.
+    token = k.secret("tok_typed_in_argv_0123456789", on_command_line=True)
+    run = k.onair("live", f"ws://127.0.0.1:9?access_token={token}", "--audio", "none", "--duration", "1", "--json",
+                  timeout=60)
+    assert shared in run.stderr, run.describe()
+    assert token not in run.stderr and token not in run.stdout
     # A key that did not come from the command line gets no such note.
     quiet = k.onair("live", "rtmp://127.0.0.1:9/live", "--key-stdin", "--audio", "none", "--duration", "1",
                     "--json", stdin=k.secret("sk_from_stdin_0123456789ab"), timeout=60)

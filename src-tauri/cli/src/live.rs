@@ -127,9 +127,12 @@ pub fn run(args: LiveArgs) -> ExitCode {
         Err(e) => return fail(e.into()),
     };
     let mut secret = resolved.secret;
-    if secret.is_some() && resolved.saved.is_none() {
+    // A key as the RTMP URL's last segment, or a password or token in any URL.
+    let typed_in_url = resolved.saved.is_none()
+        && (secret.is_some() || keys::url::check_no_credentials(&args.dest).is_err());
+    if typed_in_url {
         crate::keys::warn_key_on_command_line(
-            "the stream key was taken from the URL on the command line.",
+            "a key was typed into the URL on the command line.",
             "pipe it with --key-stdin instead, or save the destination once (onair keys add NAME --url URL) and go live by its name.",
         );
     }
