@@ -114,6 +114,51 @@ def test_rename_moves_the_key(k):
     assert [d["name"] for d in json.loads(config_text(k))["destinations"]] == ["new"]
 
 
+def plant(k: KeyringEnv, account: str, value: str) -> None:
+    """A keychain item as Onair writes one (service onair, username ACCOUNT)."""
+    done = subprocess.run(
+        ["secret-tool", "store", "--label", f"onair {account}", "service", "onair", "username", account],
+        input=value, capture_output=True, text=True, env=k.env, timeout=10,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def journal_entries(k: KeyringEnv) -> list[tuple[Path, dict]]:
+    sessions = k.destinations_file.parent / "sessions"
+    return [(p, json.loads(p.read_text())) for p in sorted(sessions.rglob("*.json"))] if sessions.exists() else []
+
+
+def test_rename_moves_the_ingest_key_and_the_journal(k):
+    """Everything kept under a destination's name moves with it: no orphan
+    secret in the keychain, no crash journal left under the old name. "my
+    show" and "my_show" once shared one journal file."""
+    token = k.secret("platform_api_token_0123456789")
+    ingest = k.secret("ingest_key_kept_0123456789ab")
+    add(k, "my show", "rtmp://127.0.0.1/live", token)
+    plant(k, "my show#ingest-key", ingest)
+    sessions = k.destinations_file.parent / "sessions"
+    sessions.mkdir(mode=0o700)
+    entry = {"destination": "my show", "pid": 2**31 - 2, "started_unix_s": 0, "captures": {"session": "s_1"}}
+    (sessions / "my%20show.json").write_text(json.dumps(entry))
+
+    run = k.onair("keys", "rename", "my show", "my_show")
+    assert run.returncode == 0, run.describe()
+    assert k.lookup("my show") is None
+    assert k.lookup("my show#ingest-key") is None, "the ingest key was left behind under the old name"
+    assert k.lookup("my_show") == token
+    assert k.lookup("my_show#ingest-key") == ingest
+    entries = journal_entries(k)
+    assert [e["destination"] for _, e in entries] == ["my_show"], entries
+    assert entries[0][1]["captures"] == {"session": "s_1"}
+    assert entries[0][0].stat().st_mode & 0o077 == 0
+
+    # And rm takes them all.
+    run = k.onair("keys", "rm", "my_show")
+    assert run.returncode == 0, run.describe()
+    assert ingest not in k.search() and token not in k.search()
+    assert journal_entries(k) == []
+
+
 def test_rotate_replaces_the_key(k):
     old = k.secret("sk_before_rotation_0001")
     new = k.secret("sk_after_rotation_00002")
@@ -377,6 +422,34 @@ def test_live_key_stdin_is_for_urls_only(k):
     assert run.returncode == USAGE and "--key-stdin is for URLs" in error_line(run), run.describe()
     empty = k.onair("live", "rtmp://127.0.0.1/live", "--key-stdin", stdin="")
     assert empty.returncode == USAGE, empty.describe()
+
+
+def test_live_with_a_key_in_the_url_warns_like_keys_add(k):
+    """A key typed into a URL on the command line has been seen by every
+    local user's `ps`: `onair live` says so, as `keys add` does, and never
+    repeats the key."""
+    key = k.secret("sk_typed_in_argv_0123456789", on_command_line=True)
+    # Nothing listens on port 9: the session fails fast, after the warning.
+    run = k.onair("live", f"rtmp://127.0.0.1:9/live/{key}", "--audio", "none", "--duration", "1", "--json",
+                  timeout=60)
+    assert run.returncode == FAILURE, run.describe()
+    notes = [l for l in run.stderr.splitlines() if l.startswith("note: ")]
+    assert any("visible to every user of this computer" in l for l in notes), run.describe()
+    assert key not in run.stderr and key not in run.stdout
+    added = k.onair("keys", "add", "pasted", "--url", f"rtmp://127.0.0.1/live/{key}")
+    assert added.returncode == 0, added.describe()
+    shared = "Keys on a command line are visible to every user of this computer (in the process list) and kept in shell history"
+    assert shared in run.stderr and shared in added.stderr, (run.stderr, added.stderr)
+    # A token in any URL's query is one too.
+    token = k.secret("tok_typed_in_argv_0123456789", on_command_line=True)
+    run = k.onair("live", f"ws://127.0.0.1:9?access_token={token}", "--audio", "none", "--duration", "1", "--json",
+                  timeout=60)
+    assert shared in run.stderr, run.describe()
+    assert token not in run.stderr and token not in run.stdout
+    # A key that did not come from the command line gets no such note.
+    quiet = k.onair("live", "rtmp://127.0.0.1:9/live", "--key-stdin", "--audio", "none", "--duration", "1",
+                    "--json", stdin=k.secret("sk_from_stdin_0123456789ab"), timeout=60)
+    assert "visible to every user" not in quiet.stderr, quiet.describe()
 
 
 # --- the scan itself ----------------------------------------------------------------------

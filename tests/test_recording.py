@@ -292,6 +292,46 @@ def test_failures_exit_1_with_a_coded_error(onair_bin, tmp_path, args, code):
     assert list(tmp_path.iterdir()) == [], "a session that never went live left a file behind"
 
 
+def test_a_second_go_live_to_the_same_file_never_overwrites_the_first(onair_bin, ffmpeg, tmp_path):
+    """Stop and Go Live again within a second: the first recording stays
+    whole. A path typed by the creator that is taken is refused before
+    anything starts (the desktop's automatic names step aside instead:
+    `default_recording_path`'s unit tests)."""
+    out = tmp_path / "show.flv"
+    first = onair.run(["live", f"file:{out}", "--audio", "none", "--duration", "1", "--json"], timeout=60)
+    assert first.returncode == 0, first.describe()
+    kept = out.read_bytes()
+    second = onair.run(["live", f"file:{out}", "--audio", "none", "--duration", "1", "--json"], timeout=60)
+    assert second.returncode == 1, second.describe()
+    assert second.states == ["failed"], second.describe()
+    assert second.error["code"] == "invalid_destination", second.describe()
+    assert "already exists" in second.error["message"] and str(out) in second.error["message"]
+    assert out.read_bytes() == kept
+    assert float(media.probe(out)["format"]["duration"]) > 0.5
+    # --record is held to the same rule.
+    again = onair.run(["live", f"file:{tmp_path / 'other.flv'}", "--record", str(out), "--duration", "1", "--json"],
+                      timeout=60)
+    assert again.returncode == 1 and again.error["code"] == "invalid_destination", again.describe()
+    assert out.read_bytes() == kept
+    assert not (tmp_path / "other.flv").exists()
+
+
+def test_a_link_planted_at_the_recording_path_is_not_followed(onair_bin, tmp_path):
+    target = tmp_path / "authorized_keys"
+    target.write_text("ssh-ed25519 AAAA planted\n")
+    link = tmp_path / "show.flv"
+    link.symlink_to(target)
+    run = onair.run(["live", f"file:{link}", "--audio", "none", "--duration", "1", "--json"], timeout=60)
+    assert run.returncode == 1 and run.error["code"] == "invalid_destination", run.describe()
+    assert "live" not in run.states
+    assert target.read_text() == "ssh-ed25519 AAAA planted\n"
+    # Dangling, it still names someone's file.
+    target.unlink()
+    run = onair.run(["live", f"file:{link}", "--audio", "none", "--duration", "1", "--json"], timeout=60)
+    assert run.returncode == 1 and run.error["code"] == "invalid_destination", run.describe()
+    assert not target.exists()
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -80,11 +80,11 @@ pub fn run() {
         .on_window_event(window::on_event)
         .setup(move |app| {
             builder.mount_events(app);
-            let videos = app
-                .path()
-                .video_dir()
-                .or_else(|_| app.path().home_dir())
-                .unwrap_or_else(|_| std::env::temp_dir());
+            // No home at all: a new private folder, never a shared /tmp path.
+            let videos = match app.path().video_dir().or_else(|_| app.path().home_dir()) {
+                Ok(dir) => dir,
+                Err(_) => onair_engine::sink::file::private_temp_dir()?,
+            };
             let studio = Studio::open(videos.join("Onair"), forward_events(app.handle().clone()))?;
             if let Some(main) = app.get_webview_window(window::MAIN) {
                 window::restore_geometry(&main, studio.settings().window);

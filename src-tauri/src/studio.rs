@@ -40,11 +40,8 @@ impl Studio {
             .map_err(|e| OnairError::new(ErrorCode::Internal, e.to_string()))?;
         let store = SettingsStore::beside(&destinations);
         // A broken settings file must not keep the window from opening: the
-        // defaults are used and the error is shown.
-        let (settings, load_error) = match store.load() {
-            Ok(settings) => (settings, None),
-            Err(e) => (Settings::default(), Some(e)),
-        };
+        // defaults are used (the file kept aside) and the note is shown.
+        let (settings, load_error) = store.load();
         let (capture, open_error) = open_capture(&settings.capture_spec(), &emit);
         Ok(Studio {
             capture: RwLock::new(capture),

@@ -162,10 +162,9 @@ fn execute(keys: &Keys, command: KeysCommand) -> Result<(), KeysError> {
                 secret,
             )?;
             if pasted_key {
-                eprintln!(
-                    "note: the key inside --url was moved to the keychain. Keys on a command line \
-                     are visible to other programs and kept in shell history: next time pass only \
-                     the server URL and paste the key when asked (or pipe it on stdin)."
+                warn_key_on_command_line(
+                    "the key inside --url was moved to the keychain.",
+                    "next time pass only the server URL and paste the key when asked (or pipe it on stdin).",
                 );
             }
             if json {
@@ -260,6 +259,16 @@ fn execute(keys: &Keys, command: KeysCommand) -> Result<(), KeysError> {
         }
     }
     Ok(())
+}
+
+/// Wherever a key typed on the command line is accepted: it has already
+/// been seen, so say what happened to it and how to keep the next one off
+/// the command line. Never repeats the key.
+pub fn warn_key_on_command_line(what_happened: &str, instead: &str) {
+    eprintln!(
+        "note: {what_happened} Keys on a command line are visible to every user of this computer \
+         (in the process list) and kept in shell history: {instead}"
+    );
 }
 
 /// A key from stdin when it is piped, else from a no-echo prompt.

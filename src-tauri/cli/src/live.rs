@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use clap::Args;
 use onair_engine::clock::MediaClock;
+use onair_engine::destination::Destination;
 use onair_engine::events::{Event, SessionState};
 use onair_engine::keys;
 use onair_engine::keys::config::ConfigStore;
 use onair_engine::pipeline::capture::{Capture, CaptureSpec};
 use onair_engine::secret::Secret;
 use onair_engine::session::{self, prepare};
+use onair_engine::sink::file::check_new_recording;
 use onair_engine::source::{AudioChoice, VideoChoice};
 use onair_engine::{ErrorCode, OnairError};
 
@@ -125,6 +127,28 @@ pub fn run(args: LiveArgs) -> ExitCode {
         Err(e) => return fail(e.into()),
     };
     let mut secret = resolved.secret;
+    // A key as the RTMP URL's last segment, or a password or token in any URL.
+    let typed_in_url = resolved.saved.is_none()
+        && (secret.is_some() || keys::url::check_no_credentials(&args.dest).is_err());
+    if typed_in_url {
+        crate::keys::warn_key_on_command_line(
+            "a key was typed into the URL on the command line.",
+            "pipe it with --key-stdin instead, or save the destination once (onair keys add NAME --url URL) and go live by its name.",
+        );
+    }
+    let recordings = [
+        match &resolved.destination {
+            Destination::File(path) => Some(path),
+            _ => None,
+        },
+        args.record.as_ref(),
+    ];
+    // Refused before anything starts: a recording never writes over a file.
+    for path in recordings.into_iter().flatten() {
+        if let Err(e) = check_new_recording(path) {
+            return fail(e);
+        }
+    }
     if args.key_stdin {
         if resolved.saved.is_some() {
             return usage(&format!(

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCode, OnairError};
-use crate::keys::config::{parse_failure, write_private_file, ConfigStore};
+use crate::keys::config::{keep_aside, parse_failure, write_private_file, ConfigStore};
 use crate::keys::url::check_no_credentials;
 use crate::pipeline::capture::CaptureSpec;
 use crate::source::{AudioChoice, VideoChoice};
@@ -93,40 +93,93 @@ impl Default for Settings {
     }
 }
 
+/// The values `check` looks at, each reset on its own when out of range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Size,
+    Fps,
+    VideoKbps,
+    StatusUrl,
+}
+
 impl Settings {
     /// The first thing out of range, as a sentence saying what fits.
     pub fn check(&self) -> Result<(), OnairError> {
-        let bad = |message: String| Err(OnairError::new(ErrorCode::InvalidSettings, message));
+        match self.problems().into_iter().next() {
+            Some((_, message)) => Err(OnairError::new(ErrorCode::InvalidSettings, message)),
+            None => Ok(()),
+        }
+    }
+
+    /// Everything out of range, each with a sentence saying what fits.
+    fn problems(&self) -> Vec<(Field, String)> {
+        let mut found = Vec::new();
         if !(160..=3840).contains(&self.width) || !(90..=2160).contains(&self.height) {
-            return bad(format!(
-                "{}x{} is not a picture size Onair can send: use 160x90 up to 3840x2160.",
-                self.width, self.height
+            found.push((
+                Field::Size,
+                format!(
+                    "{}x{} is not a picture size Onair can send: use 160x90 up to 3840x2160.",
+                    self.width, self.height
+                ),
             ));
         }
         if !(1..=60).contains(&self.fps) {
-            return bad(format!(
-                "{} frames a second is out of range: use 1 to 60.",
-                self.fps
+            found.push((
+                Field::Fps,
+                format!("{} frames a second is out of range: use 1 to 60.", self.fps),
             ));
         }
         if !(100..=50_000).contains(&self.video_kbps) {
-            return bad(format!(
-                "{} kbit/s is out of range: use 100 to 50000 (2500 suits 720p).",
-                self.video_kbps
+            found.push((
+                Field::VideoKbps,
+                format!(
+                    "{} kbit/s is out of range: use 100 to 50000 (2500 suits 720p).",
+                    self.video_kbps
+                ),
             ));
         }
         if let Some(url) = &self.status_url {
             let lower = url.to_ascii_lowercase();
             if !(lower.starts_with("http://") || lower.starts_with("https://")) {
-                return bad(
+                found.push((
+                    Field::StatusUrl,
                     "The status URL must start with http:// or https:// (your platform's status JSON)."
                         .into(),
-                );
+                ));
+            } else if let Err(e) = check_no_credentials(url) {
+                found.push((Field::StatusUrl, e.to_string()));
             }
-            check_no_credentials(url)
-                .map_err(|e| OnairError::new(ErrorCode::InvalidSettings, e.to_string()))?;
         }
-        Ok(())
+        found
+    }
+
+    /// These settings with every value out of range replaced by its
+    /// default, and what was replaced, in sentences a creator can act on.
+    fn repaired(mut self) -> (Settings, Vec<String>) {
+        let defaults = Settings::default();
+        let mut notes = Vec::new();
+        for (field, problem) in self.problems() {
+            let used = match field {
+                Field::Size => {
+                    (self.width, self.height) = (defaults.width, defaults.height);
+                    format!("{}x{}", self.width, self.height)
+                }
+                Field::Fps => {
+                    self.fps = defaults.fps;
+                    format!("{} frames a second", self.fps)
+                }
+                Field::VideoKbps => {
+                    self.video_kbps = defaults.video_kbps;
+                    format!("{} kbit/s", self.video_kbps)
+                }
+                Field::StatusUrl => {
+                    self.status_url = None;
+                    "no status URL".into()
+                }
+            };
+            notes.push(format!("{problem} Onair uses {used} instead."));
+        }
+        (self, notes)
     }
 
     pub fn capture_spec(&self) -> CaptureSpec {
@@ -164,21 +217,54 @@ impl SettingsStore {
         self.dir.join(FILE_NAME)
     }
 
-    /// The saved settings; defaults when there are none. A file that does
-    /// not parse is an error naming it (it is left in place to be fixed).
-    pub fn load(&self) -> Result<Settings, OnairError> {
+    /// The saved settings, and what the creator must hear about them. Never
+    /// fails, so the window always opens: no file gives the defaults; a
+    /// file that does not parse is kept aside (`settings.json.corrupt-<unix
+    /// time>`, as the destinations file is) and the defaults are used; a
+    /// value out of range (a hand-edited `fps: 0`) takes its default and the
+    /// rest are kept. Either way the note says what happened.
+    pub fn load(&self) -> (Settings, Option<OnairError>) {
         let path = self.path();
-        let text = match std::fs::read(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Settings::default()),
-            Err(e) => return Err(unreadable(&path, &e.to_string())),
+        let parsed = match std::fs::read(&path) {
+            Ok(text) => serde_json::from_slice::<Settings>(&text).map_err(|e| parse_failure(&e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return (Settings::default(), None)
+            }
+            Err(e) => Err(e.to_string()),
         };
-        serde_json::from_slice(&text).map_err(|e| unreadable(&path, &parse_failure(&e)))
+        match parsed {
+            Ok(settings) => {
+                let (settings, notes) = settings.repaired();
+                let note = (!notes.is_empty()).then(|| {
+                    OnairError::new(
+                        ErrorCode::InvalidSettings,
+                        format!(
+                            "The settings file {} has values Onair cannot use. {}",
+                            path.display(),
+                            notes.join(" ")
+                        ),
+                    )
+                });
+                (settings, note)
+            }
+            Err(why) => (Settings::default(), Some(set_aside(&path, &why))),
+        }
     }
 
-    /// Checks, then saves. Nothing is written when a value is out of range.
+    /// Checks, then saves. Nothing is written when a value is out of range,
+    /// and a file on disk that does not parse (hand-edited while Onair ran)
+    /// is kept aside first, never replaced.
     pub fn save(&self, settings: &Settings) -> Result<(), OnairError> {
         settings.check()?;
+        let path = self.path();
+        match std::fs::read(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Ok(text) if serde_json::from_slice::<Settings>(&text).is_ok() => {}
+            Ok(_) | Err(_) => {
+                keep_aside(&path)
+                    .map_err(|e| OnairError::new(ErrorCode::Internal, e.to_string()))?;
+            }
+        }
         let mut text = serde_json::to_vec_pretty(settings).expect("settings serialize");
         text.push(b'\n');
         write_private_file(&self.dir, FILE_NAME, &text)
@@ -186,14 +272,22 @@ impl SettingsStore {
     }
 }
 
-fn unreadable(path: &Path, why: &str) -> OnairError {
-    OnairError::new(
-        ErrorCode::InvalidSettings,
-        format!(
-            "The settings file {} could not be read ({why}). Fix or delete it; Onair then starts from its defaults.",
+/// A settings file that cannot be used: moved aside so nothing writes over
+/// it, and the sentence that says where it went.
+fn set_aside(path: &Path, why: &str) -> OnairError {
+    let message = match keep_aside(path) {
+        Ok(kept_as) => format!(
+            "The settings file {} was not valid ({why}). It was kept as {} so nothing is lost; Onair uses its defaults until you save your settings.",
+            path.display(),
+            kept_as.display()
+        ),
+        // Left in place: `save` tries again before it writes.
+        Err(e) => format!(
+            "The settings file {} was not valid ({why}) and could not be moved aside ({e}). Onair uses its defaults and will not write over it: fix or move it.",
             path.display()
         ),
-    )
+    };
+    OnairError::new(ErrorCode::InvalidSettings, message)
 }
 
 #[cfg(test)]
@@ -204,7 +298,7 @@ mod tests {
     fn defaults_are_saved_and_read_back_and_start_on_login_is_off() {
         let dir = tempfile::tempdir().unwrap();
         let store = SettingsStore::beside(&ConfigStore::in_dir(dir.path()));
-        assert_eq!(store.load().unwrap(), Settings::default());
+        assert_eq!(store.load(), (Settings::default(), None));
         assert!(!Settings::default().start_on_login);
         let changed = Settings {
             fps: 25,
@@ -213,7 +307,7 @@ mod tests {
             ..Settings::default()
         };
         store.save(&changed).unwrap();
-        assert_eq!(store.load().unwrap(), changed);
+        assert_eq!(store.load(), (changed, None));
     }
 
     #[test]
@@ -221,8 +315,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(FILE_NAME), br#"{"fps": 24}"#).unwrap();
         let store = SettingsStore::beside(&ConfigStore::in_dir(dir.path()));
-        let loaded = store.load().unwrap();
-        assert_eq!((loaded.fps, loaded.width), (24, 1280));
+        let (loaded, note) = store.load();
+        assert_eq!((loaded.fps, loaded.width, note), (24, 1280, None));
     }
 
     #[test]
@@ -256,5 +350,82 @@ mod tests {
             assert!(!e.message.contains("pw"), "{}", e.message);
         }
         assert!(!store.path().exists());
+    }
+
+    fn kept_copies(dir: &Path) -> Vec<PathBuf> {
+        let mut kept: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().contains("settings.json.corrupt-"))
+            .collect();
+        kept.sort();
+        kept
+    }
+
+    #[test]
+    fn a_corrupt_file_is_kept_aside_and_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SettingsStore::beside(&ConfigStore::in_dir(dir.path()));
+        std::fs::write(store.path(), b"{ \"fps\": 25, oops").unwrap();
+        let (settings, note) = store.load();
+        assert_eq!(settings, Settings::default());
+        let note = note.unwrap();
+        assert_eq!(note.code, ErrorCode::InvalidSettings);
+        let kept = kept_copies(dir.path());
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert!(
+            note.message.contains(&kept[0].display().to_string()),
+            "{}",
+            note.message
+        );
+        // What the window saves next (geometry, the last destination) starts
+        // afresh; the creator's text is still there.
+        store.save(&settings).unwrap();
+        assert_eq!(std::fs::read(&kept[0]).unwrap(), b"{ \"fps\": 25, oops");
+        assert_eq!(store.load(), (Settings::default(), None));
+
+        // A file broken while Onair runs is kept aside by the save itself.
+        std::fs::write(store.path(), b"not json either").unwrap();
+        store.save(&settings).unwrap();
+        assert_eq!(kept_copies(dir.path()).len(), 2);
+    }
+
+    #[test]
+    fn values_out_of_range_take_their_defaults_and_say_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SettingsStore::beside(&ConfigStore::in_dir(dir.path()));
+        std::fs::write(
+            store.path(),
+            br#"{"fps": 0, "width": 100000, "height": 100000, "video_kbps": 4000000000,
+                "simulcast": true, "last_destination": "main"}"#,
+        )
+        .unwrap();
+        let (settings, note) = store.load();
+        assert_eq!(
+            (
+                settings.fps,
+                settings.width,
+                settings.height,
+                settings.video_kbps
+            ),
+            (30, 1280, 720, 2500)
+        );
+        // The values that fit are kept.
+        assert!(settings.simulcast);
+        assert_eq!(settings.last_destination.as_deref(), Some("main"));
+        settings.check().unwrap();
+        let note = note.unwrap();
+        assert_eq!(note.code, ErrorCode::InvalidSettings);
+        for said in [
+            "0 frames a second",
+            "30 frames a second",
+            "100000x100000",
+            "1280x720",
+            "4000000000 kbit/s",
+        ] {
+            assert!(note.message.contains(said), "{said}: {}", note.message);
+        }
+        // Nothing was moved aside: the file was readable.
+        assert!(kept_copies(dir.path()).is_empty());
     }
 }

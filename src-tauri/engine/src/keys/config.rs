@@ -125,7 +125,7 @@ impl ConfigStore {
             }),
             Ok(file) => Ok(file.destinations),
             Err(e) => {
-                let kept_as = self.keep_aside(&path)?;
+                let kept_as = keep_aside(&path)?;
                 Err(ConfigError::Corrupt {
                     path,
                     kept_as,
@@ -133,21 +133,6 @@ impl ConfigStore {
                 })
             }
         }
-    }
-
-    fn keep_aside(&self, path: &Path) -> Result<PathBuf, ConfigError> {
-        let stamp = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let mut kept_as = self.dir.join(format!("{FILE_NAME}.corrupt-{stamp}"));
-        let mut n = 1;
-        while kept_as.exists() {
-            kept_as = self.dir.join(format!("{FILE_NAME}.corrupt-{stamp}-{n}"));
-            n += 1;
-        }
-        fs::rename(path, &kept_as).map_err(|source| io("move aside", path, source))?;
-        Ok(kept_as)
     }
 
     fn save(&self, destinations: Vec<SavedDestination>) -> Result<(), ConfigError> {
@@ -168,11 +153,10 @@ pub(crate) fn write_private_file(dir: &Path, name: &str, text: &[u8]) -> Result<
     let path = dir.join(name);
     let temp = dir.join(format!("{name}.tmp-{}", std::process::id()));
     let written = (|| {
-        let mut out = private_options()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&temp)?;
+        // A fresh file, so it is born private: a leftover temp (or a link
+        // planted in its place) would keep its own mode or lead elsewhere.
+        let _ = fs::remove_file(&temp);
+        let mut out = private_options().write(true).create_new(true).open(&temp)?;
         out.write_all(text)?;
         out.sync_all()
     })();
@@ -186,6 +170,29 @@ pub(crate) fn write_private_file(dir: &Path, name: &str, text: &[u8]) -> Result<
         let _ = dir.sync_all();
     }
     Ok(())
+}
+
+/// Moves a file Onair cannot use out of the way, never over another:
+/// `NAME.corrupt-<unix time>` beside it (`-1`, `-2`... if that exists), so
+/// the next save starts afresh and the creator's text is still there.
+pub(crate) fn keep_aside(path: &Path) -> Result<PathBuf, ConfigError> {
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let beside = |suffix: String| path.with_file_name(format!("{name}.corrupt-{stamp}{suffix}"));
+    let mut kept_as = beside(String::new());
+    let mut n = 1;
+    while fs::symlink_metadata(&kept_as).is_ok() {
+        kept_as = beside(format!("-{n}"));
+        n += 1;
+    }
+    fs::rename(path, &kept_as).map_err(|source| io("move aside", path, source))?;
+    Ok(kept_as)
 }
 
 /// Where and how parsing failed, without quoting the file: serde_json's own

@@ -28,6 +28,7 @@ pub use url::{DestinationKind, UrlError};
 
 use crate::platform::hooks::PlatformHooks;
 use crate::platform::ingest_key_account;
+use crate::platform::journal::Journal;
 
 /// One saved destination as the config file stores it. Never a secret here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -342,6 +343,12 @@ impl Keys {
             if let Some(secret) = &secret {
                 self.keychain.set(&saved.name, secret)?;
             }
+            if saved.platform.as_ref().is_some_and(|p| p.ingress.is_some()) {
+                // A new destination has been handed no ingest key yet: one
+                // left under its name (by an older Onair's rename) belongs
+                // to another platform.
+                self.keychain.delete(&ingest_key_account(&saved.name))?;
+            }
             destinations.push(saved.clone());
             Ok(())
         })?;
@@ -381,32 +388,75 @@ impl Keys {
         ))
     }
 
-    /// Renames a destination; its key moves to the new name in the keychain.
+    /// Renames a destination. Everything kept under its name moves with it:
+    /// its key, the ingest key its platform handed out, and the journal of
+    /// a platform session left open. Each is copied first and the old one
+    /// deleted only once the config names the new entry, so a failure at
+    /// any step loses nothing (and leaves no copy behind under the new name).
     pub fn rename(&self, old: &str, new: &str) -> Result<DestinationSummary, KeysError> {
         check_name(new)?;
-        let mut moved_key = None;
+        let journal = self.journal();
+        let mut moved = Vec::new();
+        let mut main_key = None;
         let renamed = self.config.update(|destinations| {
             if destinations.iter().any(|d| d.name == new) {
                 return Err(KeysError::NameTaken(new.to_string()));
             }
             let index = index_of(destinations, old)?;
             let saved = &mut destinations[index];
-            if saved.kind.needs_secret() {
-                if let Some(secret) = self.keychain.get(old)? {
-                    self.keychain.set(new, &secret)?;
-                    moved_key = Some(secret);
+            // A recording has no secrets (and needs no keychain to be renamed).
+            let accounts = match saved.kind.needs_secret() {
+                true => vec![
+                    (old.to_string(), new.to_string()),
+                    (ingest_key_account(old), ingest_key_account(new)),
+                ],
+                false => Vec::new(),
+            };
+            let copied = (|| {
+                for (from, to) in &accounts {
+                    // The new name takes exactly the old one's secrets: an
+                    // orphan left under it by someone else is not inherited.
+                    match self.keychain.get(from)? {
+                        Some(secret) => {
+                            self.keychain.set(to, &secret)?;
+                            moved.push(from.clone());
+                            if from == old {
+                                main_key = Some(secret);
+                            }
+                        }
+                        None => {
+                            self.keychain.delete(to)?;
+                        }
+                    }
                 }
+                journal.copy(old, new)?;
+                Ok::<_, KeysError>(())
+            })();
+            if let Err(e) = copied {
+                for (from, to) in &accounts {
+                    if moved.contains(from) {
+                        let _ = self.keychain.delete(to);
+                    }
+                }
+                moved.clear();
+                journal.clear(new);
+                return Err(e);
             }
             saved.name = new.to_string();
             Ok(saved.clone())
         })?;
-        // Only once the config names the new entry is the old one dropped.
-        if moved_key.is_some() {
-            self.keychain.delete(old)?;
+        // Only once the config names the new entry are the old ones dropped.
+        let mut dropped = Ok(());
+        for account in &moved {
+            if let Err(e) = self.keychain.delete(account) {
+                dropped = dropped.and(Err(e));
+            }
         }
+        journal.clear(old);
+        dropped?;
         Ok(DestinationSummary::new(
             &renamed,
-            key_state(renamed.kind, moved_key.as_ref()),
+            key_state(renamed.kind, main_key.as_ref()),
         ))
     }
 
@@ -466,19 +516,28 @@ impl Keys {
         ))
     }
 
-    /// Removes a destination and its keychain entry. The keychain goes first:
-    /// if it cannot be reached nothing is removed, so no key is orphaned.
+    /// Removes a destination, its keychain entries and its journal. The
+    /// keychain goes first: if it cannot be reached nothing is removed, so
+    /// no key is orphaned.
     pub fn remove(&self, name: &str) -> Result<SavedDestination, KeysError> {
-        self.config.update(|destinations| {
+        let removed = self.config.update(|destinations| -> Result<_, KeysError> {
             let index = index_of(destinations, name)?;
             if destinations[index].kind.needs_secret() {
                 self.keychain.delete(name)?;
-            }
-            if destinations[index].platform.is_some() {
+                // Also without hooks now: an edit may have dropped the platform.
                 self.keychain.delete(&ingest_key_account(name))?;
             }
             Ok(destinations.remove(index))
-        })
+        })?;
+        // A session left open here can no longer be ended by Onair; a new
+        // destination of this name must not end it with its own hooks.
+        self.journal().clear(name);
+        Ok(removed)
+    }
+
+    /// The crash journal of platform sessions, beside the config file.
+    fn journal(&self) -> Journal {
+        Journal::in_config_dir(self.config.dir())
     }
 
     /// Imports the stream settings of an OBS profile (`dir` as for

@@ -191,6 +191,169 @@ fn rename_moves_the_key_and_rm_deletes_it() {
     assert!(f.keys.list().unwrap().is_empty());
 }
 
+/// A keychain whose `set` fails for one account, as a keychain that goes
+/// away halfway through a rename does.
+struct FailsToSet(Arc<MemoryKeychain>, String);
+
+impl Keychain for FailsToSet {
+    fn get(&self, account: &str) -> Result<Option<Secret>, KeychainError> {
+        self.0.get(account)
+    }
+    fn set(&self, account: &str, secret: &Secret) -> Result<(), KeychainError> {
+        if account == self.1 {
+            return Err(KeychainError::Locked("collection is locked".into()));
+        }
+        self.0.set(account, secret)
+    }
+    fn delete(&self, account: &str) -> Result<bool, KeychainError> {
+        self.0.delete(account)
+    }
+}
+
+const INGEST: &str = "ingest_0123456789abcdefIK";
+
+fn journal_of(f: &Fixture) -> Journal {
+    Journal::in_config_dir(f.keys.config().dir())
+}
+
+#[test]
+fn rename_moves_the_ingest_key_and_the_journal_too() {
+    let f = fixture();
+    f.keys
+        .add(new("old", "rtmp://h/app"), Some(Secret::new(KEY)))
+        .unwrap();
+    f.keychain
+        .set(&ingest_key_account("old"), &Secret::new(INGEST))
+        .unwrap();
+    let captures = BTreeMap::from([("session".to_string(), "s_1".to_string())]);
+    journal_of(&f).record("old", &captures).unwrap();
+    // An orphan under the new name (from before this fix) is not inherited.
+    f.keychain
+        .set(
+            &ingest_key_account("new"),
+            &Secret::new("orphan_0123456789ab"),
+        )
+        .unwrap();
+
+    f.keys.rename("old", "new").unwrap();
+    assert!(f.keychain.get("old").unwrap().is_none());
+    assert!(f
+        .keychain
+        .get(&ingest_key_account("old"))
+        .unwrap()
+        .is_none());
+    assert_eq!(f.keychain.get("new").unwrap().unwrap().expose(), KEY);
+    assert_eq!(
+        f.keychain
+            .get(&ingest_key_account("new"))
+            .unwrap()
+            .unwrap()
+            .expose(),
+        INGEST
+    );
+    assert_eq!(journal_of(&f).stale("old"), None);
+    let moved = journal_of(&f).stale("new").unwrap();
+    assert_eq!(
+        (moved.destination.as_str(), moved.captures),
+        ("new", captures)
+    );
+
+    // Without an ingest key of its own, a renamed destination drops the
+    // orphan its new name had.
+    f.keychain
+        .set(
+            &ingest_key_account("newer"),
+            &Secret::new("orphan_0123456789ab"),
+        )
+        .unwrap();
+    f.keychain.delete(&ingest_key_account("new")).unwrap();
+    f.keys.rename("new", "newer").unwrap();
+    assert!(f
+        .keychain
+        .get(&ingest_key_account("newer"))
+        .unwrap()
+        .is_none());
+}
+
+#[test]
+fn a_rename_that_fails_midway_loses_nothing_and_leaves_no_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let keychain = Arc::new(MemoryKeychain::new());
+    let keys = Keys::new(
+        ConfigStore::in_dir(dir.path().join("onair")),
+        Box::new(FailsToSet(Arc::clone(&keychain), ingest_key_account("new"))),
+    );
+    keys.add(new("old", "rtmp://h/app"), Some(Secret::new(KEY)))
+        .unwrap();
+    keychain
+        .set(&ingest_key_account("old"), &Secret::new(INGEST))
+        .unwrap();
+    let journal = Journal::in_config_dir(keys.config().dir());
+    journal.record("old", &BTreeMap::new()).unwrap();
+
+    let err = keys.rename("old", "new").unwrap_err();
+    assert_eq!(err.code(), ErrorCode::KeychainUnavailable);
+    assert_eq!(keys.show("old").unwrap().name, "old");
+    assert_eq!(keychain.get("old").unwrap().unwrap().expose(), KEY);
+    assert_eq!(
+        keychain
+            .get(&ingest_key_account("old"))
+            .unwrap()
+            .unwrap()
+            .expose(),
+        INGEST
+    );
+    assert!(journal.stale("old").is_some());
+    // The main key had been copied already: that copy is gone again.
+    assert!(keychain.get("new").unwrap().is_none());
+    assert_eq!(journal.stale("new"), None);
+}
+
+#[test]
+fn a_new_destination_with_an_ingress_hook_inherits_no_ingest_key() {
+    let f = fixture();
+    f.keychain
+        .set(&ingest_key_account("show"), &Secret::new(INGEST))
+        .unwrap();
+    let hooks: PlatformHooks = serde_json::from_str(
+        r#"{"ingress": {"url": "https://p.example/ingress", "read": {"key": "/key"}}}"#,
+    )
+    .unwrap();
+    f.keys
+        .add(
+            NewDestination {
+                platform: Some(hooks),
+                ..new("show", "rtmp://h/app")
+            },
+            Some(Secret::new(KEY)),
+        )
+        .unwrap();
+    assert!(f
+        .keychain
+        .get(&ingest_key_account("show"))
+        .unwrap()
+        .is_none());
+}
+
+#[test]
+fn rm_deletes_the_ingest_key_and_the_journal() {
+    let f = fixture();
+    f.keys
+        .add(new("gone", "rtmp://h/app"), Some(Secret::new(KEY)))
+        .unwrap();
+    f.keychain
+        .set(&ingest_key_account("gone"), &Secret::new(INGEST))
+        .unwrap();
+    journal_of(&f).record("gone", &BTreeMap::new()).unwrap();
+    f.keys.remove("gone").unwrap();
+    assert!(f
+        .keychain
+        .get(&ingest_key_account("gone"))
+        .unwrap()
+        .is_none());
+    assert_eq!(journal_of(&f).stale("gone"), None);
+}
+
 #[test]
 fn rotate_replaces_the_key() {
     let f = fixture();

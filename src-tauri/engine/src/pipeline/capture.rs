@@ -39,6 +39,27 @@ impl Default for CaptureSpec {
     }
 }
 
+impl CaptureSpec {
+    /// What no source can make, whoever asks: every source divides by the
+    /// frame rate and allocates by the size (the CLI and Settings keep
+    /// narrower ranges of their own; this is the last guard).
+    pub fn check(&self) -> Result<(), OnairError> {
+        if !(1..=120).contains(&self.fps)
+            || !(2..=3840).contains(&self.width)
+            || !(2..=2160).contains(&self.height)
+        {
+            return Err(OnairError::new(
+                ErrorCode::InvalidSettings,
+                format!(
+                    "{}x{} at {} frames a second cannot be captured: use up to 3840x2160 and 1 to 120 frames a second.",
+                    self.width, self.height, self.fps
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 pub struct Capture {
     spec: CaptureSpec,
     clock: MediaClock,
@@ -58,6 +79,7 @@ impl Capture {
         clock: MediaClock,
         events: Arc<dyn EventSink>,
     ) -> Result<Self, OnairError> {
+        spec.check()?;
         let video_source: Box<dyn VideoSource> = match &spec.video {
             VideoChoice::TestPattern => {
                 Box::new(TestPattern::new(spec.width, spec.height, spec.fps, clock))
@@ -269,4 +291,37 @@ fn spawn_audio(
             out.close();
         })
         .expect("spawn audio capture thread")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spec_no_source_can_make_is_refused_before_any_thread_starts() {
+        let events: Arc<dyn EventSink> = Arc::new(|_: Event| {});
+        let base = CaptureSpec {
+            audio: AudioChoice::None,
+            ..CaptureSpec::default()
+        };
+        for spec in [
+            CaptureSpec {
+                fps: 0,
+                ..base.clone()
+            },
+            CaptureSpec {
+                width: 0,
+                ..base.clone()
+            },
+            CaptureSpec {
+                height: 100_000,
+                ..base.clone()
+            },
+        ] {
+            let err = Capture::open(spec, MediaClock::start(), events.clone())
+                .err()
+                .expect("refused");
+            assert_eq!(err.code, ErrorCode::InvalidSettings, "{}", err.message);
+        }
+    }
 }

@@ -84,7 +84,7 @@ pub fn live_config(
             destination: saved.name.clone(),
             hooks: saved.platform.clone().unwrap_or_default(),
             bearer: secret,
-            journal: Journal::in_dir(stores.config_dir.join("sessions")),
+            journal: Journal::in_config_dir(&stores.config_dir),
             keychain: stores.keychain.clone(),
         });
         return Ok(config);
@@ -141,7 +141,7 @@ fn status_plan(
             ..Default::default()
         },
         bearer: None,
-        journal: Journal::in_dir(stores.config_dir.join("sessions")),
+        journal: Journal::in_config_dir(&stores.config_dir),
         keychain: stores.keychain.clone(),
     }
 }
