@@ -47,7 +47,7 @@ pub fn ingest_key_account(destination: &str) -> String {
 /// Before a platform session is opened: can the media server be reached at
 /// all? (A session opened towards a dead ingest only has to be ended again.)
 pub fn check_reachable(url: &str) -> Result<(), crate::error::OnairError> {
-    use std::net::{TcpStream, ToSocketAddrs};
+    use std::net::TcpStream;
     let shown = crate::redact::redact_url(url);
     let Some((scheme, rest)) = url.split_once("://") else {
         return Ok(());
@@ -62,10 +62,9 @@ pub fn check_reachable(url: &str) -> Result<(), crate::error::OnairError> {
     let has_port = authority
         .rsplit_once(':')
         .is_some_and(|(_, p)| p.chars().all(|c| c.is_ascii_digit()) && !authority.ends_with(']'));
-    let target = if has_port {
-        authority.to_string()
-    } else {
-        format!("{authority}:{default_port}")
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if has_port => (host, port.parse().unwrap_or(default_port)),
+        _ => (authority, default_port),
     };
     let unreachable = |why: String| {
         crate::error::OnairError::new(
@@ -73,10 +72,9 @@ pub fn check_reachable(url: &str) -> Result<(), crate::error::OnairError> {
             format!("Onair could not reach {shown} ({why}), so nothing was started on your platform. Is the server running, and is the URL right?"),
         )
     };
-    let addrs: Vec<_> = target
-        .to_socket_addrs()
-        .map_err(|e| unreachable(e.to_string()))?
-        .collect();
+    // Bounded: a resolver that never answers must not hold Go Live.
+    let addrs = crate::net::resolve::lookup(host, port, crate::net::resolve::LOOKUP_TIMEOUT)
+        .map_err(|e| unreachable(e.to_string()))?;
     let mut last = String::from("no address");
     for addr in addrs {
         match TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(3)) {
