@@ -56,6 +56,7 @@ impl PlatformSide {
     ) -> Result<Obtained, OnairError> {
         let hooks = &plan.hooks;
         check_templates(hooks, plan)?;
+        crate::platform::client::check_secret_transport(hooks, &plan.destination)?;
         let url_from_platform = [&hooks.token, &hooks.ingress]
             .into_iter()
             .flatten()
