@@ -71,7 +71,7 @@ pub fn check_secret_destination(url: &str, allowed: &[String]) -> Result<(), Ref
         .unwrap_or_default()
         .trim_matches(['[', ']'])
         .to_ascii_lowercase();
-    if !host.is_empty() && allowed.iter().any(|a| *a == host) {
+    if !host.is_empty() && allowed.contains(&host) {
         return Ok(());
     }
     Err(Refusal::Cleartext {
