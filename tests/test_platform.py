@@ -371,3 +371,15 @@ def test_saving_a_cleartext_token_url_is_refused(k):
                  "http://127.0.0.1:9/t", stdin="plat_bearer_000000000001\n")
     assert ok.returncode == 0, ok.describe()
 
+
+def test_a_platform_naming_a_cleartext_server_gets_no_token_sent_there(k, tmp_path, platform, livekit):
+    add(k, tmp_path, "events", livekit.url, events_hooks(platform.url), platform.bearer)
+    platform.answered_livekit_url = "ws://lk.example.invalid:7880"
+    run = k.onair("live", "events", "--json", "--duration", "5")
+    assert run.returncode == 1, run.describe()
+    assert run.error["code"] == "platform_error", run.error
+    assert "ws://lk.example.invalid:7880" in run.error["message"] and "use wss://" in run.error["message"], run.error
+    # The session the platform opened is ended, once.
+    assert platform.calls("events.start") == 1 and platform.calls("events.end") == 1
+    assert not journal(k, "events").exists()
+

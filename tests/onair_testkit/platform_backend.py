@@ -210,6 +210,9 @@ class PlatformBackend:
         self._requests: dict[str, list[Request]] = {}
         self._failures: dict[str, deque[int]] = {}
         self._tricks: dict[str, deque[_Answer]] = {}
+        #: The LiveKit URL token answers name, when not the real server's
+        #: (a platform handing out a URL Onair must refuse).
+        self.answered_livekit_url: Optional[str] = None
         self._events: dict[str, _Event] = {}
         self._rooms: dict[str, _Room] = {}
         self._stream_key: Optional[str] = None
@@ -497,7 +500,7 @@ class PlatformBackend:
             token = self._token(f"broadcaster-{id}", room, can_publish=True)
         else:
             token = self._token(f"viewer-{id}-{token_source.token_hex(3)}", room, can_publish=False)
-        return _Answer(200, {"token": token, "url": self.livekit.url})
+        return _Answer(200, {"token": token, "url": self.answered_livekit_url or self.livekit.url})
 
     def _events_status(self, request: Request, id: str) -> _Answer:
         with self._lock:

@@ -42,6 +42,17 @@ pub fn secret_may_go_to(url: &str) -> Result<(), Refusal> {
     check_secret_destination(url, &cleartext_hosts(&allowed))
 }
 
+/// A server URL a platform answered, that the session will send a token to
+/// (a LiveKit or WHIP URL from a hook or a token endpoint).
+pub fn answered_url_may_carry_secret(url: &str, who: &str) -> Result<(), crate::error::OnairError> {
+    secret_may_go_to(url).map_err(|e| {
+        crate::error::OnairError::new(
+            crate::error::ErrorCode::PlatformError,
+            format!("{who} named a server Onair will not send the token to: {e}. The platform must hand out an encrypted (wss:// or https://) URL."),
+        )
+    })
+}
+
 /// The opt-in list as written in the environment variable.
 pub fn cleartext_hosts(value: &str) -> Vec<String> {
     value

@@ -84,3 +84,21 @@ pub fn check_reachable(url: &str) -> Result<(), crate::error::OnairError> {
     }
     Err(unreachable(last))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reachability_takes_addresses_names_and_ports() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        check_reachable(&format!("rtmp://127.0.0.1:{port}/app")).unwrap();
+        check_reachable(&format!("ws://localhost:{port}")).unwrap();
+        drop(listener);
+        let e = check_reachable(&format!("http://127.0.0.1:{port}/whip")).unwrap_err();
+        assert_eq!(e.code, crate::error::ErrorCode::Unreachable);
+        let e = check_reachable("rtmp://no-such-host.invalid/app").unwrap_err();
+        assert!(e.message.contains("does not resolve"), "{e}");
+    }
+}

@@ -120,6 +120,11 @@ impl PlatformSide {
         }
         self.flow = Some(flow);
         let mut obtained = outcome?;
+        // The token will go to the server the platform named (RTMP ingest
+        // URLs carry their key in clear by design and are not checked).
+        if let (Some(url), Some(_)) = (&obtained.url, &obtained.token) {
+            crate::net::policy::answered_url_may_carry_secret(url, "Your platform's answer")?;
+        }
         match &obtained.key {
             // Asked for once: the next Go Live uses the same key.
             Some(fresh) => plan.keychain.set(&account, fresh).map_err(keychain_error)?,
