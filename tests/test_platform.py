@@ -17,6 +17,7 @@ import pytest
 
 from onair_testkit import onair
 from onair_testkit.keyring import KeyringEnv, missing_tools
+from onair_testkit.platform_backend import Witness
 
 pytestmark = pytest.mark.skipif(bool(missing_tools()), reason=f"missing {missing_tools()}")
 
@@ -330,3 +331,115 @@ def test_stop_during_a_stalled_start_hook_acts_within_a_second(k, tmp_path, plat
     time.sleep(0.5)
     assert platform.calls("events.end") == 1, "the end hook runs once: start may have opened a session"
     assert livekit.rooms() == [], "nothing was published"
+
+
+def key_header_hooks(base: str) -> dict:
+    """The event platform with the secret in a custom header and in the body,
+    which reqwest's own redirect handling would have carried along."""
+    hooks = events_hooks(base)
+    hooks["start"]["headers"] = {"X-Api-Key": "{secret}", **auth()}
+    hooks["start"]["body"] = {"apiKey": "{secret}"}
+    return hooks
+
+
+def test_a_redirect_to_another_host_carries_no_secret_there(k, tmp_path, platform, livekit):
+    add(k, tmp_path, "events", livekit.url, key_header_hooks(platform.url), platform.bearer)
+    with Witness("127.0.0.2") as elsewhere:
+        target = elsewhere.url + "/collect"
+        platform.redirect_next("events.start", target, 307)
+        started = time.monotonic()
+        run = k.onair("live", "events", "--json", "--duration", "5")
+        took = time.monotonic() - started
+        time.sleep(0.3)
+        assert elsewhere.connections == 0 and elsewhere.received == b"", "the redirect target was contacted"
+    assert run.returncode == 1, run.describe()
+    assert run.error["code"] == "platform_error", run.error
+    assert "HTTP 307" in run.error["message"] and target in run.error["message"], run.error
+    # The platform got its one call (with the key, as configured); not retried.
+    assert platform.statuses("events.start") == [307]
+    assert platform.requests("events.start")[0].headers["x-api-key"] == platform.bearer
+    assert platform.calls("events.end") == 0 and livekit.rooms() == []
+    assert took < 15, run.describe()
+
+
+def _maxrss_kib(stderr: str) -> int:
+    for line in stderr.splitlines():
+        if line.startswith("onair-maxrss-kib="):
+            return int(line.split("=", 1)[1])
+    raise AssertionError(f"no maxrss line in {stderr[-500:]!r}")
+
+
+def test_an_oversized_answer_is_a_clear_error_without_reading_it_whole(k, tmp_path, platform, livekit):
+    add(k, tmp_path, "events", livekit.url, events_hooks(platform.url), platform.bearer)
+    size = 512 << 20
+    platform.oversize_next("events.start", size)
+    run = onair.run(["live", "events", "--json", "--duration", "5"], env=k.env, timeout=60,
+                    wrap=["/usr/bin/time", "-f", "onair-maxrss-kib=%M"])
+    peak = _maxrss_kib(run.stderr)
+    print(f"peak RSS with a {size >> 20} MiB answer: {peak} KiB")
+    assert run.returncode == 1, run.describe()
+    assert run.error["code"] == "platform_error", run.error
+    assert "larger than 1 MiB" in run.error["message"], run.error
+    # Onair's own footprint here is about 30 MiB (1.1 GiB when the body was
+    # read whole, before the cap).
+    assert peak < 100 * 1024, f"peak RSS {peak} KiB"
+    assert platform.statuses("events.start") == [200], "not asked again"
+
+
+def _local_non_loopback_ipv4() -> str | None:
+    import subprocess
+
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"],
+                         capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        address = line.split()[3].split("/")[0]
+        if not address.startswith("127."):
+            return address
+    return None
+
+
+def test_a_cleartext_token_url_is_refused_before_any_connection(k, livekit):
+    # A name that cannot be looked up: the refusal must come first, named.
+    bearer = "plat_cleartext_" + "x" * 16
+    started = time.monotonic()
+    run = k.onair("live", livekit.url, "--token-url", "http://token.example.invalid/t",
+                  "--key-stdin", "--json", "--duration", "3", stdin=bearer + "\n")
+    assert time.monotonic() - started < 10, run.describe()
+    assert run.returncode == 1, run.describe()
+    assert run.error["code"] == "invalid_destination", run.error
+    assert "http://token.example.invalid/t" in run.error["message"], run.error
+    assert "use https://" in run.error["message"], run.error
+    assert livekit.rooms() == []
+    # And a real listener on this machine's own non-loopback address hears nothing.
+    address = _local_non_loopback_ipv4()
+    if address is None:
+        return
+    with Witness(address) as listener:
+        run = k.onair("live", livekit.url, "--token-url", listener.url + "/t",
+                      "--key-stdin", "--json", "--duration", "3", stdin=bearer + "\n")
+        time.sleep(0.3)
+        assert listener.connections == 0, "the token endpoint was contacted in clear"
+    assert run.error["code"] == "invalid_destination", run.error
+
+
+def test_saving_a_cleartext_token_url_is_refused(k):
+    run = k.onair("keys", "add", "lk", "--url", "wss://lk.example", "--token-url",
+                  "http://token.example.invalid/t", stdin="plat_bearer_000000000001\n")
+    assert run.returncode == 2, run.describe()
+    assert "use https://" in run.stderr, run.describe()
+    ok = k.onair("keys", "add", "local", "--url", "ws://127.0.0.1:7880", "--token-url",
+                 "http://127.0.0.1:9/t", stdin="plat_bearer_000000000001\n")
+    assert ok.returncode == 0, ok.describe()
+
+
+def test_a_platform_naming_a_cleartext_server_gets_no_token_sent_there(k, tmp_path, platform, livekit):
+    add(k, tmp_path, "events", livekit.url, events_hooks(platform.url), platform.bearer)
+    platform.answered_livekit_url = "ws://lk.example.invalid:7880"
+    run = k.onair("live", "events", "--json", "--duration", "5")
+    assert run.returncode == 1, run.describe()
+    assert run.error["code"] == "platform_error", run.error
+    assert "ws://lk.example.invalid:7880" in run.error["message"] and "use wss://" in run.error["message"], run.error
+    # The session the platform opened is ended, once.
+    assert platform.calls("events.start") == 1 and platform.calls("events.end") == 1
+    assert not journal(k, "events").exists()
+

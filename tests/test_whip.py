@@ -85,6 +85,17 @@ def test_an_unknown_endpoint_is_invalid_destination(janus: JanusWhip):
     assert run.error["code"] == "invalid_destination", run.describe()
 
 
+def test_a_cleartext_endpoint_on_another_host_gets_no_token(janus: JanusWhip):
+    # Without the test bed's opt-in, plain http to 10.77.0.1 is not this
+    # computer: the bearer is refused before anything is sent.
+    run = onair.run(["live", janus.url, "--key-stdin", "--json", "--duration", "5"],
+                    stdin=janus.token + "\n", wrap=["ip", "netns", "exec", janus.publisher_netns], timeout=30)
+    assert run.returncode == 1, run.describe()
+    assert run.error["code"] == "invalid_destination", run.describe()
+    assert janus.url in run.error["message"] and "use https://" in run.error["message"], run.error
+    assert janus.publishes() == [], "the WHIP server got no offer"
+
+
 def test_a_refused_connection_is_unreachable(janus: JanusWhip):
     janus.kill(whip_server=True)
     run = onair.run(["live", janus.url, "--key-stdin", "--json", "--duration", "5"],

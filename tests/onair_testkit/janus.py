@@ -385,8 +385,11 @@ class JanusWhip:
     @property
     def netns_prefix(self) -> list[str]:
         """What runs a command in the publisher's namespace, for ``wrap=``
-        of onair.run and onair.Session."""
-        return ["ip", "netns", "exec", self.publisher_netns]
+        of onair.run and onair.Session. The WHIP server is plain http on a
+        private address, so Onair is told to accept sending the bearer there
+        in clear (ONAIR_CLEARTEXT_HOSTS); without it only loopback or TLS
+        would do."""
+        return ["ip", "netns", "exec", self.publisher_netns, "env", f"ONAIR_CLEARTEXT_HOSTS={SERVER_IP}"]
 
     def wrap(self, cmd: Sequence[str]) -> list[str]:
         """``cmd`` run inside the publisher's namespace, environment unchanged."""

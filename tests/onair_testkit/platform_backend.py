@@ -42,6 +42,12 @@ the backend first, then nginx, then tell the backend where nginx listens
 While the backend is ``down()``, nginx's ``on_publish`` cannot reach it and
 nginx refuses every publish to application ``platform``.
 
+A hostile or broken platform: ``redirect_next`` answers a route with a
+redirect (307 by default) to a URL of the test's choosing, e.g. a
+``Witness`` on another loopback address that records whether anything
+arrived there; ``oversize_next`` answers 200 with an endless body (no
+Content-Length) of the given size.
+
 Route names (for ``calls``, ``fail_next``, ``requests``): ``events.start``,
 ``events.token``, ``events.status``, ``events.end``, ``ingress.ingress``,
 ``ingress.status``, ``rooms.start``, ``rooms.end``, ``rooms.status``,
@@ -148,6 +154,8 @@ class _Answer:
     status: int
     payload: dict
     headers: dict[str, str] = field(default_factory=dict)
+    #: Instead of the payload: this many bytes of filler, without a length.
+    stream: int = 0
 
 
 def _error(status: int, message: str, **extra: Any) -> _Answer:
@@ -202,6 +210,10 @@ class PlatformBackend:
         self._requests: dict[str, list[Request]] = {}
         self._failures: dict[str, deque[int]] = {}
         self._scripted: dict[str, deque[tuple[float, Optional[int], Optional[dict]]]] = {}
+        self._tricks: dict[str, deque[_Answer]] = {}
+        #: The LiveKit URL token answers name, when not the real server's
+        #: (a platform handing out a URL Onair must refuse).
+        self.answered_livekit_url: Optional[str] = None
         self._events: dict[str, _Event] = {}
         self._rooms: dict[str, _Room] = {}
         self._stream_key: Optional[str] = None
@@ -296,6 +308,24 @@ class PlatformBackend:
         self._check_route(route)
         with self._lock:
             self._scripted.setdefault(route, deque()).append((delay, status, body))
+
+    def redirect_next(self, route: str, location: str, status: int = 307, times: int = 1) -> None:
+        """The next ``times`` calls of ``route`` answer ``status`` with
+        ``Location: location``, before any other check."""
+        self._check_route(route)
+        if not 300 <= status <= 399:
+            raise ValueError(f"{status} is not a redirect")
+        answer = _Answer(status, {"moved": location}, {"Location": location})
+        with self._lock:
+            self._tricks.setdefault(route, deque()).extend([answer] * times)
+
+    def oversize_next(self, route: str, size: int, times: int = 1) -> None:
+        """The next ``times`` calls of ``route`` answer 200 with ``size``
+        bytes of JSON whitespace and no Content-Length, before any other check."""
+        self._check_route(route)
+        answer = _Answer(200, {}, stream=size)
+        with self._lock:
+            self._tricks.setdefault(route, deque()).extend([answer] * times)
 
     def calls(self, route: str) -> int:
         """How many requests ``route`` answered (errors included)."""
@@ -403,10 +433,14 @@ class PlatformBackend:
         if route == UNKNOWN:
             return _error(404, f"no route for {request.method} {urllib.parse.urlsplit(request.path).path}")
         with self._lock:
+            tricks = self._tricks.get(route)
+            trick = tricks.popleft() if tricks else None
             queued = self._failures.get(route)
-            injected = queued.popleft() if queued else None
+            injected = queued.popleft() if queued and trick is None else None
             scripted = self._scripted.get(route)
-            script = scripted.popleft() if scripted else None
+            script = scripted.popleft() if scripted and trick is None else None
+        if trick is not None:
+            return trick
         if injected is not None:
             return _error(injected, _phrase(injected), injected=True)
         if script is not None:
@@ -483,7 +517,7 @@ class PlatformBackend:
             token = self._token(f"broadcaster-{id}", room, can_publish=True)
         else:
             token = self._token(f"viewer-{id}-{token_source.token_hex(3)}", room, can_publish=False)
-        return _Answer(200, {"token": token, "url": self.livekit.url})
+        return _Answer(200, {"token": token, "url": self.answered_livekit_url or self.livekit.url})
 
     def _events_status(self, request: Request, id: str) -> _Answer:
         with self._lock:
@@ -610,6 +644,9 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(min(length, MAX_BODY)) if length > 0 else b""
 
     def send_json(self, answer: _Answer) -> None:
+        if answer.stream:
+            self._send_stream(answer)
+            return
         data = json.dumps(answer.payload).encode()
         self.send_response(answer.status)
         self.send_header("Content-Type", "application/json")
@@ -619,5 +656,76 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _send_stream(self, answer: _Answer) -> None:
+        """Filler until ``answer.stream`` bytes are out or the client hangs up;
+        the end of the body is the end of the connection (HTTP/1.0)."""
+        self.send_response(answer.status)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        block = b" " * 65536
+        left = answer.stream
+        try:
+            while left > 0:
+                self.wfile.write(block[: min(left, len(block))])
+                left -= min(left, len(block))
+        except OSError:
+            pass  # the client stopped reading: what a capped reader does
+        self.close_connection = True
+
     def log_message(self, format: str, *args) -> None:
         pass  # the backend's call log records every request
+
+
+class Witness:
+    """A listener that only records: on another loopback address (by
+    default 127.0.0.2), where a redirect points, to show that nothing (no
+    connection, no secret) arrived there. ``url`` once started."""
+
+    def __init__(self, host: str = "127.0.0.2"):
+        import socket
+
+        self.host = host
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, 0))
+        self._sock.listen(16)
+        self._sock.settimeout(0.1)
+        self.port = self._sock.getsockname()[1]
+        self.connections = 0
+        self.received = b""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"witness-{self.port}", daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _run(self) -> None:
+        import socket
+
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            conn.settimeout(1)
+            try:
+                self.received += conn.recv(65536)
+            except OSError:
+                pass
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self._sock.close()
+
+    def __enter__(self) -> "Witness":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -88,7 +88,11 @@ class Uplink:
 
     @property
     def netns_prefix(self) -> list[str]:
-        return ["ip", "netns", "exec", self.netns]
+        """What runs Onair in the publisher's namespace. The server across
+        the link is plain ws:// on a private address, so Onair is told to
+        accept sending the token there in clear (ONAIR_CLEARTEXT_HOSTS);
+        without it only loopback or TLS would do."""
+        return ["ip", "netns", "exec", self.netns, "env", f"ONAIR_CLEARTEXT_HOSTS={self.host_ip}"]
 
     def cap(self, kbit: int) -> None:
         """At most ``kbit`` kbit/s leave the publisher; a 200 ms queue, then drops."""

@@ -11,6 +11,7 @@ pub mod flv;
 pub mod keys;
 pub mod livekit;
 pub mod media;
+pub mod net;
 pub mod peer;
 pub mod pipeline;
 pub mod platform;

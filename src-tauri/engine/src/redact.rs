@@ -1,6 +1,8 @@
 //! URLs as they may be shown: an RTMP stream key path segment, credentials
 //! (userinfo) and secret-bearing query parameters are masked. Every URL that
 //! reaches a log line, an error or `--json` goes through `redact_url`.
+//! WHIP messages also mask path segments that look like keys
+//! (`redact_key_segments`): some services put the stream key in the path.
 
 const MASK: &str = "••••";
 
@@ -81,6 +83,33 @@ fn redact_rtmp_path(path: &str) -> String {
     out
 }
 
+/// A path with every segment that looks like a key masked; the rest (the
+/// service's own words: `/whip`, `/v1/publish`) stays readable.
+pub fn redact_key_segments(path: &str) -> String {
+    path.split('/')
+        .map(|segment| {
+            if looks_like_key(segment) {
+                MASK
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Long, in URL-safe characters, letters mixed with digits: generated
+/// (a stream key, a token), not a word someone chose for a path. Ids of
+/// that shape are masked too; they say little to a creator anyway.
+fn looks_like_key(segment: &str) -> bool {
+    segment.len() >= 20
+        && segment
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.~%=+".contains(c))
+        && segment.chars().any(|c| c.is_ascii_digit())
+        && segment.chars().any(|c| c.is_ascii_alphabetic())
+}
+
 fn redact_query(query: &str, mask_all: bool) -> String {
     query
         .split('&')
@@ -139,5 +168,28 @@ mod tests {
         // Found by the destination_url fuzz target.
         let shown = redact_url("\r\nrtmp://ingest.example/live/sk_live_0123");
         assert!(!shown.contains("sk_live_0123"), "{shown}");
+    }
+
+    #[test]
+    fn key_shaped_path_segments_are_masked() {
+        // Cloudflare-style: the key is a path segment before the endpoint's words.
+        assert_eq!(
+            redact_key_segments("/3f9a1c0b7e2d4a6f8b1c2d3e4f5a6b7c/webRTC/publish"),
+            "/••••/webRTC/publish"
+        );
+        assert_eq!(
+            redact_key_segments("/webrtc/sk_live_0123456789abcdef"),
+            "/webrtc/••••"
+        );
+        // Words and short ids stay readable.
+        for path in [
+            "/whip/endpoint/onair",
+            "/v1/sessions/ses_1/end",
+            "/api/whip/my-show-endpoint-name",
+            "",
+            "/",
+        ] {
+            assert_eq!(redact_key_segments(path), path);
+        }
     }
 }

@@ -322,6 +322,13 @@ impl Keys {
                 url::check_no_credentials(&hook.url)?;
             }
         }
+        check_secret_transport(
+            &new.name,
+            kind,
+            &split.url,
+            new.token_url.as_deref(),
+            new.platform.as_ref(),
+        )?;
         let secret = match (kind.needs_secret(), secret.or(split.key)) {
             (false, _) => None,
             (true, Some(s)) => Some(secret_for(&split.url, s)?),
@@ -470,6 +477,17 @@ impl Keys {
         let edited = self.config.update(|destinations| {
             let index = index_of(destinations, name)?;
             let saved = &mut destinations[index];
+            let new_url = match edit.url != redact_url(&saved.url) {
+                true => url::split_key(&edit.url).url,
+                false => saved.url.clone(),
+            };
+            check_secret_transport(
+                name,
+                saved.kind,
+                &new_url,
+                edit.token_url.as_deref(),
+                saved.platform.as_ref(),
+            )?;
             if edit.url != redact_url(&saved.url) {
                 let split = url::split_key(&edit.url);
                 let kind = url::infer_kind(&split.url)?;
@@ -615,6 +633,39 @@ impl Keys {
             key_state(saved.kind, secret.as_ref()),
         ))
     }
+}
+
+/// A destination whose secret would travel without encryption is refused
+/// when it is saved, not only at Go Live: its LiveKit or WHIP URL (which gets
+/// the token), its token URL (the bearer) and its platform hooks that carry
+/// the secret need TLS, or this computer (local servers keep working).
+/// RTMP is not checked: plain rtmp:// carries its key in clear by design.
+fn check_secret_transport(
+    name: &str,
+    kind: DestinationKind,
+    url: &str,
+    token_url: Option<&str>,
+    platform: Option<&PlatformHooks>,
+) -> Result<(), KeysError> {
+    use crate::net::policy::secret_may_go_to;
+    // A URL of another kind is refused by the caller with its own words.
+    let same_kind = url::infer_kind(url).is_ok_and(|k| k == kind);
+    if same_kind && matches!(kind, DestinationKind::Livekit | DestinationKind::Whip) {
+        secret_may_go_to(url).map_err(|e| {
+            KeysError::Unusable(format!(
+                "Onair would send {name}'s token without encryption: {e}."
+            ))
+        })?;
+    }
+    if let Some(token_url) = token_url {
+        crate::livekit::credentials::check_token_url(token_url)
+            .map_err(|e| KeysError::Unusable(e.message))?;
+    }
+    if let Some(hooks) = platform {
+        crate::platform::client::check_secret_transport(hooks, name)
+            .map_err(|e| KeysError::Unusable(e.message))?;
+    }
+    Ok(())
 }
 
 /// `Keys::resolve` for callers that have not opened anything: ad-hoc URLs

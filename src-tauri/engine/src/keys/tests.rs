@@ -562,3 +562,51 @@ fn edit_changes_endpoints_keeps_the_key_and_refuses_another_kind() {
     assert!(refused.is_usage(), "{refused}");
     assert!(f.keys.edit("nope", DestinationEdit::default()).is_err());
 }
+
+#[test]
+fn a_secret_that_would_travel_in_clear_is_refused_when_saved() {
+    let f = fixture();
+    let key = || Some(Secret::new(KEY));
+    for url in ["ws://lk.example:7880", "http://whip.example/whip"] {
+        let e = f.keys.add(new("clear", url), key()).unwrap_err();
+        assert!(e.is_usage(), "{e}");
+        assert_eq!(e.code(), ErrorCode::InvalidDestination);
+        assert!(
+            e.to_string().contains(url) && e.to_string().contains("://"),
+            "{e}"
+        );
+    }
+    let e = f
+        .keys
+        .add(
+            NewDestination {
+                token_url: Some("http://token.example.invalid/t".into()),
+                ..new("fetch", "wss://lk.example")
+            },
+            key(),
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("use https://"), "{e}");
+    assert!(f.keys.list().unwrap().is_empty(), "nothing was saved");
+    // This computer, TLS, and plain RTMP (clear by the ingests' design) are fine.
+    for (name, url) in [
+        ("local-lk", "ws://127.0.0.1:7880"),
+        ("local-whip", "http://localhost:7080/whip"),
+        ("cloud", "wss://lk.example"),
+        ("twitch", "rtmp://live.twitch.tv/app"),
+    ] {
+        f.keys.add(new(name, url), key()).unwrap();
+    }
+    // Editing cannot sneak it in either.
+    let e = f
+        .keys
+        .edit(
+            "cloud",
+            DestinationEdit {
+                url: "ws://lk.example".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("use wss://"), "{e}");
+}

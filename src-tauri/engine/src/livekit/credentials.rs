@@ -1,6 +1,8 @@
 //! Where a LiveKit token comes from: given as is, minted here for a
 //! self-hosted server whose API secret sits in the keychain, or fetched from
-//! the creator's platform (a token URL with its own bearer secret).
+//! the creator's platform (a token URL with its own bearer secret, sent only
+//! over TLS or to this computer; the answer's server URL follows the same
+//! rule, since the token goes there).
 
 use std::time::Duration;
 
@@ -8,11 +10,14 @@ use serde_json::Value;
 
 use super::token;
 use crate::error::{ErrorCode, OnairError};
+use crate::net::http::{self as net_http, BODY_LIMIT};
+use crate::net::policy;
 use crate::redact::redact_url;
 use crate::secret::Secret;
 
 /// Self-minted tokens last a long show; the server refreshes them anyway.
 const MINTED_TTL: Duration = Duration::from_secs(6 * 3600);
+const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub enum TokenSource {
@@ -72,13 +77,9 @@ async fn fetch(
     url_pointer: Option<&str>,
 ) -> Result<Credentials, OnairError> {
     let shown = redact_url(token_url);
-    let tls = crate::rtmp::transport::tls_config()
-        .map_err(|e| OnairError::new(ErrorCode::Tls, e.to_string()))?;
-    let client = reqwest::Client::builder()
-        .tls_backend_preconfigured((*tls).clone())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| OnairError::internal(format!("an HTTP client: {e}")))?;
+    // Before any lookup or connection: the bearer never leaves in clear.
+    check_token_url(token_url)?;
+    let client = net_http::client(FETCH_TIMEOUT, FETCH_TIMEOUT)?;
     let response = client
         .post(token_url)
         .bearer_auth(bearer.expose())
@@ -93,7 +94,20 @@ async fn fetch(
             )
         })?;
     let status = response.status();
-    let body = response.text().await.unwrap_or_default();
+    if let Some(target) = net_http::redirect_of(&response) {
+        return Err(OnairError::new(
+            ErrorCode::PlatformError,
+            format!("Your platform's token endpoint {shown} answered {} and pointed to {target}. Onair follows no redirect with your key: if the endpoint moved, save its new URL.", status.as_u16()),
+        ));
+    }
+    let body = net_http::read_capped(response, BODY_LIMIT)
+        .await
+        .map_err(|e| {
+            OnairError::new(
+                ErrorCode::PlatformError,
+                format!("Your platform's token endpoint {shown} could not be read: {e}. A token answer is a few hundred bytes; ask your platform."),
+            )
+        })?;
     interpret(
         &shown,
         status.as_u16(),
@@ -102,6 +116,18 @@ async fn fetch(
         token_pointer,
         url_pointer,
     )
+}
+
+/// The token URL may receive the bearer: TLS, or this computer.
+pub fn check_token_url(token_url: &str) -> Result<(), OnairError> {
+    policy::secret_may_go_to(token_url).map_err(|e| {
+        OnairError::new(
+            ErrorCode::InvalidDestination,
+            format!(
+                "Onair will not send your key to the token endpoint: {e}. Change the token URL."
+            ),
+        )
+    })
 }
 
 /// The endpoint's answer as credentials or a sentence; pure, for tests and
@@ -158,6 +184,13 @@ pub fn interpret(
         .and_then(|p| json.pointer(p))
         .and_then(Value::as_str)
         .map(str::to_string);
+    if let Some(url) = &url {
+        // The token will go to that server.
+        policy::answered_url_may_carry_secret(
+            url,
+            &format!("Your platform's token endpoint {shown}"),
+        )?;
+    }
     Ok(Credentials {
         token: Secret::new(token),
         url,
@@ -224,5 +257,45 @@ mod tests {
         .unwrap_err();
         assert!(!e.message.contains("onair-bearer-7f3a"), "{}", e.message);
         assert!(e.message.contains("bad bearer ••••••••3a"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_cleartext_token_url_is_refused_before_any_connection() {
+        let e = check_token_url("http://token.example.invalid/t").unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidDestination);
+        assert!(
+            e.message.contains("http://token.example.invalid/t")
+                && e.message.contains("use https://"),
+            "{e}"
+        );
+        check_token_url("https://token.example/t").unwrap();
+        check_token_url("http://127.0.0.1:8080/t").unwrap();
+        // The fetch itself refuses it first: nothing is looked up or sent
+        // (an .invalid name could not resolve anyway; the error says why).
+        let source = TokenSource::Fetch {
+            token_url: "http://token.example.invalid/t".into(),
+            bearer: bearer(),
+            token_pointer: "/token".into(),
+            url_pointer: None,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let e = runtime.block_on(source.obtain()).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidDestination, "{e}");
+    }
+
+    #[test]
+    fn a_server_url_in_clear_from_the_platform_is_refused() {
+        let body = r#"{"token":"t","url":"ws://lk.example:7880"}"#;
+        let e = interpret("x", 200, body, &bearer(), "/token", Some("/url")).unwrap_err();
+        assert_eq!(e.code, ErrorCode::PlatformError);
+        assert!(
+            e.message.contains("ws://lk.example:7880") && e.message.contains("wss://"),
+            "{e}"
+        );
+        let body = r#"{"token":"t","url":"ws://127.0.0.1:7880"}"#;
+        interpret("x", 200, body, &bearer(), "/token", Some("/url")).unwrap();
     }
 }

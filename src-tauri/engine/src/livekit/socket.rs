@@ -1,18 +1,21 @@
 //! The signal WebSocket: protobuf frames over ws(s)://HOST/rtc, the token in
 //! an Authorization header (never in a URL that could be logged), and a
-//! refusal turned into an error a creator can act on.
+//! refusal turned into an error a creator can act on. The token only goes
+//! over wss (or ws to this computer); messages are capped at a few MiB.
 
 use futures_util::{SinkExt, StreamExt};
 use prost::Message as _;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use livekit_protocol::{SignalRequest, SignalResponse};
 
 use crate::error::{ErrorCode, OnairError};
+use crate::net::policy;
 use crate::redact::redact_url;
 use crate::secret::Secret;
 
@@ -44,11 +47,28 @@ pub fn signal_url(base: &str, mode: &JoinMode) -> String {
     url
 }
 
+/// The largest signal message (and frame) accepted. A join response for a
+/// busy room is tens of KiB; anything near this is not LiveKit talking.
+pub const MAX_MESSAGE: usize = 4 << 20;
+
+fn limits() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(MAX_MESSAGE))
+        .max_frame_size(Some(MAX_MESSAGE))
+}
+
 /// How long opening the signal connection (TCP, TLS, WebSocket) may take.
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(8);
 
 impl SignalSocket {
     pub async fn connect(base: &str, token: &Secret, mode: &JoinMode) -> Result<Self, OnairError> {
+        // Before any lookup or connection: the token never goes in clear.
+        policy::secret_may_go_to(base).map_err(|e| {
+            OnairError::new(
+                ErrorCode::InvalidDestination,
+                format!("Onair will not send the LiveKit token to that server: {e}."),
+            )
+        })?;
         let url = signal_url(base, mode);
         let mut request = url.as_str().into_client_request().map_err(|_| {
             OnairError::new(
@@ -71,7 +91,14 @@ impl SignalSocket {
         request.headers_mut().insert("Authorization", bearer);
         // A link that drops packets without an error (no route, a firewall)
         // would otherwise hang here until the kernel gives up on TCP, minutes.
-        match tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(request)).await {
+        let tls = crate::net::tls::client_config()?;
+        let opening = tokio_tungstenite::connect_async_tls_with_config(
+            request,
+            Some(limits()),
+            true,
+            Some(Connector::Rustls(tls)),
+        );
+        match tokio::time::timeout(CONNECT_TIMEOUT, opening).await {
             Ok(Ok((ws, _))) => Ok(SignalSocket { ws }),
             Ok(Err(e)) => Err(refusal(base, e)),
             Err(_) => Err(OnairError::new(
@@ -121,6 +148,15 @@ impl SignalSocket {
 }
 
 fn lost(e: &tungstenite::Error) -> OnairError {
+    if let tungstenite::Error::Capacity(too_big) = e {
+        return OnairError::new(
+            ErrorCode::PlatformError,
+            format!(
+                "The LiveKit server sent more than Onair accepts in one message ({too_big}; the limit is {} MiB), so the connection was closed.",
+                MAX_MESSAGE >> 20
+            ),
+        );
+    }
     OnairError::new(
         ErrorCode::Unreachable,
         format!("The connection to the LiveKit server was lost ({e})."),
@@ -190,5 +226,49 @@ mod tests {
             },
         );
         assert!(resume.ends_with("&reconnect=1&sid=PA_x"));
+    }
+
+    #[test]
+    fn a_token_is_not_sent_to_a_cleartext_server() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let e = runtime
+            .block_on(SignalSocket::connect(
+                "ws://lk.example.invalid:7880",
+                &Secret::new("t"),
+                &JoinMode::Join,
+            ))
+            .err()
+            .unwrap();
+        assert_eq!(e.code, ErrorCode::InvalidDestination);
+        assert!(e.message.contains("use wss://"), "{e}");
+    }
+
+    #[test]
+    fn an_oversized_message_is_a_clear_error() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base = format!("ws://{}", listener.local_addr().unwrap());
+            let server = tokio::spawn(async move {
+                let (tcp, _) = listener.accept().await.unwrap();
+                let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+                let _ = ws.send(Message::binary(vec![0u8; MAX_MESSAGE + 1])).await;
+                let _ = ws.next().await;
+            });
+            let mut socket = SignalSocket::connect(&base, &Secret::new("t"), &JoinMode::Join)
+                .await
+                .unwrap();
+            let e = socket.next().await.unwrap().unwrap_err();
+            assert_eq!(e.code, ErrorCode::PlatformError);
+            assert!(e.message.contains("4 MiB"), "{e}");
+            drop(socket);
+            let _ = server.await;
+        });
     }
 }

@@ -1,7 +1,9 @@
 //! Calls a platform hook over HTTP: network errors and 5xx are tried again
 //! with backoff (a platform restarting for a second should not cost a Go
 //! Live); 4xx are answers and are not. Blocking, for the session thread and
-//! the status poller, on a small runtime of its own.
+//! the status poller, on a small runtime of its own. A hook that carries the
+//! secret goes only over TLS or to this computer (`net::policy`); no
+//! redirect is followed and no answer is read past `net::http::BODY_LIMIT`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -11,10 +13,13 @@ use reqwest::Method;
 use serde_json::Value;
 
 use super::flow::CallFailure;
-use super::hooks::{Context, Hook, Request};
+use super::hooks::{Context, Hook, PlatformHooks, Request, SECRET_VAR};
 use crate::cancel::Cancel;
-use crate::error::OnairError;
+use crate::error::{ErrorCode, OnairError};
+use crate::net::http::{self as net_http, BODY_LIMIT};
+use crate::net::policy;
 use crate::redact::redact_url;
+use crate::secret::Secret;
 
 /// Waits between tries after a network error or a 5xx.
 const RETRY_DELAYS: [Duration; 3] = [
@@ -36,13 +41,7 @@ pub struct HookClient {
 
 impl HookClient {
     pub fn new() -> Result<HookClient, OnairError> {
-        let tls = crate::rtmp::transport::tls_config()
-            .map_err(|e| OnairError::new(crate::error::ErrorCode::Tls, e.to_string()))?;
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured((*tls).clone())
-            .timeout(REQUEST_TIMEOUT)
-            .build()
-            .map_err(|e| OnairError::internal(format!("an HTTP client: {e}")))?;
+        let http = net_http::client(REQUEST_TIMEOUT, REQUEST_TIMEOUT)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -73,6 +72,14 @@ impl HookClient {
             status: None,
             detail: format!("the destination's hook is malformed: {e}"),
         })?;
+        // The last guard (the preflight, `check_secret_transport`, names the
+        // fix earlier): a rendered URL is checked before anything is sent.
+        if uses_secret(hook) {
+            policy::secret_may_go_to(&request.url).map_err(|e| CallFailure {
+                status: None,
+                detail: format!("Onair will not send your platform token there: {e}"),
+            })?;
+        }
         let answer = self.send_with_retries(&request, ctx)?;
         hook.read(&answer).map_err(|e| CallFailure {
             status: Some(200),
@@ -137,9 +144,101 @@ impl HookClient {
             detail: format!("{shown}: {}", network_reason(&e)),
         })?;
         let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
+        if let Some(target) = net_http::redirect_of(&response) {
+            return Err(CallFailure {
+                status: Some(status),
+                detail: format!("{shown} redirected to {target}; Onair follows no redirect with your token. If the platform moved, change the hook's URL"),
+            });
+        }
+        let text = net_http::read_capped(response, BODY_LIMIT)
+            .await
+            .map_err(|e| CallFailure {
+                status: Some(status),
+                detail: format!("{shown}: {e}"),
+            })?;
         interpret_answer(status, &text, &shown, ctx)
     }
+}
+
+/// Whether the hook's headers or body name `{secret}`.
+pub fn uses_secret(hook: &Hook) -> bool {
+    fn names_secret(value: &Value) -> bool {
+        match value {
+            Value::String(s) => s.contains(&format!("{{{SECRET_VAR}}}")),
+            Value::Array(items) => items.iter().any(names_secret),
+            Value::Object(fields) => fields.values().any(names_secret),
+            _ => false,
+        }
+    }
+    hook.headers
+        .values()
+        .any(|v| v.contains(&format!("{{{SECRET_VAR}}}")))
+        || hook.body.as_ref().is_some_and(names_secret)
+}
+
+/// Before any call (at Go Live and when a destination is saved): every hook
+/// that carries the secret goes to a URL allowed to receive it, and its
+/// server does not come from a platform's answer (an answer could otherwise
+/// send the token anywhere).
+pub fn check_secret_transport(hooks: &PlatformHooks, destination: &str) -> Result<(), OnairError> {
+    let answers: Vec<&String> = [
+        &hooks.start,
+        &hooks.token,
+        &hooks.ingress,
+        &hooks.status,
+        &hooks.end,
+    ]
+    .into_iter()
+    .flatten()
+    .flat_map(|h| h.read.keys())
+    .collect();
+    let probe = |fill: &str| {
+        let mut vars = hooks.vars.clone();
+        for name in &answers {
+            vars.insert((*name).clone(), fill.into());
+        }
+        Context {
+            vars,
+            secret: Some(Secret::new("probe")),
+        }
+    };
+    let (a, b) = (probe("onair-probe-a"), probe("onair-probe-b"));
+    let refuse = |why: String| {
+        OnairError::new(
+            ErrorCode::InvalidDestination,
+            format!("{destination}'s platform hooks would send your platform token where it is not safe: {why}. Fix the hooks file and add the destination again."),
+        )
+    };
+    let hooks = [
+        &hooks.start,
+        &hooks.token,
+        &hooks.ingress,
+        &hooks.status,
+        &hooks.end,
+    ];
+    for hook in hooks.into_iter().flatten().filter(|h| uses_secret(h)) {
+        // A hook that cannot be filled in is reported by the template check.
+        let (Ok(one), Ok(other)) = (hook.render(&a), hook.render(&b)) else {
+            continue;
+        };
+        policy::secret_may_go_to(&one.url).map_err(|e| refuse(e.to_string()))?;
+        let origin = |url: &str| {
+            reqwest::Url::parse(url).ok().map(|u| {
+                (
+                    u.scheme().to_string(),
+                    u.host_str().map(str::to_string),
+                    u.port_or_known_default(),
+                )
+            })
+        };
+        if origin(&one.url) != origin(&other.url) {
+            return Err(refuse(format!(
+                "the server of {} comes from a platform's answer; write the host into the URL",
+                redact_url(&hook.url)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A hook's HTTP answer as JSON, or the failure a creator sees (the
@@ -229,5 +328,113 @@ mod tests {
         // The secret straddling the cut is masked whole, not half shown.
         let straddling = format!("{}tok-123", "x".repeat(DETAIL_CHARS - 3));
         assert!(!platform_words(None, &straddling, &ctx).contains("tok"));
+    }
+
+    fn hook(value: Value) -> Hook {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn hooks(value: Value) -> PlatformHooks {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn a_hook_uses_the_secret_in_a_header_or_anywhere_in_its_body() {
+        assert!(uses_secret(&hook(
+            json!({"url": "http://p", "headers": {"X-Api-Key": "{secret}"}})
+        )));
+        assert!(uses_secret(&hook(
+            json!({"url": "http://p", "body": {"a": ["x", {"k": "Bearer {secret}"}]}})
+        )));
+        assert!(!uses_secret(&hook(
+            json!({"url": "http://p/{id}", "body": {"id": "{id}"}})
+        )));
+    }
+
+    #[test]
+    fn hooks_carrying_the_secret_need_tls_or_this_computer() {
+        let ok = hooks(json!({
+            "start": {"url": "https://api.example/start", "headers": {"Authorization": "Bearer {secret}"}, "read": {"sid": "/id"}},
+            "end": {"url": "https://api.example/end/{sid}", "headers": {"Authorization": "Bearer {secret}"}},
+            "status": {"url": "http://status.example/{sid}"},
+        }));
+        check_secret_transport(&ok, "show").unwrap();
+        let local = hooks(
+            json!({"start": {"url": "http://127.0.0.1:9/s", "headers": {"X-Api-Key": "{secret}"}}}),
+        );
+        check_secret_transport(&local, "show").unwrap();
+
+        let cleartext = hooks(
+            json!({"token": {"url": "http://api.example/token", "body": {"key": "{secret}"}}}),
+        );
+        let e = check_secret_transport(&cleartext, "show").unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidDestination);
+        assert!(
+            e.message.contains("http://api.example/token") && e.message.contains("use https://"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_answer_may_not_choose_where_the_secret_goes() {
+        let moved = hooks(json!({
+            "start": {"url": "https://api.example/start", "read": {"base": "/next"}},
+            "end": {"url": "https://{base}/end", "headers": {"X-Api-Key": "{secret}"}},
+        }));
+        let e = check_secret_transport(&moved, "show").unwrap_err();
+        assert!(e.message.contains("comes from a platform's answer"), "{e}");
+        // The creator's own vars are fine: they are not an answer.
+        let own = hooks(json!({
+            "vars": {"host": "api.example"},
+            "end": {"url": "https://{host}/end", "headers": {"X-Api-Key": "{secret}"}},
+        }));
+        check_secret_transport(&own, "show").unwrap();
+    }
+
+    #[test]
+    fn a_redirect_to_another_host_gets_nothing_and_is_named() {
+        use std::io::{Read, Write};
+        use std::net::TcpListener;
+        // The host the platform points to; it must never see a connection.
+        let elsewhere = TcpListener::bind("127.0.0.2:0").unwrap();
+        elsewhere.set_nonblocking(true).unwrap();
+        let target = format!("http://{}/steal", elsewhere.local_addr().unwrap());
+        let platform = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/start", platform.local_addr().unwrap());
+        let answer = format!(
+            "HTTP/1.1 307 Temporary Redirect\r\nLocation: {target}\r\nContent-Length: 0\r\n\r\n"
+        );
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = platform.accept().unwrap();
+            let mut request = vec![0u8; 8192];
+            let n = conn.read(&mut request).unwrap();
+            conn.write_all(answer.as_bytes()).unwrap();
+            String::from_utf8_lossy(&request[..n]).into_owned()
+        });
+        let hook = hook(json!({
+            "url": url, "headers": {"X-Api-Key": "{secret}"}, "body": {"key": "{secret}"}
+        }));
+        let ctx = Context {
+            secret: Some(Secret::new("onair-redirect-secret")),
+            ..Context::default()
+        };
+        let failure = HookClient::new()
+            .unwrap()
+            .without_retries()
+            .call(&hook, &ctx)
+            .unwrap_err();
+        let seen = server.join().unwrap();
+        assert!(
+            seen.contains("onair-redirect-secret"),
+            "the platform itself got the call"
+        );
+        assert_eq!(failure.status, Some(307));
+        assert!(failure.detail.contains(&target), "{}", failure.detail);
+        assert!(!failure.detail.contains("onair-redirect-secret"));
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(
+            elsewhere.accept().is_err(),
+            "the redirect target received a connection"
+        );
     }
 }

@@ -84,7 +84,7 @@ impl std::fmt::Debug for KeptIngest {
 /// Before a platform session is opened: can the media server be reached at
 /// all? (A session opened towards a dead ingest only has to be ended again.)
 pub fn check_reachable(url: &str) -> Result<(), crate::error::OnairError> {
-    use std::net::{TcpStream, ToSocketAddrs};
+    use std::net::TcpStream;
     let shown = crate::redact::redact_url(url);
     let Some((scheme, rest)) = url.split_once("://") else {
         return Ok(());
@@ -99,10 +99,9 @@ pub fn check_reachable(url: &str) -> Result<(), crate::error::OnairError> {
     let has_port = authority
         .rsplit_once(':')
         .is_some_and(|(_, p)| p.chars().all(|c| c.is_ascii_digit()) && !authority.ends_with(']'));
-    let target = if has_port {
-        authority.to_string()
-    } else {
-        format!("{authority}:{default_port}")
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if has_port => (host, port.parse().unwrap_or(default_port)),
+        _ => (authority, default_port),
     };
     let unreachable = |why: String| {
         crate::error::OnairError::new(
@@ -110,10 +109,9 @@ pub fn check_reachable(url: &str) -> Result<(), crate::error::OnairError> {
             format!("Onair could not reach {shown} ({why}), so nothing was started on your platform. Is the server running, and is the URL right?"),
         )
     };
-    let addrs: Vec<_> = target
-        .to_socket_addrs()
-        .map_err(|e| unreachable(e.to_string()))?
-        .collect();
+    // Bounded: a resolver that never answers must not hold Go Live.
+    let addrs = crate::net::resolve::lookup(host, port, crate::net::resolve::LOOKUP_TIMEOUT)
+        .map_err(|e| unreachable(e.to_string()))?;
     let mut last = String::from("no address");
     for addr in addrs {
         match TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(3)) {
@@ -148,5 +146,18 @@ mod tests {
             KeptIngest::from_secret(&Secret::new(r#"{"key":"k"}"#)),
             None
         );
+    }
+
+    #[test]
+    fn reachability_takes_addresses_names_and_ports() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        check_reachable(&format!("rtmp://127.0.0.1:{port}/app")).unwrap();
+        check_reachable(&format!("ws://localhost:{port}")).unwrap();
+        drop(listener);
+        let e = check_reachable(&format!("http://127.0.0.1:{port}/whip")).unwrap_err();
+        assert_eq!(e.code, crate::error::ErrorCode::Unreachable);
+        let e = check_reachable("rtmp://no-such-host.invalid/app").unwrap_err();
+        assert!(e.message.contains("does not resolve"), "{e}");
     }
 }

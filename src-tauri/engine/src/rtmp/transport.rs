@@ -1,17 +1,18 @@
-//! The byte pipe under RTMP: TCP, or TLS over TCP for rtmps (rustls with the
-//! platform's root certificates; `SSL_CERT_FILE` adds or replaces them, the
-//! way OpenSSL-based tools behave).
+//! The byte pipe under RTMP: TCP, or TLS over TCP for rtmps (the engine's
+//! shared TLS configuration, `net::tls`). RTMP stream keys go in clear over
+//! rtmp:// by the ingests' own design (Twitch, Owncast); rtmps is the
+//! creator's choice, so the secret rule of `net::policy` is not applied here.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::{Arc, OnceLock};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use rustls::{ClientConnection, StreamOwned};
 
 use super::error::RtmpError;
 use super::url::RtmpUrl;
+use crate::net::resolve::{lookup, LOOKUP_TIMEOUT};
 
 pub enum Transport {
     Plain(TcpStream),
@@ -27,8 +28,9 @@ impl Transport {
         }
         let name = ServerName::try_from(url.host.clone())
             .map_err(|_| RtmpError::Tls(format!("{} is not a valid server name", url.host)))?;
-        let conn = ClientConnection::new(tls_config()?, name)
-            .map_err(|e| RtmpError::Tls(e.to_string()))?;
+        let config = crate::net::tls::client_config().map_err(|e| RtmpError::Tls(e.0))?;
+        let conn =
+            ClientConnection::new(config, name).map_err(|e| RtmpError::Tls(e.to_string()))?;
         let mut stream = StreamOwned::new(conn, tcp);
         while stream.conn.is_handshaking() {
             set_timeout(&stream.sock, deadline)?;
@@ -103,17 +105,13 @@ pub fn set_timeout(tcp: &TcpStream, deadline: Instant) -> Result<(), RtmpError> 
 }
 
 fn connect_tcp(host: &str, port: u16, deadline: Instant) -> Result<TcpStream, RtmpError> {
-    let addrs: Vec<SocketAddr> = (host, port)
-        .to_socket_addrs()
-        .map_err(|_| RtmpError::Dns {
+    // The lookup gets its own bound inside the connect deadline: a resolver
+    // that never answers would otherwise hold Go Live for its own timeouts.
+    let left = deadline.saturating_duration_since(Instant::now());
+    let addrs: Vec<SocketAddr> =
+        lookup(host, port, left.min(LOOKUP_TIMEOUT)).map_err(|_| RtmpError::Dns {
             host: host.to_string(),
-        })?
-        .collect();
-    if addrs.is_empty() {
-        return Err(RtmpError::Dns {
-            host: host.to_string(),
-        });
-    }
+        })?;
     let mut last = String::new();
     for addr in addrs {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -162,27 +160,6 @@ fn classify_tls_io(e: io::Error, url: &RtmpUrl) -> RtmpError {
         port: url.port,
         reason: format!("TLS handshake: {}", e.kind()),
     }
-}
-
-/// One client configuration per process: loading the roots reads files.
-pub(crate) fn tls_config() -> Result<Arc<ClientConfig>, RtmpError> {
-    static CONFIG: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let mut roots = RootCertStore::empty();
-            let found = rustls_native_certs::load_native_certs();
-            let (added, _ignored) = roots.add_parsable_certificates(found.certs);
-            if added == 0 {
-                return Err("no trusted root certificates found on this system".into());
-            }
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .map(|b| Arc::new(b.with_root_certificates(roots).with_no_client_auth()))
-                .map_err(|e| e.to_string())
-        })
-        .clone()
-        .map_err(RtmpError::Tls)
 }
 
 #[cfg(target_os = "linux")]

@@ -59,6 +59,7 @@ impl PlatformSide {
     ) -> Result<Obtained, OnairError> {
         let hooks = &plan.hooks;
         check_templates(hooks, plan)?;
+        crate::platform::client::check_secret_transport(hooks, &plan.destination)?;
         let url_from_platform = [&hooks.token, &hooks.ingress]
             .into_iter()
             .flatten()
@@ -137,6 +138,11 @@ impl PlatformSide {
             // Checked before anything is kept: a refused server never
             // becomes the home of a kept key.
             destination.from_platform(url)?;
+        }
+        // The token will go to the server the platform named (RTMP ingest
+        // URLs carry their key in clear by design and are not checked).
+        if let (Some(url), Some(_)) = (&obtained.url, &obtained.token) {
+            crate::net::policy::answered_url_may_carry_secret(url, "Your platform's answer")?;
         }
         match (&obtained.key, &obtained.url, kept) {
             // Asked for once: the next Go Live uses the same key, with the

@@ -68,6 +68,10 @@ pub async fn run(
 ) -> Result<(), OnairError> {
     let setup = async {
         let endpoint = protocol::endpoint(&options.url)?;
+        // Before any connection: a token only goes over TLS (or to this computer).
+        if options.token.is_some() {
+            protocol::endpoint_may_carry_token(&endpoint)?;
+        }
         let http = Http::new(options.token.clone())?;
         let connection = establish(&options, &http, &endpoint, &[]).await?;
         Ok::<_, OnairError>((endpoint, http, connection))
@@ -224,15 +228,26 @@ async fn publish(
             return Err((e, vec![]));
         }
     };
-    let accepted = match protocol::accept_post(endpoint, &reply) {
+    let carries_token = options.token.is_some();
+    let accepted = protocol::accept_post(endpoint, &reply).and_then(|accepted| {
+        if carries_token {
+            protocol::resource_may_carry_token(endpoint, &accepted.resource)?;
+        }
+        Ok(accepted)
+    });
+    let accepted = match accepted {
         Ok(accepted) => accepted,
         Err(e) => {
-            // A 201 we cannot use still made a resource: free it.
+            // A 201 we cannot use still made a resource: free it, where the
+            // token may go.
             if reply.status == 201 {
                 if let Some(resource) = reply
                     .location
                     .as_deref()
                     .and_then(|l| protocol::resolve(endpoint, l).ok())
+                    .filter(|r| {
+                        !carries_token || protocol::resource_may_carry_token(endpoint, r).is_ok()
+                    })
                 {
                     let _ = http.delete(&resource).await;
                 }

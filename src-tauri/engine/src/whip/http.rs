@@ -1,5 +1,6 @@
 //! The few HTTP requests WHIP makes, with the bearer token, turned into
-//! plain `Reply` values or the error a creator sees.
+//! plain `Reply` values or the error a creator sees. The engine's one HTTP
+//! client (`net::http`): no redirect is followed, no answer read past 1 MiB.
 
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use reqwest::{Method, Url};
 
 use super::protocol::{self, Reply};
 use crate::error::{ErrorCode, OnairError};
-use crate::rtmp::error::RtmpError;
+use crate::net::http::{self as net_http, BodyError, BODY_LIMIT};
 use crate::secret::Secret;
 
 /// A WHIP server answers an offer once its media server has one too.
@@ -23,20 +24,7 @@ pub struct Http {
 impl Http {
     pub fn new(token: Option<Secret>) -> Result<Http, OnairError> {
         // The same roots and provider as RTMPS: SSL_CERT_FILE works for both.
-        let tls = crate::rtmp::transport::tls_config().map_err(|e| match e {
-            RtmpError::Tls(reason) => OnairError::new(
-                ErrorCode::Tls,
-                format!("HTTPS cannot be set up on this machine: {reason}."),
-            ),
-            other => OnairError::internal(other.to_string()),
-        })?;
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured((*tls).clone())
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .user_agent(concat!("Onair/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| OnairError::internal(format!("setting up HTTP: {e}")))?;
+        let client = net_http::client(REQUEST_TIMEOUT, CONNECT_TIMEOUT)?;
         Ok(Http { client, token })
     }
 
@@ -123,7 +111,18 @@ impl Http {
                 .collect(),
             body: String::new(),
         };
-        reply.body = response.text().await.map_err(|e| network_error(&e, url))?;
+        reply.body = net_http::read_capped(response, BODY_LIMIT)
+            .await
+            .map_err(|e| match e {
+                BodyError::Network(e) => network_error(&e, url),
+                too_large => OnairError::new(
+                    ErrorCode::PlatformError,
+                    format!(
+                        "The WHIP server at {} sent an answer Onair does not read: {too_large}. An SDP answer is a few KiB; ask your platform.",
+                        url.host_str().unwrap_or("the server")
+                    ),
+                ),
+            })?;
         Ok(reply)
     }
 }

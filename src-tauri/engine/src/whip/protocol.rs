@@ -5,6 +5,8 @@
 use reqwest::Url;
 
 use crate::error::{ErrorCode, OnairError};
+use crate::net::policy;
+use crate::redact::{redact_key_segments, redact_url};
 
 pub const SDP: &str = "application/sdp";
 pub const SDPFRAG: &str = "application/trickle-ice-sdpfrag";
@@ -131,11 +133,22 @@ pub fn refusal(endpoint: &Url, reply: &Reply, doing: &str) -> OnairError {
                 said.trim()
             ),
         ),
+        // Some services put the stream key in the path: it is not echoed.
         404 => OnairError::new(
             ErrorCode::InvalidDestination,
             format!(
                 "The WHIP server at {host} has no endpoint at {} ({}). Check the endpoint URL your platform gave you.",
-                endpoint.path(),
+                redact_key_segments(endpoint.path()),
+                said.trim()
+            ),
+        ),
+        // Not followed: the bearer token would go along to wherever it points.
+        300..=399 => OnairError::new(
+            ErrorCode::PlatformError,
+            format!(
+                "The WHIP server at {host} redirected to {} while {doing} ({}). Onair follows no redirect with your token: if the endpoint moved, use the URL it points to.",
+                crate::net::http::redirect_target(reply.status, reply.location.as_deref(), endpoint)
+                    .unwrap_or_default(),
                 said.trim()
             ),
         ),
@@ -202,6 +215,34 @@ pub fn resolve(endpoint: &Url, location: &str) -> Result<Url, OnairError> {
         ));
     }
     Ok(resolved)
+}
+
+/// The bearer token goes to the endpoint; the resource (PATCH, DELETE) gets
+/// it too, so a Location may not take it to a weaker scheme or another
+/// origin.
+pub fn resource_may_carry_token(endpoint: &Url, resource: &Url) -> Result<(), OnairError> {
+    policy::may_follow(endpoint, resource).map_err(|e| {
+        OnairError::new(
+            ErrorCode::PlatformError,
+            format!(
+                "The WHIP server at {} answered with a resource Onair will not send your token to: {e}. Ask your platform; Onair keeps the token on the endpoint's own https server.",
+                endpoint.host_str().unwrap_or("the server")
+            ),
+        )
+    })
+}
+
+/// The endpoint may receive the bearer token: TLS, or this computer.
+pub fn endpoint_may_carry_token(endpoint: &Url) -> Result<(), OnairError> {
+    policy::secret_may_go_to(endpoint.as_str()).map_err(|e| {
+        OnairError::new(
+            ErrorCode::InvalidDestination,
+            format!(
+                "Onair will not send your WHIP token to {}: {e}.",
+                redact_url(endpoint.as_str())
+            ),
+        )
+    })
 }
 
 /// The ICE servers in one Link header value (RFC 8288: comma-separated
@@ -445,6 +486,75 @@ mod tests {
             resolve(&base, "mailto:x@y").unwrap_err().code,
             ErrorCode::PlatformError
         );
+    }
+
+    #[test]
+    fn a_location_may_not_move_the_token() {
+        let https = endpoint("https://whip.example/whip/ep").unwrap();
+        let same = resolve(&https, "/whip/resource/1").unwrap();
+        resource_may_carry_token(&https, &same).unwrap();
+        for moved in [
+            "http://whip.example/whip/resource/1",
+            "https://cdn.example/r/9",
+            "//other:1/r",
+        ] {
+            let resource = resolve(&https, moved).unwrap();
+            let e = resource_may_carry_token(&https, &resource).unwrap_err();
+            assert_eq!(e.code, ErrorCode::PlatformError, "{moved}");
+            assert!(e.message.contains("whip.example"), "{e}");
+        }
+        let e =
+            resource_may_carry_token(&https, &resolve(&https, "http://whip.example/r").unwrap())
+                .unwrap_err();
+        assert!(e.message.contains("drops the encryption"), "{e}");
+    }
+
+    #[test]
+    fn a_cleartext_endpoint_does_not_get_the_token() {
+        endpoint_may_carry_token(&endpoint("https://whip.example/whip").unwrap()).unwrap();
+        endpoint_may_carry_token(&endpoint("http://127.0.0.1:7080/whip").unwrap()).unwrap();
+        let e = endpoint_may_carry_token(&url()).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidDestination);
+        assert!(
+            e.message
+                .contains("http://10.77.0.1:7080/whip/endpoint/onair")
+                && e.message.contains("use https://"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_redirect_is_refused_and_names_its_target() {
+        let reply = Reply {
+            status: 307,
+            location: Some("http://127.0.0.2:9/whip?token=abc".into()),
+            ..Default::default()
+        };
+        let e = accept_post(&url(), &reply).unwrap_err();
+        assert_eq!(e.code, ErrorCode::PlatformError);
+        assert!(
+            e.message.contains("http://127.0.0.2:9/whip?token=••••"),
+            "{e}"
+        );
+        assert!(!e.message.contains("abc"), "{e}");
+    }
+
+    #[test]
+    fn a_key_in_the_endpoint_path_is_not_echoed_by_a_404() {
+        let keyed =
+            endpoint("https://whip.example/3f9a1c0b7e2d4a6f8b1c2d3e4f5a6b7c/webRTC/publish")
+                .unwrap();
+        let e = refusal(
+            &keyed,
+            &Reply {
+                status: 404,
+                ..Default::default()
+            },
+            "publishing",
+        );
+        assert_eq!(e.code, ErrorCode::InvalidDestination);
+        assert!(!e.message.contains("3f9a1c0b7e2d"), "{e}");
+        assert!(e.message.contains("/••••/webRTC/publish"), "{e}");
     }
 
     #[test]

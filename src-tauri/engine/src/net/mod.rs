@@ -1,0 +1,8 @@
+//! What every network client in the engine shares: one TLS configuration,
+//! one way to build an HTTP client (no redirects, bodies capped), name
+//! lookups with a bound, and the rules for where a secret may travel.
+
+pub mod http;
+pub mod policy;
+pub mod resolve;
+pub mod tls;
