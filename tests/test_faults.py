@@ -49,9 +49,12 @@ RECOVERY_LIMIT_S = 15
 #: RSS may grow this much above its warm-up level over all the faults
 #: (seen: about 1 MiB).
 RSS_GROWTH_LIMIT_MIB = 16
-#: ... and this much from a quarter of the restarts to the last (seen: under
-#: 4 MiB for LiveKit, whose RSS creeps up over the first restarts, then flattens).
-RESTART_RSS_GROWTH_LIMIT_MIB = 8
+#: Server restarts: after the first few (pools and caches filling), RSS
+#: stays within this of where it was, however many follow (issue 20: LiveKit
+#: crept 0.28 MiB a rejoin while the bytes in use stayed flat, glibc keeping
+#: closed peer connections' freed pages; seen since: 0.4 MiB over 50).
+RESTART_RSS_WARM_CYCLES = 5
+RESTART_RSS_GROWTH_LIMIT_MIB = 1.0
 
 Viewer = Union[livekit_kit.Subscriber, RtmpViewer]
 
@@ -329,7 +332,9 @@ def test_the_server_killed_and_restarted_many_times_in_a_row(kind, tmp_path, mea
         + f" MiB, peak {rss.peak_mib():.1f}"
     )
     assert states.count("live") == RESTARTS + 1 and "failed" not in states, states
-    assert rss_after[-1] - rss_after[len(rss_after) // 4] < RESTART_RSS_GROWTH_LIMIT_MIB, rss_after
+    if RESTARTS > RESTART_RSS_WARM_CYCLES:
+        warm = rss_after[RESTART_RSS_WARM_CYCLES - 1]
+        assert max(rss_after[RESTART_RSS_WARM_CYCLES:]) - warm < RESTART_RSS_GROWTH_LIMIT_MIB, rss_after
 
 
 # --- WHIP to Janus: the cheap part of the matrix ------------------------------

@@ -19,3 +19,18 @@ pub enum PeerError {
     #[error("WebRTC signalling: {0}")]
     Protocol(String),
 }
+
+/// Gives the memory that closed peer connections freed back to the system.
+/// A connection churns through thousands of small buffers (the RTP history
+/// NACKs are answered from, SCTP and SRTP state) among longer-lived ones;
+/// once it is closed they are free but scattered, and glibc keeps them
+/// resident. In the LiveKit restart test the bytes in use stayed flat while
+/// RSS crept up with every rejoin (issue 20); with this after each
+/// reconnect RSS stays flat too. It takes well under a millisecond.
+pub fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns glibc's own free pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
