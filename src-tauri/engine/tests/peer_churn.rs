@@ -46,6 +46,13 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
+/// The count is process-wide: one test at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn config() -> PublisherConfig {
     PublisherConfig {
         ice_servers: Vec::new(),
@@ -140,6 +147,7 @@ fn settled(runtime: &tokio::runtime::Runtime) -> (usize, usize) {
 
 #[test]
 fn closed_peer_connections_give_their_memory_and_tasks_back() {
+    let _alone = alone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -173,6 +181,7 @@ fn closed_peer_connections_give_their_memory_and_tasks_back() {
 
 #[test]
 fn a_pending_notice_ends_with_its_connection() {
+    let _alone = alone();
     // The live notice waits for the data channel to open. When the server
     // dies first it never opens: the task must end at close, not keep the
     // closed connection's state alive for its whole budget.
@@ -190,4 +199,25 @@ fn a_pending_notice_ends_with_its_connection() {
     });
     let (_, tasks) = settled(&runtime);
     assert_eq!(tasks, 0, "a task outlived its closed connection");
+}
+
+#[test]
+fn a_connection_dropped_without_close_stops() {
+    let _alone = alone();
+    // An error half-way through a join drops the publisher it had built.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (held_before, _) = settled(&runtime);
+    runtime.block_on(async {
+        let (tx, _events) = mpsc::unbounded_channel();
+        let publisher = Publisher::new(&config(), tx).await.expect("publisher");
+        publisher.create_offer(false).await.expect("offer");
+        drop(publisher);
+    });
+    let (held, tasks) = settled(&runtime);
+    assert_eq!(tasks, 0, "a dropped connection's driver kept running");
+    assert!(held < held_before + (64 << 10), "{held_before} -> {held}");
 }

@@ -20,6 +20,25 @@ pub enum PeerError {
     Protocol(String),
 }
 
+/// Closes a peer connection that is dropped without `close()` (an error
+/// half-way through a join or a reconnect). webrtc-rs only stops a
+/// connection's driver task on close: dropped, the task kept its socket,
+/// ICE timers and buffers alive for the life of the process.
+pub(crate) fn close_when_dropped(
+    pc: &std::sync::Arc<dyn webrtc::peer_connection::PeerConnection>,
+    closed: bool,
+) {
+    if closed {
+        return;
+    }
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        let pc = pc.clone();
+        runtime.spawn(async move {
+            let _ = pc.close().await;
+        });
+    }
+}
+
 /// Gives the memory that closed peer connections freed back to the system.
 /// A connection churns through thousands of small buffers (the RTP history
 /// NACKs are answered from, SCTP and SRTP state) among longer-lived ones;

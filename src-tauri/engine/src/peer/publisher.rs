@@ -592,6 +592,12 @@ impl Publisher {
     }
 }
 
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        super::close_when_dropped(&self.pc, *self.closed.borrow());
+    }
+}
+
 async fn send_when_open(
     channel: Option<Arc<dyn DataChannel>>,
     data: &[u8],
