@@ -9,7 +9,7 @@ bounded. Recovery times land in the measurements summary.
 The faults: 2, 5 and 10 % random loss (UDP media for WebRTC, the TCP
 connection for RTMP), 200 ms more delay, both at once (5 %), a cap under
 the stream's bitrate, the link down for 5 s; and the server killed and
-restarted 20 times in a row. WHIP to Janus gets loss and the link down.
+restarted 20 times in a row, with RSS flat after the first five. WHIP to Janus gets loss and the link down.
 A link that never comes back (down, or a blackhole where packets vanish
 without an error) must end failed with a clear error.
 ONAIR_FAULT_SECONDS (default 5) is how long each fault is held,
@@ -50,9 +50,11 @@ RECOVERY_LIMIT_S = 15
 #: (seen: about 1 MiB).
 RSS_GROWTH_LIMIT_MIB = 16
 #: Server restarts: after the first few (pools and caches filling), RSS
-#: stays within this of where it was, however many follow (issue 20: LiveKit
-#: crept 0.28 MiB a rejoin while the bytes in use stayed flat, glibc keeping
-#: closed peer connections' freed pages; seen since: 0.4 MiB over 50).
+#: stays within this of where it was, however many follow. Issue 20: LiveKit
+#: crept about 0.2 MiB a rejoin, peer connections outliving their session (a
+#: pending live notice held a closed one for 5 s; one dropped without close
+#: kept its driver task forever). Seen since: within 0.5 MiB over 50
+#: restarts for LiveKit, 0.1 for RTMP.
 RESTART_RSS_WARM_CYCLES = 5
 RESTART_RSS_GROWTH_LIMIT_MIB = 1.0
 
