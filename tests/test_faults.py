@@ -9,7 +9,7 @@ bounded. Recovery times land in the measurements summary.
 The faults: 2, 5 and 10 % random loss (UDP media for WebRTC, the TCP
 connection for RTMP), 200 ms more delay, both at once (5 %), a cap under
 the stream's bitrate, the link down for 5 s; and the server killed and
-restarted 20 times in a row. WHIP to Janus gets loss and the link down.
+restarted 20 times in a row, with RSS flat after the first five. WHIP to Janus gets loss and the link down.
 A link that never comes back (down, or a blackhole where packets vanish
 without an error) must end failed with a clear error.
 ONAIR_FAULT_SECONDS (default 5) is how long each fault is held,
@@ -49,9 +49,14 @@ RECOVERY_LIMIT_S = 15
 #: RSS may grow this much above its warm-up level over all the faults
 #: (seen: about 1 MiB).
 RSS_GROWTH_LIMIT_MIB = 16
-#: ... and this much from a quarter of the restarts to the last (seen: under
-#: 4 MiB for LiveKit, whose RSS creeps up over the first restarts, then flattens).
-RESTART_RSS_GROWTH_LIMIT_MIB = 8
+#: Server restarts: after the first few (pools and caches filling), RSS
+#: stays within this of where it was, however many follow. Issue 20: LiveKit
+#: crept about 0.2 MiB a rejoin, peer connections outliving their session (a
+#: pending live notice held a closed one for 5 s; one dropped without close
+#: kept its driver task forever). Seen since: within 0.5 MiB over 50
+#: restarts for LiveKit, 0.1 for RTMP.
+RESTART_RSS_WARM_CYCLES = 5
+RESTART_RSS_GROWTH_LIMIT_MIB = 1.0
 
 Viewer = Union[livekit_kit.Subscriber, RtmpViewer]
 
@@ -329,7 +334,9 @@ def test_the_server_killed_and_restarted_many_times_in_a_row(kind, tmp_path, mea
         + f" MiB, peak {rss.peak_mib():.1f}"
     )
     assert states.count("live") == RESTARTS + 1 and "failed" not in states, states
-    assert rss_after[-1] - rss_after[len(rss_after) // 4] < RESTART_RSS_GROWTH_LIMIT_MIB, rss_after
+    if RESTARTS > RESTART_RSS_WARM_CYCLES:
+        warm = rss_after[RESTART_RSS_WARM_CYCLES - 1]
+        assert max(rss_after[RESTART_RSS_WARM_CYCLES:]) - warm < RESTART_RSS_GROWTH_LIMIT_MIB, rss_after
 
 
 # --- WHIP to Janus: the cheap part of the matrix ------------------------------

@@ -32,11 +32,22 @@ pub enum Amf0Error {
     UnsupportedMarker(u8),
     #[error("AMF0 values nested more than {MAX_DEPTH} deep")]
     TooDeep,
+    #[error("an AMF0 array claims {count} items with only {left} bytes left")]
+    CountBeyondInput { count: u32, left: usize },
+    #[error("more than {MAX_VALUES} AMF0 values in one message")]
+    TooManyValues,
 }
 
 /// Commands nest two or three levels; a hostile server could nest millions
 /// (three bytes a level) and overflow the stack.
 const MAX_DEPTH: usize = 32;
+
+/// A server's command holds a few dozen values. Each decoded value costs
+/// about 60 bytes however few bytes it took on the wire (a null is one), so
+/// without a budget a 256 KiB message of nulls would cost 15 MiB; with it,
+/// a decode costs at most this many values plus its strings, which are
+/// never longer than three times their bytes (lossy UTF-8).
+pub const MAX_VALUES: usize = 4096;
 
 impl Amf0 {
     pub fn encode(&self, out: &mut Vec<u8>) {
@@ -95,46 +106,105 @@ impl Amf0 {
     }
 
     /// Decodes every value in `bytes` (an RTMP command is a sequence of them).
-    pub fn decode_all(mut bytes: &[u8]) -> Result<Vec<Amf0>, Amf0Error> {
+    pub fn decode_all(bytes: &[u8]) -> Result<Vec<Amf0>, Amf0Error> {
+        let mut decoder = Decoder::new(bytes);
         let mut values = Vec::new();
-        while !bytes.is_empty() {
-            values.push(Self::decode(&mut bytes)?);
+        while !decoder.bytes.is_empty() {
+            values.push(decoder.value(0)?);
         }
         Ok(values)
     }
 
     /// Decodes one value and advances `bytes` past it.
     pub fn decode(bytes: &mut &[u8]) -> Result<Amf0, Amf0Error> {
-        Self::decode_nested(bytes, 0)
+        let mut decoder = Decoder::new(bytes);
+        let value = decoder.value(0)?;
+        *bytes = decoder.bytes;
+        Ok(value)
+    }
+}
+
+/// Reads values off untrusted bytes within a depth and a value budget.
+struct Decoder<'a> {
+    bytes: &'a [u8],
+    values_left: usize,
+}
+
+impl<'a> Decoder<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Decoder {
+            bytes,
+            values_left: MAX_VALUES,
+        }
     }
 
-    fn decode_nested(bytes: &mut &[u8], depth: usize) -> Result<Amf0, Amf0Error> {
+    fn value(&mut self, depth: usize) -> Result<Amf0, Amf0Error> {
         if depth > MAX_DEPTH {
             return Err(Amf0Error::TooDeep);
         }
-        let marker = take(bytes, 1)?[0];
+        self.values_left = self
+            .values_left
+            .checked_sub(1)
+            .ok_or(Amf0Error::TooManyValues)?;
+        let marker = self.take(1)?[0];
         Ok(match marker {
-            NUMBER => Amf0::Number(f64::from_be_bytes(take(bytes, 8)?.try_into().unwrap())),
-            BOOLEAN => Amf0::Boolean(take(bytes, 1)?[0] != 0),
-            STRING => Amf0::String(read_utf8(bytes, 2)?),
-            LONG_STRING => Amf0::String(read_utf8(bytes, 4)?),
-            OBJECT => Amf0::Object(read_properties(bytes, depth)?),
+            NUMBER => Amf0::Number(f64::from_be_bytes(self.take(8)?.try_into().unwrap())),
+            BOOLEAN => Amf0::Boolean(self.take(1)?[0] != 0),
+            STRING => Amf0::String(self.utf8(2)?),
+            LONG_STRING => Amf0::String(self.utf8(4)?),
+            OBJECT => Amf0::Object(self.properties(depth)?),
             // Undefined carries no information we act on; Null says the same.
             NULL | UNDEFINED => Amf0::Null,
             ECMA_ARRAY => {
-                take(bytes, 4)?; // the count is advisory; the end marker is what counts
-                Amf0::EcmaArray(read_properties(bytes, depth)?)
+                self.take(4)?; // the count is advisory; the end marker is what counts
+                Amf0::EcmaArray(self.properties(depth)?)
             }
             STRICT_ARRAY => {
-                let count = u32::from_be_bytes(take(bytes, 4)?.try_into().unwrap());
+                let count = u32::from_be_bytes(self.take(4)?.try_into().unwrap());
+                // Every item takes at least its marker byte: a count beyond
+                // the bytes left is a lie, caught before any work. The vector
+                // grows with what is actually read, never from the count.
+                if count as usize > self.bytes.len() {
+                    return Err(Amf0Error::CountBeyondInput {
+                        count,
+                        left: self.bytes.len(),
+                    });
+                }
                 let mut items = Vec::new();
                 for i in 0..count {
-                    items.push((i.to_string(), Self::decode_nested(bytes, depth + 1)?));
+                    items.push((i.to_string(), self.value(depth + 1)?));
                 }
                 Amf0::EcmaArray(items)
             }
             other => return Err(Amf0Error::UnsupportedMarker(other)),
         })
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], Amf0Error> {
+        take(&mut self.bytes, n)
+    }
+
+    fn utf8(&mut self, len_bytes: usize) -> Result<String, Amf0Error> {
+        let len = self
+            .take(len_bytes)?
+            .iter()
+            .fold(0usize, |n, b| (n << 8) | *b as usize);
+        Ok(String::from_utf8_lossy(self.take(len)?).into_owned())
+    }
+
+    /// Properties up to the end marker: each takes at least three bytes (an
+    /// empty name and a marker), so their number is bounded by the input.
+    fn properties(&mut self, depth: usize) -> Result<Vec<(String, Amf0)>, Amf0Error> {
+        let mut props = Vec::new();
+        loop {
+            let key = self.utf8(2)?;
+            if key.is_empty() && self.bytes.first() == Some(&OBJECT_END_MARKER) {
+                self.take(1)?;
+                return Ok(props);
+            }
+            let value = self.value(depth + 1)?;
+            props.push((key, value));
+        }
     }
 }
 
@@ -145,26 +215,6 @@ fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Result<&'a [u8], Amf0Error> {
     let (head, tail) = bytes.split_at(n);
     *bytes = tail;
     Ok(head)
-}
-
-fn read_utf8(bytes: &mut &[u8], len_bytes: usize) -> Result<String, Amf0Error> {
-    let len = take(bytes, len_bytes)?
-        .iter()
-        .fold(0usize, |n, b| (n << 8) | *b as usize);
-    Ok(String::from_utf8_lossy(take(bytes, len)?).into_owned())
-}
-
-fn read_properties(bytes: &mut &[u8], depth: usize) -> Result<Vec<(String, Amf0)>, Amf0Error> {
-    let mut props = Vec::new();
-    loop {
-        let key = read_utf8(bytes, 2)?;
-        if key.is_empty() && bytes.first() == Some(&OBJECT_END_MARKER) {
-            take(bytes, 1)?;
-            return Ok(props);
-        }
-        let value = Amf0::decode_nested(bytes, depth + 1)?;
-        props.push((key, value));
-    }
 }
 
 /// A short string (property names): cut to 64 KiB, at a character boundary.

@@ -137,7 +137,7 @@ pub async fn run(
     mut stop: oneshot::Receiver<()>,
     ready: oneshot::Sender<Result<(), OnairError>>,
 ) -> Result<(), OnairError> {
-    let mut connection = match establish(&options, JoinMode::Join).await {
+    let mut connection = match establish(&options, &mut None).await {
         Ok(c) => c,
         Err(e) => {
             let _ = ready.send(Err(e));
@@ -168,8 +168,10 @@ pub async fn run(
             Served::Lost(reason) => reason,
         };
         // Resume first: same participant, same tracks, an ICE restart.
+        // `old` is the connection to resume, until a new join replaces it.
         let mut last_reason = reason;
-        loop {
+        let mut old = Some(connection);
+        connection = loop {
             match before_retry(
                 "LiveKit",
                 &mut backoff,
@@ -182,35 +184,48 @@ pub async fn run(
             {
                 Retry::Go => {}
                 Retry::Stopped => {
-                    connection.close().await;
+                    close_if_any(old).await;
                     return Ok(());
                 }
                 Retry::GaveUp(e) => {
-                    connection.close().await;
+                    close_if_any(old).await;
                     return Err(e);
                 }
             }
-            match resume(&mut connection, &options).await {
-                Ok(()) => break,
-                Err(resume_error) => match establish(&options, JoinMode::Join).await {
-                    Ok(fresh) => {
-                        connection.close().await;
-                        connection = fresh;
-                        break;
-                    }
-                    Err(e) if is_final(&e) => {
-                        connection.close().await;
-                        return Err(e);
-                    }
-                    Err(e) if e.message == resume_error.message => last_reason = e.message,
-                    Err(e) => last_reason = format!("{}; {}", resume_error.message, e.message),
+            let resume_error = match old.as_mut() {
+                Some(resumable) => match resume(resumable, &options).await {
+                    Ok(()) => break old.take().expect("just resumed"),
+                    Err(e) => Some(e),
                 },
+                // A new join took its place, then failed: nothing to resume.
+                None => None,
+            };
+            match establish(&options, &mut old).await {
+                Ok(fresh) => break fresh,
+                Err(e) if is_final(&e) => {
+                    close_if_any(old).await;
+                    return Err(e);
+                }
+                Err(e) => {
+                    last_reason = match resume_error {
+                        Some(r) if r.message != e.message => {
+                            format!("{}; {}", r.message, e.message)
+                        }
+                        _ => e.message,
+                    }
+                }
             }
-        }
+        };
         backoff.reset();
         announce_live(&connection, &links);
         links.control.request_keyframe();
         let _ = links.notices.send(SinkNotice::Restored);
+    }
+}
+
+async fn close_if_any(connection: Option<Connection>) {
+    if let Some(connection) = connection {
+        connection.close().await;
     }
 }
 
@@ -295,10 +310,18 @@ fn audio_track_request() -> AddTrackRequest {
     }
 }
 
-async fn establish(options: &LiveKitOptions, mode: JoinMode) -> Result<Connection, OnairError> {
+/// Joins afresh. `replacing` is the connection a failed resume leaves
+/// behind: once the server accepts the new join it can never come back, so
+/// it is closed and dropped there, before the new peer connections are
+/// built. Their buffers then reuse its memory instead of settling around
+/// its holes: built first, RSS crept up with every rejoin (issue 20).
+async fn establish(
+    options: &LiveKitOptions,
+    replacing: &mut Option<Connection>,
+) -> Result<Connection, OnairError> {
     // Which step ran out of time decides what the creator is told.
     let joined = AtomicBool::new(false);
-    tokio::time::timeout(ESTABLISH_TIMEOUT, establish_inner(options, mode, &joined))
+    tokio::time::timeout(ESTABLISH_TIMEOUT, establish_inner(options, replacing, &joined))
         .await
         .unwrap_or_else(|_| {
             Err(if joined.load(Ordering::Relaxed) {
@@ -317,10 +340,10 @@ async fn establish(options: &LiveKitOptions, mode: JoinMode) -> Result<Connectio
 
 async fn establish_inner(
     options: &LiveKitOptions,
-    mode: JoinMode,
+    replacing: &mut Option<Connection>,
     joined: &AtomicBool,
 ) -> Result<Connection, OnairError> {
-    let mut socket = SignalSocket::connect(&options.url, &options.token, &mode).await?;
+    let mut socket = SignalSocket::connect(&options.url, &options.token, &JoinMode::Join).await?;
     let mut machine = SignalMachine::new(Instant::now());
     loop {
         let response = next_response(&mut socket).await?;
@@ -331,6 +354,11 @@ async fn establish_inner(
                     ice_servers,
                 } => {
                     joined.store(true, Ordering::Relaxed);
+                    if let Some(old) = replacing.take() {
+                        old.close().await;
+                        drop(old);
+                        crate::peer::release_freed_memory();
+                    }
                     return finish_join(options, socket, machine, participant_sid, ice_servers)
                         .await;
                 }

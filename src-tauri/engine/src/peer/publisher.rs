@@ -202,6 +202,8 @@ pub struct Publisher {
     /// Held open for the room (LiveKit expects both); Onair sends nothing
     /// unordered yet.
     _lossy: Option<Arc<dyn DataChannel>>,
+    /// Set by `close`: background sends end with the connection.
+    closed: watch::Sender<bool>,
 }
 
 impl Publisher {
@@ -379,6 +381,7 @@ impl Publisher {
             gathering,
             reliable,
             _lossy: lossy,
+            closed: watch::Sender::new(false),
         };
         publisher.watch_feedback();
         Ok(publisher)
@@ -568,13 +571,30 @@ impl Publisher {
 
     /// Sends on the ordered channel in the background: the media must not
     /// wait for the channel to open.
+    /// It ends when the connection closes: a channel that never opened
+    /// (the server died first) would otherwise keep the closed connection's
+    /// whole state alive for the budget. Reconnecting every second, that
+    /// was several connections at once, and memory that crept up (issue 20).
     pub fn send_reliable_soon(&self, data: Vec<u8>, budget: Duration) {
         let channel = self.reliable.clone();
-        tokio::spawn(async move { send_when_open(channel, &data, budget).await });
+        let mut closed = self.closed.subscribe();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = send_when_open(channel, &data, budget) => {}
+                _ = closed.wait_for(|closed| *closed) => {}
+            }
+        });
     }
 
     pub async fn close(&self) {
+        self.closed.send_replace(true);
         let _ = self.pc.close().await;
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        super::close_when_dropped(&self.pc, *self.closed.borrow());
     }
 }
 
@@ -589,7 +609,14 @@ async fn send_when_open(
     // Opening takes the DTLS and SCTP handshakes after ICE; the channel
     // reports no open event we could await without taking its event stream.
     let deadline = tokio::time::Instant::now() + budget;
-    while channel.ready_state().await? != RTCDataChannelState::Open {
+    loop {
+        match channel.ready_state().await? {
+            RTCDataChannelState::Open => break,
+            RTCDataChannelState::Closing | RTCDataChannelState::Closed => {
+                return Err(WebRtcError::DataChannel("closed before it opened"))
+            }
+            _ => {}
+        }
         if tokio::time::Instant::now() >= deadline {
             return Err(WebRtcError::DataChannel("did not open in time"));
         }

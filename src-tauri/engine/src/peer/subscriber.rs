@@ -2,6 +2,7 @@
 //! We receive nothing (auto-subscribe is off), but the server expects the
 //! connection to come up, so we answer its offer and trickle for it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use rtc::peer_connection::configuration::media_engine::MediaEngine;
@@ -16,6 +17,7 @@ use super::PeerError;
 
 pub struct SubscriberPc {
     pc: Arc<dyn PeerConnection>,
+    closed: AtomicBool,
 }
 
 impl SubscriberPc {
@@ -47,7 +49,11 @@ impl SubscriberPc {
             .await?;
         let answer = pc.create_answer(None).await?;
         pc.set_local_description(answer.clone()).await?;
-        Ok((SubscriberPc { pc }, answer.sdp))
+        let subscriber = SubscriberPc {
+            pc,
+            closed: AtomicBool::new(false),
+        };
+        Ok((subscriber, answer.sdp))
     }
 
     /// A later offer (the server renegotiates as the room changes).
@@ -68,6 +74,13 @@ impl SubscriberPc {
     }
 
     pub async fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
         let _ = self.pc.close().await;
+    }
+}
+
+impl Drop for SubscriberPc {
+    fn drop(&mut self) {
+        super::close_when_dropped(&self.pc, self.closed.load(Ordering::Relaxed));
     }
 }

@@ -7,8 +7,11 @@ use super::message::{Message, SET_CHUNK_SIZE};
 
 pub const DEFAULT_CHUNK_SIZE: usize = 128;
 const EXTENDED: u32 = 0x00ff_ffff;
-/// A sanity bound on what a server may announce; real ones send at most a few MB.
-const MAX_MESSAGE: usize = 16 << 20;
+/// The largest message a server may send a publisher. Its commands
+/// (_result, onStatus, onBWDone) are a few hundred bytes and it sends no
+/// media; the protocol's own limit, 16 MiB, would let one command cost
+/// gigabytes once decoded.
+pub const MAX_MESSAGE: usize = 256 << 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Header {
@@ -116,17 +119,20 @@ fn write_basic_header(out: &mut Vec<u8>, fmt: u8, csid: u32) {
 pub enum ChunkError {
     #[error("chunk on stream {0} continues a message that never started")]
     NoPreviousHeader(u32),
-    #[error("the server announced a {0}-byte message")]
-    TooLarge(usize),
+    #[error(
+        "the server sent a {length}-byte message (type {type_id}); a publisher takes at most {} KiB",
+        MAX_MESSAGE >> 10
+    )]
+    TooLarge { type_id: u8, length: usize },
     #[error("chunk on stream {0} changes the length of a message it is in the middle of")]
     LengthChanged(u32),
-    #[error("the server left more than {} MiB of messages half-sent", MAX_PENDING >> 20)]
+    #[error("the server left more than {} KiB of messages half-sent", MAX_PENDING >> 10)]
     TooMuchPending,
 }
 
-/// Half-received messages across all chunk streams: 65,599 streams of 16 MiB
-/// each would be a memory bomb; real servers interleave two or three.
-const MAX_PENDING: usize = 2 * MAX_MESSAGE;
+/// Half-received messages across all chunk streams: 65,599 streams of
+/// 256 KiB each would be a memory bomb; real servers interleave two or three.
+const MAX_PENDING: usize = 4 * MAX_MESSAGE;
 
 #[derive(Default)]
 struct InboundStream {
@@ -141,6 +147,9 @@ struct InboundStream {
 pub struct ChunkReader {
     chunk_size: usize,
     buffer: Vec<u8>,
+    /// Bytes at the front of `buffer` already parsed. Dropped once per feed,
+    /// not per chunk: one-byte chunks would make that quadratic.
+    consumed: usize,
     streams: HashMap<u32, InboundStream>,
     /// Bytes held in all streams' partial messages.
     pending: usize,
@@ -157,6 +166,7 @@ impl ChunkReader {
         ChunkReader {
             chunk_size: DEFAULT_CHUNK_SIZE,
             buffer: Vec::new(),
+            consumed: 0,
             streams: HashMap::new(),
             pending: 0,
         }
@@ -174,7 +184,11 @@ impl ChunkReader {
         self.buffer.extend_from_slice(bytes);
         loop {
             match self.parse_one()? {
-                Parsed::NeedMore => return Ok(None),
+                Parsed::NeedMore => {
+                    self.buffer.drain(..self.consumed);
+                    self.consumed = 0;
+                    return Ok(None);
+                }
                 Parsed::Chunk(None) => continue,
                 Parsed::Chunk(Some(message)) => return Ok(Some(message)),
             }
@@ -182,7 +196,7 @@ impl ChunkReader {
     }
 
     fn parse_one(&mut self) -> Result<Parsed, ChunkError> {
-        let buf = &self.buffer;
+        let buf = &self.buffer[self.consumed..];
         let Some(&first) = buf.first() else {
             return Ok(Parsed::NeedMore);
         };
@@ -245,8 +259,12 @@ impl ChunkReader {
             }
             _ => {}
         }
+        // Refused on the header, before a byte of it is held.
         if header.length > MAX_MESSAGE {
-            return Err(ChunkError::TooLarge(header.length));
+            return Err(ChunkError::TooLarge {
+                type_id: header.type_id,
+                length: header.length,
+            });
         }
         if header.length < stream.partial.len() {
             return Err(ChunkError::LengthChanged(csid));
@@ -279,7 +297,7 @@ impl ChunkReader {
             timestamp: header.timestamp,
             payload: std::mem::take(&mut stream.partial),
         });
-        self.buffer.drain(..at + wanted);
+        self.consumed += at + wanted;
         Ok(Parsed::Chunk(message))
     }
 }
@@ -413,18 +431,74 @@ mod tests {
 
     #[test]
     fn half_sent_messages_on_many_streams_are_bounded() {
-        // Each chunk stream starts a 16 MiB message and sends one chunk of it.
+        // Each chunk stream starts a message of the largest size and sends
+        // all but one byte of it.
         let mut reader = ChunkReader::new();
-        reader.set_chunk_size(1 << 20);
+        reader.set_chunk_size(MAX_MESSAGE - 1);
+        let length = (MAX_MESSAGE as u32).to_be_bytes();
         let mut result = Ok(None);
         for csid in 3..64u8 {
-            let mut chunk = vec![csid, 0, 0, 0, 0xff, 0xff, 0xff, VIDEO, 1, 0, 0, 0];
-            chunk.resize(12 + (1 << 20), 0);
+            let mut chunk = vec![
+                csid, 0, 0, 0, length[1], length[2], length[3], VIDEO, 1, 0, 0, 0,
+            ];
+            chunk.resize(12 + MAX_MESSAGE - 1, 0);
             result = reader.feed(&chunk);
             if result.is_err() {
                 break;
             }
         }
         assert_eq!(result, Err(ChunkError::TooMuchPending));
+        assert!(reader.pending <= MAX_PENDING + MAX_MESSAGE);
+    }
+
+    #[test]
+    fn an_oversized_message_is_refused_on_its_header() {
+        // A 16 MiB command: refused from the 12-byte header alone.
+        let header = [0x03, 0, 0, 0, 0xff, 0xff, 0xff, COMMAND_AMF0, 0, 0, 0, 0];
+        let mut reader = ChunkReader::new();
+        assert_eq!(
+            reader.feed(&header),
+            Err(ChunkError::TooLarge {
+                type_id: COMMAND_AMF0,
+                length: 0xff_ffff
+            })
+        );
+        let shown = ChunkError::TooLarge {
+            type_id: COMMAND_AMF0,
+            length: 0xff_ffff,
+        }
+        .to_string();
+        assert!(
+            shown.contains("16777215-byte") && shown.contains("256 KiB"),
+            "{shown}"
+        );
+
+        // The largest allowed message still comes through.
+        let mut writer = ChunkWriter::new();
+        writer.set_chunk_size(4096);
+        reader = ChunkReader::new();
+        reader.set_chunk_size(4096);
+        let largest = Message::new(COMMAND_AMF0, 0, 0, vec![5; MAX_MESSAGE]);
+        let mut bytes = Vec::new();
+        writer.write(&largest, &mut bytes);
+        assert_eq!(read_all(&mut reader, &bytes), vec![largest]);
+    }
+
+    #[test]
+    fn one_byte_chunks_reassemble_in_linear_time() {
+        // 256 KiB in one-byte chunks: half a million chunks in one feed.
+        // Dropping each parsed chunk from the front of the buffer would move
+        // about 64 GB; this must take well under a second.
+        let mut writer = ChunkWriter::new();
+        writer.set_chunk_size(1);
+        let mut reader = ChunkReader::new();
+        reader.set_chunk_size(1);
+        let message = Message::new(AUDIO, 1, 0, vec![7; MAX_MESSAGE]);
+        let mut bytes = Vec::new();
+        writer.write(&message, &mut bytes);
+        let started = std::time::Instant::now();
+        assert_eq!(read_all(&mut reader, &bytes), vec![message]);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        assert!(reader.buffer.is_empty());
     }
 }

@@ -56,11 +56,36 @@ impl RtmpError {
                 InvalidDestination,
                 format!("The server refused the application in {shown_url} ({why}). Check the URL your platform gave you."),
             ),
+            RtmpError::Publish(PublishError::TooLarge(why)) => (
+                PlatformError,
+                format!("The server at {shown_url} sent more than any RTMP ingest sends ({why}), so Onair stopped reading it. Check the URL; if it is right, tell your platform."),
+            ),
             other => (
                 Unreachable,
                 format!("The connection to {shown_url} failed: {other}. Check the URL and that the server is running."),
             ),
         };
         OnairError::new(code, message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_oversized_message_is_the_platform_s_fault_in_words() {
+        let error = RtmpError::Publish(PublishError::TooLarge(
+            "the server sent a 16777215-byte message (type 20); a publisher takes at most 256 KiB"
+                .into(),
+        ))
+        .to_onair("rtmp://ingest.example/live");
+        assert_eq!(error.code, ErrorCode::PlatformError);
+        assert!(
+            error.message.contains("rtmp://ingest.example/live")
+                && error.message.contains("16777215-byte"),
+            "{}",
+            error.message
+        );
     }
 }

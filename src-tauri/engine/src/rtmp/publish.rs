@@ -43,17 +43,36 @@ pub enum PublishError {
     Closed,
     #[error("the server broke the RTMP protocol: {0}")]
     Protocol(String),
+    /// More than a publisher ever needs to hold (see `chunk::MAX_MESSAGE`
+    /// and `amf0::MAX_VALUES`): a broken or hostile server, refused before
+    /// it costs memory.
+    #[error("the server sent more than Onair accepts: {0}")]
+    TooLarge(String),
 }
 
 impl From<ChunkError> for PublishError {
     fn from(e: ChunkError) -> Self {
-        PublishError::Protocol(e.to_string())
+        match e {
+            ChunkError::TooLarge { .. } | ChunkError::TooMuchPending => {
+                PublishError::TooLarge(e.to_string())
+            }
+            ChunkError::NoPreviousHeader(_) | ChunkError::LengthChanged(_) => {
+                PublishError::Protocol(e.to_string())
+            }
+        }
     }
 }
 
 impl From<Amf0Error> for PublishError {
     fn from(e: Amf0Error) -> Self {
-        PublishError::Protocol(e.to_string())
+        match e {
+            Amf0Error::TooDeep | Amf0Error::TooManyValues | Amf0Error::CountBeyondInput { .. } => {
+                PublishError::TooLarge(e.to_string())
+            }
+            Amf0Error::Truncated | Amf0Error::UnsupportedMarker(_) => {
+                PublishError::Protocol(e.to_string())
+            }
+        }
     }
 }
 
@@ -456,10 +475,47 @@ mod tests {
         let ping = Message::new(message::USER_CONTROL, 0, 0, vec![0, 6, 0, 0, 0, 9]);
         let r = p.receive(&server_says(&[ping])).unwrap();
         assert_eq!(r.send, vec![message::pong(9)]);
-        // The server set a 5 MB window; a big data message crosses it.
-        let big = Message::new(message::DATA_AMF0, 1, 0, vec![0x05; 5_000_100]);
-        let r = p.receive(&server_says(&[big])).unwrap();
+        // The server set a 5 MB window; data messages cross it.
+        let data = Message::new(message::DATA_AMF0, 1, 0, vec![0x05; 250_000]);
+        let r = p.receive(&server_says(&vec![data; 20])).unwrap();
         assert_eq!(r.send.len(), 1);
         assert_eq!(r.send[0].type_id, message::ACKNOWLEDGEMENT);
+    }
+
+    #[test]
+    fn a_16_mib_command_is_refused_before_it_is_read() {
+        let mut p = publishing();
+        // Its header, and the first chunk of a strict array of nulls.
+        let mut bytes = vec![
+            0x03,
+            0,
+            0,
+            0,
+            0xff,
+            0xff,
+            0xff,
+            message::COMMAND_AMF0,
+            0,
+            0,
+            0,
+            0,
+        ];
+        bytes.extend([0x0a, 0xff, 0xff, 0xff, 0xff]);
+        bytes.resize(12 + 4096, 0x05);
+        let err = p.receive(&bytes).unwrap_err();
+        assert!(matches!(err, PublishError::TooLarge(_)), "{err:?}");
+    }
+
+    #[test]
+    fn an_amf0_bomb_inside_a_command_is_refused() {
+        let mut p = publishing();
+        // A strict array of 200,000 nulls (one byte each) within the size limit.
+        let mut payload = vec![0x02, 0, 8];
+        payload.extend(b"onStatus");
+        payload.extend([0x0a, 0, 3, 0x0d, 0x40]);
+        payload.resize(payload.len() + 200_000, 0x05);
+        let bomb = Message::new(message::COMMAND_AMF0, 0, 0, payload);
+        let err = p.receive(&server_says(&[bomb])).unwrap_err();
+        assert!(matches!(err, PublishError::TooLarge(_)), "{err:?}");
     }
 }
