@@ -6,6 +6,8 @@ WebKitWebDriver) on a session bus with an unlocked gnome-keyring:
   window needed);
 * a script in the page is refused what the window never calls, and cannot
   reveal a key without the creator answering the shell's own dialog;
+* a keychain that does not answer (an unlock prompt) leaves the window
+  drawing and answering: nothing that can block runs on its main thread;
 * Stop acts while a session is still starting: against a server that takes
   the TCP connection and never answers, and a platform whose start hook
   never answers, the window is off air again within seconds.
@@ -14,8 +16,10 @@ WebKitWebDriver) on a session bus with an unlocked gnome-keyring:
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets as stdlib_secrets
+import signal
 import socket
 import threading
 import time
@@ -132,6 +136,42 @@ def test_a_script_cannot_reveal_a_key_without_the_creator(desktop):
     wd.wait_for("the refusal", lambda: wd.script("return window.revealed") != "waiting", timeout=5)
     assert wd.script("return window.revealed") == "no"
     assert key not in wd.page()
+
+
+def frames_drawn(wd) -> int:
+    return int(wd.script("return document.getElementById('preview').dataset.frames || 0"))
+
+
+def test_a_keychain_that_does_not_answer_does_not_freeze_the_window(desktop, measurements):
+    """An unlock prompt can keep the keychain from answering for minutes: a
+    keyring daemon stopped with SIGSTOP is that, for as long as the test
+    wants. Meanwhile the window goes on drawing the preview and answering."""
+    wd, env, _ = desktop
+    key = env.secret("sk_frozen_" + stdlib_secrets.token_urlsafe(16))
+    add_destination(wd, "frozen keychain", "rtmp://127.0.0.1:1935/live", key)
+    daemon = env._keyring.pid
+    os.kill(daemon, signal.SIGSTOP)
+    try:
+        wd.click("tr[data-name='frozen keychain'] button[data-action='copy']")
+        before, started = frames_drawn(wd), time.monotonic()
+        time.sleep(3)
+        fps = (frames_drawn(wd) - before) / (time.monotonic() - started)
+        asked = time.monotonic()
+        assert wd.script("return window.__TAURI_INTERNALS__.invoke('session_state')") == "idle"
+        answered = time.monotonic() - asked
+        copied = text_now(wd, "tr[data-name='frozen keychain'] td.key")
+    finally:
+        os.kill(daemon, signal.SIGCONT)
+    measurements.record(f"desktop with the keychain not answering: preview {fps:.1f} frames/s, a command answered in {answered * 1000:.0f} ms")
+    assert "Copied" not in copied, "the copy was waiting for the keychain"
+    assert fps >= 10, f"the preview drew {fps:.1f} frames a second while the keychain hung"
+    assert answered < 1, f"a command took {answered:.1f} s while the keychain hung"
+    wd.wait_for("the copy to finish once the keychain answers",
+                lambda: "Copied" in text_now(wd, "tr[data-name='frozen keychain'] td.key"), timeout=30)
+
+
+def text_now(wd, css: str) -> str:
+    return wd.script("const e = document.querySelector(arguments[0]); return e ? e.textContent : ''", css)
 
 
 class Silent:
