@@ -58,9 +58,13 @@ fn ask(app: &AppHandle, text: String) -> Result<bool, OnairError> {
         dialog.add_button("_Show key", gtk::ResponseType::Accept);
         // Enter does not reveal: a dialog that popped up while typing stays shut.
         dialog.set_default_response(gtk::ResponseType::Cancel);
+        // Closing emits one more response (delete-event): only the first counts.
+        let tx = std::cell::Cell::new(Some(tx));
         dialog.connect_response(move |dialog, response| {
-            let _ = tx.send(response == gtk::ResponseType::Accept);
-            dialog.close();
+            if let Some(tx) = tx.take() {
+                let _ = tx.send(response == gtk::ResponseType::Accept);
+                dialog.close();
+            }
         });
         dialog.show_all();
         dialog.present();

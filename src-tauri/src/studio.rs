@@ -84,7 +84,13 @@ pub(crate) fn closing_event(
         Err(e) => Event::State {
             state: SessionState::Failed,
             at_ms,
-            error: Some(e.clone()),
+            error: Some(OnairError::new(
+                e.code,
+                format!(
+                    "The stream stopped on an error Onair did not expect ({}). Go live again; if it happens again, please report it.",
+                    e.message.trim_end_matches('.')
+                ),
+            )),
         },
     })
 }
@@ -328,7 +334,10 @@ mod tests {
                     state: SessionState::Failed,
                     at_ms: 42,
                     error: Some(e),
-                }) => assert_eq!(e.code, ErrorCode::Internal),
+                }) => {
+                    assert_eq!(e.code, ErrorCode::Internal);
+                    assert!(e.message.contains("Go live again"), "{}", e.message);
+                }
                 other => panic!("after {last:?}: {other:?}"),
             }
         }
