@@ -6,7 +6,8 @@ unlocked gnome-keyring:
   registers its tray item with) reads the menu's live state and clicks Stop;
 * the global shortcut: Ctrl+Shift+L pressed through XTEST while another
   application has the keyboard focus;
-* copying a key puts it on the X clipboard, never in the page; rotating,
+* copying a key puts it on the X clipboard, marked for clipboard managers
+  to keep out of their history, never in the page; rotating,
   editing and deleting reach the keychain;
 * importing OBS's settings from its own folder in the user's config;
 * the window manager's close button while live asks first, "Keep streaming"
@@ -116,6 +117,9 @@ def test_copy_puts_the_key_on_the_clipboard_and_not_in_the_page(desktop):
     wd.click("tr[data-name='copied'] button[data-action='copy']")
     wd.wait_for("the copied notice", lambda: "Copied" in text_now(wd, "tr[data-name='copied'] td.key"), timeout=5)
     assert same(x11.clipboard(), key), "the clipboard holds the key"
+    # Clipboard managers (Klipper, GPaste, CopyQ...) keep no history of a
+    # selection that offers this hint.
+    assert "x-kde-passwordManagerHint" in x11.clipboard_targets(), "marked as a secret for clipboard managers"
     assert key not in wd.page(), "copying does not show the key"
 
 

@@ -4,8 +4,8 @@ private session bus, nginx-rtmp, and the reference platform backend whose
 status endpoint says whether the stream is live and to how many.
 
 A creator adds an RTMP destination in the Destinations view (the key goes
-to the keychain and never into the page unless revealed), reveals it and
-watches it hide again, goes live to it, sees LIVE, the platform's live flag
+to the keychain and never into the page unless revealed), reveals it
+(saying yes in the shell's own dialog) and watches it hide again, goes live to it, sees LIVE, the platform's live flag
 and its viewer count, and stops (after confirming). A wrong key shows the
 actionable key_rejected banner. Screenshots of each screen land in
 tests/artifacts/."""
@@ -24,7 +24,8 @@ import pytest
 from onair_testkit import media, secrets
 from onair_testkit.nginx import Nginx
 from onair_testkit.platform_backend import PlatformBackend
-from onair_testkit.studio import ARTIFACTS, app_on_keyring, tally, wait_for_state
+from onair_testkit.studio import ARTIFACTS, answer_reveal, app_on_keyring, pick_destination, tally, wait_for_state
+from onair_testkit.x11 import X11
 
 REVEAL_SECONDS = 5  # ui/src/mask.ts REVEAL_MS
 
@@ -76,7 +77,7 @@ def key_cell(wd, name: str) -> str:
 
 def go_live_to(wd, name: str) -> None:
     wd.click("#tab-studio")
-    wd.choose("#pick-destination", name)
+    pick_destination(wd, name)
     # After a confirmed Stop, the confirm overlay and a busy button can
     # still be there for a moment: a click then would land on neither.
     wd.wait_for(
@@ -111,6 +112,13 @@ def test_add_reveal_go_live_with_platform_viewers_and_stop(app, platform_rtmp, m
     wd.screenshot(ARTIFACTS / "destinations.png")
 
     wd.click("tr[data-name='studio'] button[data-action='reveal']")
+    time.sleep(1)
+    assert key_cell(wd, "studio") == masked, "nothing is shown before the creator says yes"
+    x11 = X11((env.home / "display").read_text())
+    try:
+        answer_reveal(x11, show=True)
+    finally:
+        x11.close()
     wd.wait_for("the revealed key", lambda: key_cell(wd, "studio") == key, timeout=5)
     revealed_at = time.monotonic()
     wd.wait_for("the key to hide again", lambda: key_cell(wd, "studio") == masked, timeout=REVEAL_SECONDS + 3)

@@ -1,6 +1,7 @@
 //! The system clipboard for copying a key: written from Rust, so the key
-//! never passes through the window, and cleared after a while if it is
-//! still there.
+//! never passes through the window, marked as a secret so clipboard
+//! managers keep it out of their history, and cleared after a while if it
+//! is still there.
 
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -27,7 +28,7 @@ pub fn put(text: &str) -> Result<(), OnairError> {
         *guard = Some(arboard::Clipboard::new().map_err(unavailable)?);
     }
     let clipboard = guard.as_mut().expect("opened above");
-    clipboard.set_text(text).map_err(unavailable)?;
+    set_secret(clipboard, text).map_err(unavailable)?;
     let copied = text.to_string();
     std::thread::spawn(move || {
         std::thread::sleep(CLEAR_AFTER);
@@ -39,4 +40,17 @@ pub fn put(text: &str) -> Result<(), OnairError> {
         }
     });
     Ok(())
+}
+
+/// Sets `text` flagged for clipboard managers to leave out of their history:
+/// on X11 the `x-kde-passwordManagerHint: secret` target (Klipper, GPaste,
+/// CopyQ and others honour it), the equivalents on Windows and macOS.
+fn set_secret(clipboard: &mut arboard::Clipboard, text: &str) -> Result<(), arboard::Error> {
+    #[cfg(target_os = "macos")]
+    use arboard::SetExtApple as _;
+    #[cfg(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd"))]
+    use arboard::SetExtLinux as _;
+    #[cfg(windows)]
+    use arboard::SetExtWindows as _;
+    clipboard.set().exclude_from_history().text(text)
 }

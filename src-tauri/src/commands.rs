@@ -1,5 +1,8 @@
 //! The commands the UI calls: thin wrappers over the studio and the
 //! engine's destination store. Their TypeScript is generated (bindings.ts).
+//! Whatever can block (the keychain, whose unlock prompt can wait minutes,
+//! device scans, opening a camera, files) runs on a blocking thread, never
+//! on the main thread that runs the window.
 
 use std::sync::Arc;
 
@@ -10,10 +13,24 @@ use onair_engine::source::microphone::{list_microphones, MicInfo};
 use onair_engine::source::VideoChoice;
 use onair_engine::OnairError;
 use serde::{Deserialize, Serialize};
-use tauri::{AppHandle, State};
+use tauri::{AppHandle, Manager, State};
 
 use crate::autostart;
 use crate::studio::Studio;
+
+/// Runs `work` on the async runtime's blocking pool. A panic there is an
+/// `internal` error for the window rather than an unanswered call.
+pub(crate) async fn off_main<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, OnairError> + Send + 'static,
+) -> Result<T, OnairError> {
+    tauri::async_runtime::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|e| Err(OnairError::internal(format!("A command failed ({e})."))))
+}
+
+fn studio(app: &AppHandle) -> Arc<Studio> {
+    app.state::<Arc<Studio>>().inner().clone()
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
 pub struct SourceInfo {
@@ -40,7 +57,15 @@ pub struct Devices {
 
 #[tauri::command]
 #[specta::specta]
-pub fn source_info(studio: State<'_, Arc<Studio>>) -> SourceInfo {
+pub async fn source_info(app: AppHandle) -> SourceInfo {
+    let studio = studio(&app);
+    // Counting cameras enumerates devices.
+    off_main(move || Ok(describe_source(&studio)))
+        .await
+        .expect("describing the source cannot fail")
+}
+
+fn describe_source(studio: &Studio) -> SourceInfo {
     let capture = studio.capture();
     let spec = capture.spec();
     let test_pattern = matches!(
@@ -67,30 +92,39 @@ pub fn source_info(studio: State<'_, Arc<Studio>>) -> SourceInfo {
 
 #[tauri::command]
 #[specta::specta]
-pub fn list_devices() -> Devices {
-    Devices {
-        cameras: list_cameras(),
-        microphones: list_microphones(),
-    }
+pub async fn list_devices() -> Devices {
+    off_main(|| {
+        Ok(Devices {
+            cameras: list_cameras(),
+            microphones: list_microphones(),
+        })
+    })
+    .await
+    .expect("listing devices cannot fail")
 }
 
 /// Goes live to a saved destination, or records locally when none is
 /// given. Pressing it while a session runs does nothing.
 #[tauri::command]
 #[specta::specta]
-pub fn go_live(
-    studio: State<'_, Arc<Studio>>,
-    destination: Option<String>,
-) -> Result<(), OnairError> {
-    studio.go_live(destination)
+pub async fn go_live(app: AppHandle, destination: Option<String>) -> Result<(), OnairError> {
+    let studio = studio(&app);
+    off_main(move || studio.go_live(destination)).await
 }
 
-/// Stops the session; its last events (stopping, ended) follow. Idempotent.
-/// The UI asks the creator first.
+/// Stops the session in whatever state it is, starting included; its last
+/// events (stopping, ended) follow. Idempotent. The UI asks the creator
+/// first when viewers would see the stream end.
 #[tauri::command]
 #[specta::specta]
-pub fn stop(studio: State<'_, Arc<Studio>>) {
-    studio.stop(|| ());
+pub async fn stop(app: AppHandle) {
+    let studio = studio(&app);
+    // Waits for nothing but the session slot's lock.
+    let _ = off_main(move || {
+        studio.stop(|| ());
+        Ok(())
+    })
+    .await;
 }
 
 /// Where the session is now (the window may open or reload mid-session).
@@ -103,9 +137,14 @@ pub fn session_state(studio: State<'_, Arc<Studio>>) -> SessionState {
 /// Stops whatever is live, finishes the recording, then closes Onair.
 #[tauri::command]
 #[specta::specta]
-pub fn quit(app: AppHandle, studio: State<'_, Arc<Studio>>) {
-    crate::window::remember_geometry(&app);
-    studio.stop(move || app.exit(0));
+pub async fn quit(app: AppHandle) {
+    let studio = studio(&app);
+    let _ = off_main(move || {
+        crate::window::remember_geometry(&app);
+        studio.stop(move || app.exit(0));
+        Ok(())
+    })
+    .await;
 }
 
 #[tauri::command]
@@ -115,13 +154,17 @@ pub fn get_settings(studio: State<'_, Arc<Studio>>) -> Settings {
 }
 
 /// Saves the settings (checked first: an out-of-range value is refused
-/// whole) and applies start on login.
+/// whole) and applies start on login. Reopening the capture opens devices.
 #[tauri::command]
 #[specta::specta]
-pub fn save_settings(studio: State<'_, Arc<Studio>>, settings: Settings) -> Result<(), OnairError> {
-    settings.check()?;
-    if settings.start_on_login != studio.settings().start_on_login {
-        autostart::set(settings.start_on_login)?;
-    }
-    studio.save_settings(settings)
+pub async fn save_settings(app: AppHandle, settings: Settings) -> Result<(), OnairError> {
+    let studio = studio(&app);
+    off_main(move || {
+        settings.check()?;
+        if settings.start_on_login != studio.settings().start_on_login {
+            autostart::set(settings.start_on_login)?;
+        }
+        studio.save_settings(settings)
+    })
+    .await
 }

@@ -6,6 +6,7 @@ mod clipboard;
 mod commands;
 mod destinations;
 mod preview;
+mod reveal;
 mod shortcut;
 mod studio;
 mod tray;
@@ -73,10 +74,7 @@ pub fn run() {
     tauri::Builder::default()
         .plugin(shortcut::plugin())
         .invoke_handler(builder.invoke_handler())
-        .register_uri_scheme_protocol(preview::SCHEME, |ctx, request| {
-            let studio = ctx.app_handle().state::<Arc<Studio>>();
-            preview::respond(&studio.capture(), request.uri().path())
-        })
+        .register_asynchronous_uri_scheme_protocol(preview::SCHEME, preview::handle)
         .on_window_event(window::on_event)
         .setup(move |app| {
             builder.mount_events(app);

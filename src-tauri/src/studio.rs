@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use onair_engine::clock::MediaClock;
 use onair_engine::destination::Destination;
@@ -13,7 +13,8 @@ use onair_engine::events::{Event, EventSink, SessionState};
 use onair_engine::keys::{ConfigStore, DestinationKind, Keys};
 use onair_engine::pipeline::capture::{Capture, CaptureSpec};
 use onair_engine::session::prepare::{self, Overrides, Stores};
-use onair_engine::session::{self, LiveConfig, SessionHandle};
+use onair_engine::session::runner::Stopper;
+use onair_engine::session::{self, LiveConfig, SessionSummary};
 use onair_engine::settings::{Settings, SettingsStore};
 use onair_engine::sink::file::default_recording_path;
 use onair_engine::{ErrorCode, OnairError};
@@ -21,11 +22,92 @@ use onair_engine::{ErrorCode, OnairError};
 /// Where the window's events go; the app shell forwards them to the UI and the tray.
 pub type Emit = Arc<dyn Fn(Event) + Send + Sync>;
 
+/// The session on air: its Stop button, and whether its thread has ended.
+struct Running {
+    stopper: Stopper,
+    done: Arc<Done>,
+}
+
+type Waiter = Box<dyn FnOnce() + Send>;
+
+/// Set once the session's thread has been joined and its end reported; what
+/// waits for that (Quit) runs then.
+#[derive(Default)]
+struct Done(Mutex<(bool, Vec<Waiter>)>);
+
+impl Done {
+    fn is_done(&self) -> bool {
+        self.0.lock().unwrap().0
+    }
+
+    fn when_done(&self, waiter: Waiter) {
+        let mut done = self.0.lock().unwrap();
+        if done.0 {
+            drop(done);
+            waiter();
+        } else {
+            done.1.push(waiter);
+        }
+    }
+
+    fn finish(&self) {
+        let waiters = {
+            let mut done = self.0.lock().unwrap();
+            done.0 = true;
+            std::mem::take(&mut done.1)
+        };
+        waiters.into_iter().for_each(|waiter| waiter());
+    }
+}
+
+/// What the window must still be told once the session's thread has been
+/// joined. A session ends by reporting ended or failed itself; one that
+/// could not (its thread panicked) would leave the tally on LIVE, so its
+/// end is reported here, with the join's error (`internal` for a panic).
+pub(crate) fn closing_event(
+    result: &Result<SessionSummary, OnairError>,
+    last: SessionState,
+    at_ms: u32,
+) -> Option<Event> {
+    if matches!(
+        last,
+        SessionState::Idle | SessionState::Ended | SessionState::Failed
+    ) {
+        return None;
+    }
+    Some(match result {
+        Ok(_) => Event::State {
+            state: SessionState::Ended,
+            at_ms,
+            error: None,
+        },
+        Err(e) => Event::State {
+            state: SessionState::Failed,
+            at_ms,
+            error: Some(OnairError::new(
+                e.code,
+                format!(
+                    "The stream stopped on an error Onair did not expect ({}). Go live again; if it happens again, please report it.",
+                    e.message.trim_end_matches('.')
+                ),
+            )),
+        },
+    })
+}
+
+/// Records a state change for `Studio::state` and passes the event on.
+fn report(state: &Mutex<SessionState>, emit: &Emit, event: Event) {
+    if let Event::State { state: now, .. } = &event {
+        *state.lock().unwrap() = *now;
+    }
+    emit(event);
+}
+
 pub struct Studio {
     capture: RwLock<Arc<Capture>>,
     /// Why the capture is not what the settings asked for, when it is not.
     capture_note: Mutex<Option<OnairError>>,
-    session: Mutex<Option<SessionHandle>>,
+    session: Mutex<Option<Running>>,
     state: Arc<Mutex<SessionState>>,
     settings: Mutex<Settings>,
     store: SettingsStore,
@@ -117,10 +199,11 @@ impl Studio {
     }
 
     /// Goes live to a saved destination, or records locally when none is
-    /// given. Pressing it while a session runs does nothing.
+    /// given. Pressing it while a session runs does nothing. Blocks while the
+    /// keychain answers: call it off the UI's thread.
     pub fn go_live(&self, destination: Option<String>) -> Result<(), OnairError> {
         let mut current = self.session.lock().unwrap();
-        if current.as_ref().is_some_and(|s| !s.is_finished()) {
+        if current.as_ref().is_some_and(|s| !s.done.is_done()) {
             return Ok(());
         }
         let settings = self.settings();
@@ -148,29 +231,41 @@ impl Studio {
             self.remember(|s| s.last_destination = destination.clone());
         }
         *self.state.lock().unwrap() = SessionState::Preparing;
-        let state = self.state.clone();
-        let emit = self.emit.clone();
-        let events = move |event: Event| {
-            if let Event::State { state: now, .. } = &event {
-                *state.lock().unwrap() = *now;
-            }
-            emit(event);
+        let (state, emit) = (self.state.clone(), self.emit.clone());
+        let events = move |event: Event| report(&state, &emit, event);
+        let started = Instant::now();
+        let handle = session::start(config, self.capture(), Arc::new(events));
+        let running = Running {
+            stopper: handle.stopper(),
+            done: Arc::new(Done::default()),
         };
-        *current = Some(session::start(config, self.capture(), Arc::new(events)));
+        // Joins the session whatever way it ends, so a panic is reported
+        // (and the tally leaves LIVE) even when nobody presses Stop.
+        let (state, emit, done) = (self.state.clone(), self.emit.clone(), running.done.clone());
+        std::thread::Builder::new()
+            .name("onair-session-join".into())
+            .spawn(move || {
+                let result = handle.join();
+                let at_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
+                let last = *state.lock().unwrap();
+                if let Some(event) = closing_event(&result, last, at_ms) {
+                    report(&state, &emit, event);
+                }
+                done.finish();
+            })
+            .map_err(|e| OnairError::internal(format!("Could not watch the session ({e}).")))?;
+        *current = Some(running);
         Ok(())
     }
 
     /// Stops the session; its last events (stopping, ended) follow. Idempotent.
-    /// `finished` runs once the recording is finalised.
+    /// `finished` runs once the session's thread has ended (the recording is
+    /// finalised), on that thread.
     pub fn stop(&self, finished: impl FnOnce() + Send + 'static) {
-        match self.session.lock().unwrap().take() {
-            Some(session) => {
-                session.stop();
-                // Joining waits for the recording to be finalised; not on the UI's thread.
-                std::thread::spawn(move || {
-                    drop(session.join());
-                    finished();
-                });
+        match self.session.lock().unwrap().as_ref() {
+            Some(running) => {
+                running.stopper.stop();
+                running.done.when_done(Box::new(finished));
             }
             None => finished(),
         }
@@ -205,5 +300,74 @@ fn open_capture(spec: &CaptureSpec, emit: &Emit) -> (Arc<Capture>, Option<OnairE
                 .expect("the test pattern and tone always open");
             (Arc::new(capture), Some(e))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary() -> SessionSummary {
+        SessionSummary {
+            recording: None,
+            duration_ms: 0,
+            frames_encoded: 0,
+            frames_dropped: 0,
+        }
+    }
+
+    #[test]
+    fn a_session_thread_that_died_mid_show_is_reported_failed_with_internal() {
+        let panicked = Err(OnairError::internal("the session thread panicked"));
+        for last in [
+            SessionState::Preparing,
+            SessionState::Connecting,
+            SessionState::Live,
+            SessionState::Reconnecting,
+            SessionState::Stopping,
+        ] {
+            match closing_event(&panicked, last, 42) {
+                Some(Event::State {
+                    state: SessionState::Failed,
+                    at_ms: 42,
+                    error: Some(e),
+                }) => {
+                    assert_eq!(e.code, ErrorCode::Internal);
+                    assert!(e.message.contains("Go live again"), "{}", e.message);
+                }
+                other => panic!("after {last:?}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            closing_event(&Ok(summary()), SessionState::Live, 1),
+            Some(Event::State {
+                state: SessionState::Ended,
+                error: None,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_session_that_reported_its_own_end_is_not_reported_twice() {
+        let failed = Err(OnairError::new(ErrorCode::KeyRejected, "refused"));
+        for last in [SessionState::Ended, SessionState::Failed] {
+            assert!(closing_event(&failed, last, 0).is_none());
+            assert!(closing_event(&Ok(summary()), last, 0).is_none());
+        }
+    }
+
+    #[test]
+    fn stop_waiters_run_once_the_session_is_done_or_at_once_after() {
+        let done = Done::default();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let early = tx.clone();
+        done.when_done(Box::new(move || early.send("early").unwrap()));
+        assert!(rx.try_recv().is_err(), "waits for the session");
+        done.finish();
+        assert_eq!(rx.try_recv(), Ok("early"));
+        done.when_done(Box::new(move || tx.send("late").unwrap()));
+        assert_eq!(rx.try_recv(), Ok("late"));
+        assert!(done.is_done());
     }
 }

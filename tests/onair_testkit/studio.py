@@ -16,11 +16,28 @@ from .webdriver import Desktop, WebDriver, desktop_bin
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
+# The shell's own dialog before a key is revealed (src-tauri/src/reveal.rs).
+REVEAL_DIALOG = "Onair: reveal a stream key"
+
+
+def answer_reveal(x11, show: bool) -> None:
+    """Answers the shell's reveal question as the creator would, at the
+    keyboard: Alt+S for "Show key", Escape for no. A page script cannot."""
+    x11.press_in(REVEAL_DIALOG, *(("Alt_L", "s") if show else ("Escape",)))
+
 
 def wait_until_loaded(wd) -> None:
     """Waits until every view has wired its controls and loaded (the window
     marks its body ready)."""
     wd.wait_for("the window to load", lambda: wd.script("return document.body.dataset.ready === 'true'"))
+
+
+def pick_destination(wd, name: str) -> None:
+    """Picks NAME in the studio's destination picker once it lists it (the
+    picker is refilled after the Destinations view saves)."""
+    wd.wait_for(f"{name!r} in the destination picker", lambda: wd.script(
+        "return [...document.getElementById('pick-destination').options].some(o => o.value === arguments[0])", name))
+    wd.choose("#pick-destination", name)
 
 
 def tally(wd) -> str:

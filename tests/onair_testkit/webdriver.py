@@ -111,6 +111,10 @@ class WebDriver:
         body = {"script": source, "args": list(args)}
         return self._call("POST", f"/session/{self.session}/execute/sync", body)
 
+    def element_png(self, css: str) -> bytes:
+        """What the element looks like on screen, as PNG bytes."""
+        return base64.b64decode(self._call("GET", f"/session/{self.session}/element/{self.find(css)}/screenshot"))
+
     def screenshot(self, path: Path) -> Path:
         png = base64.b64decode(self._call("GET", f"/session/{self.session}/screenshot"))
         path.parent.mkdir(parents=True, exist_ok=True)

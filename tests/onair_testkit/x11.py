@@ -79,6 +79,38 @@ class X11:
             xtest.fake_input(self.d, X.KeyRelease, code)
         self.d.sync()
 
+    def clipboard_targets(self, timeout: float = 5) -> list[str]:
+        """The formats the CLIPBOARD's owner offers (what `xclip -t TARGETS -o` lists)."""
+        clipboard, targets, into = self._atom("CLIPBOARD"), self._atom("TARGETS"), self._atom("ONAIR_TEST_TARGETS")
+        if self.d.get_selection_owner(clipboard) == X.NONE:
+            return []
+        window = self.own_window()
+        window.convert_selection(clipboard, targets, into, X.CurrentTime)
+        self.d.flush()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            while self.d.pending_events():
+                e = self.d.next_event()
+                if e.type == X.SelectionNotify and e.target == targets:
+                    if e.property == X.NONE:
+                        return []
+                    prop = window.get_full_property(into, X.AnyPropertyType)
+                    return [self.d.get_atom_name(atom) for atom in prop.value] if prop else []
+            time.sleep(0.05)
+        raise TimeoutError("the clipboard's owner did not answer")
+
+    def press_in(self, title: str, *keys: str, timeout: float = 10) -> None:
+        """Gives the window titled ``title`` the keyboard focus (waiting for it
+        to appear) and presses ``keys`` in it, as a person at the keyboard would."""
+        deadline = time.monotonic() + timeout
+        while not (windows := [w for w in self.windows_named(title) if w.get_attributes().map_state == X.IsViewable]):
+            assert time.monotonic() < deadline, f"no window titled {title!r} appeared"
+            time.sleep(0.1)
+        windows[0].set_input_focus(X.RevertToParent, X.CurrentTime)
+        self.d.sync()
+        time.sleep(0.3)  # the toolkit takes the focus in before the keys arrive
+        self.press(*keys)
+
     def clipboard(self, timeout: float = 5) -> Optional[str]:
         """The CLIPBOARD's text as its owner serves it, or None if nobody owns it."""
         window = self.own_window()

@@ -15,8 +15,9 @@ export const commands = {
 	 */
 	goLive: (destination: string | null) => typedError<null, OnairError>(__TAURI_INVOKE("go_live", { destination })),
 	/**
-	 *  Stops the session; its last events (stopping, ended) follow. Idempotent.
-	 *  The UI asks the creator first.
+	 *  Stops the session in whatever state it is, starting included; its last
+	 *  events (stopping, ended) follow. Idempotent. The UI asks the creator
+	 *  first when viewers would see the stream end.
 	 */
 	stop: () => __TAURI_INVOKE<void>("stop"),
 	/**  Where the session is now (the window may open or reload mid-session). */
@@ -26,7 +27,7 @@ export const commands = {
 	getSettings: () => __TAURI_INVOKE<Settings_Serialize>("get_settings"),
 	/**
 	 *  Saves the settings (checked first: an out-of-range value is refused
-	 *  whole) and applies start on login.
+	 *  whole) and applies start on login. Reopening the capture opens devices.
 	 */
 	saveSettings: (settings: Settings_Deserialize) => typedError<null, OnairError>(__TAURI_INVOKE("save_settings", { settings })),
 	listDestinations: () => typedError<DestinationSummary_Serialize[], OnairError>(__TAURI_INVOKE("list_destinations")),
@@ -38,7 +39,11 @@ export const commands = {
 	/**  Renames (when `new_name` differs) and changes the URL, endpoints and options. */
 	editDestination: (name: string, newName: string, edit: DestinationEdit_Deserialize) => typedError<DestinationSummary_Serialize, OnairError>(__TAURI_INVOKE("edit_destination", { name, newName, edit })),
 	removeDestination: (name: string) => typedError<null, OnairError>(__TAURI_INVOKE("remove_destination", { name })),
-	revealKey: (name: string) => typedError<RevealedKey, OnairError>(__TAURI_INVOKE("reveal_key", { name })),
+	/**
+	 *  The key, once the creator has said yes in the shell's own dialog (which
+	 *  no script in the page can answer); `None` when they said no.
+	 */
+	revealKey: (name: string) => typedError<RevealedKey | null, OnairError>(__TAURI_INVOKE("reveal_key", { name })),
 	/**  Puts the key on the clipboard. */
 	copyKey: (name: string) => typedError<null, OnairError>(__TAURI_INVOKE("copy_key", { name })),
 	rotateKey: (name: string, key: string) => typedError<DestinationSummary_Serialize, OnairError>(__TAURI_INVOKE("rotate_key", { name, key })),

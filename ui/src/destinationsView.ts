@@ -1,6 +1,7 @@
-// Destinations and keys: add, edit, reveal (explicit, hides again by
-// itself), copy, rotate, delete, import from OBS. Keys stay in the
-// keychain: the table only ever holds masks unless Reveal was pressed.
+// Destinations and keys: add, edit, reveal (explicit, confirmed in the
+// shell's own dialog, hides again by itself), copy, rotate, delete, import
+// from OBS. Keys stay in the keychain: the table only ever holds masks
+// unless Reveal was pressed and confirmed.
 import { commands, type DestinationSummary } from "./bindings";
 import { ask } from "./confirm";
 import {
@@ -129,8 +130,10 @@ export async function refresh() {
 }
 
 async function reveal(name: string) {
+  // The shell asks the creator in a dialog of its own first; no means null.
   const result = await commands.revealKey(name);
   if (result.status === "error") return showBanner(result.error);
+  if (result.data === null) return;
   revealed.set(name, revealUntil(result.data.value, Date.now()));
   renderTable();
   setTimeout(() => hide(name), REVEAL_MS);

@@ -5,13 +5,23 @@ import { ask } from "./confirm";
 import { $, asError, el, fillSelect, setText, showBanner } from "./dom";
 import { failed, goLivePressed, initialModel, reduce, view, type LiveModel } from "./live";
 import { createPreview } from "./preview";
+import { stopAsks } from "./tally";
 import { audioChoices, audioInput, audioValue, videoChoices, videoInput, videoValue } from "./settingsForm";
 
 const LOCAL = "";
+const STOP_QUESTION = "End the live stream? Viewers will see it end.";
 let model: LiveModel = initialModel();
 let shownError: unknown = null;
 // The button does nothing until the pickers hold what Go Live would use.
 let ready = false;
+// Go Live's call until the shell has started the session: a Stop pressed
+// meanwhile is sent after it, so it always finds the session to stop.
+let starting: Promise<unknown> = Promise.resolve();
+
+async function stopSession() {
+  await starting.catch(() => {});
+  await commands.stop();
+}
 
 const onAir = () => !["idle", "ended", "failed"].includes(model.state);
 
@@ -50,16 +60,20 @@ function render() {
 async function goLiveOrStop() {
   if (!ready) return;
   if (onAir()) {
-    if (model.state === "preparing" || model.state === "connecting") return;
-    const stop = await ask("End the live stream? Viewers will see it end.", "Stop streaming", "Keep streaming");
-    if (stop) await commands.stop();
+    if (model.state === "stopping") return;
+    // A start not yet live is called off at once; a live stream asks first.
+    if (!stopAsks(model.state) || (await ask(STOP_QUESTION, "Stop streaming", "Keep streaming"))) {
+      await stopSession();
+    }
     return;
   }
   showBanner(null);
   const destination = $<HTMLSelectElement>("pick-destination").value;
   model = goLivePressed(model);
   render();
-  const result = await commands.goLive(destination === LOCAL ? null : destination);
+  const call = commands.goLive(destination === LOCAL ? null : destination);
+  starting = call;
+  const result = await call;
   if (result.status === "error") {
     model = failed(model, result.error);
     render();
@@ -128,11 +142,10 @@ export async function startStudio() {
       return;
     }
     const closing = e.payload.type === "confirm_close";
-    const text = closing
-      ? "You are live. Stop the stream and close Onair?"
-      : "End the live stream? Viewers will see it end.";
-    if (!(await ask(text, closing ? "Stop and close" : "Stop streaming", "Keep streaming"))) return;
-    await (closing ? commands.quit() : commands.stop());
+    const text = closing ? "You are live. Stop the stream and close Onair?" : STOP_QUESTION;
+    const asks = closing || stopAsks(model.state);
+    if (asks && !(await ask(text, closing ? "Stop and close" : "Stop streaming", "Keep streaming"))) return;
+    await (closing ? commands.quit() : stopSession());
   });
   model = initialModel(await commands.sessionState());
   const settings = await commands.getSettings();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatElapsed, formatNumber, tallyFor } from "./tally";
+import { formatElapsed, formatNumber, stopAsks, tallyFor } from "./tally";
 
 describe("tally and elapsed time", () => {
   it("formats elapsed time as mm:ss, then h:mm:ss", () => {
@@ -9,8 +9,16 @@ describe("tally and elapsed time", () => {
   });
   it("offers one button whose label follows the state", () => {
     expect(tallyFor("idle").button).toBe("Go Live");
-    expect(tallyFor("connecting")).toMatchObject({ button: "Go Live", busy: true });
+    expect(tallyFor("stopping")).toMatchObject({ button: "Stop", busy: true });
     expect(tallyFor("reconnecting")).toMatchObject({ button: "Stop", busy: false, label: "RECONNECTING" });
     expect(formatNumber(null, 1)).toBe("–");
+  });
+  it("offers Stop, pressable, while the session is still starting", () => {
+    for (const state of ["preparing", "connecting"] as const) {
+      expect(tallyFor(state)).toMatchObject({ label: "STARTING", button: "Stop", busy: false });
+      expect(stopAsks(state)).toBe(false);
+    }
+    expect(stopAsks("live")).toBe(true);
+    expect(stopAsks("reconnecting")).toBe(true);
   });
 });

@@ -14,9 +14,11 @@ export function tallyFor(state: SessionState): TallyView {
     case "ended":
     case "failed":
       return { label: "OFF AIR", tone: "off", button: "Go Live", busy: false };
+    // Stop works while starting too: a stalled platform or server must not
+    // hold the creator hostage.
     case "preparing":
     case "connecting":
-      return { label: "STARTING", tone: "busy", button: "Go Live", busy: true };
+      return { label: "STARTING", tone: "busy", button: "Stop", busy: false };
     case "live":
       return { label: "LIVE", tone: "live", button: "Stop", busy: false };
     case "reconnecting":
@@ -24,6 +26,12 @@ export function tallyFor(state: SessionState): TallyView {
     case "stopping":
       return { label: "STOPPING", tone: "busy", button: "Stop", busy: true };
   }
+}
+
+/// Stop asks first only when viewers can see the stream end; a start not yet
+/// live is called off at once.
+export function stopAsks(state: SessionState): boolean {
+  return state === "live" || state === "reconnecting";
 }
 
 export function formatElapsed(ms: number): string {
