@@ -7,8 +7,8 @@
 use super::{db_to_amplitude, power_to_db, FRAME, RATE};
 
 /// Speech RMS the gain aims at (measured over the frames that hold a voice):
-/// loud enough beside game and music streams, with 17 dB of headroom below
-/// the limiter's ceiling for the peaks of speech.
+/// loud enough beside game and music streams, with 16 dB of headroom below
+/// the limiter's sample ceiling for the peaks of speech.
 pub const TARGET_DBFS: f32 = -18.0;
 /// A quiet microphone is raised by up to this much...
 pub const MAX_GAIN_DB: f32 = 24.0;

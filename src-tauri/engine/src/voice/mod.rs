@@ -1,6 +1,6 @@
 //! The microphone's voice chain: noise suppression (RNNoise), a slow
-//! automatic gain towards a speech level, and a look-ahead limiter with a
-//! ceiling at -1 dBFS, in that order. It runs on the audio capture thread
+//! automatic gain towards a speech level, and a look-ahead limiter that
+//! keeps the stream under -1 dBFS, in that order. It runs on the audio capture thread
 //! between the source and everything downstream (meter, encoders), so what a
 //! creator hears in the meter is what is sent.
 //!
