@@ -272,3 +272,9 @@ def test_the_chain_keeps_sound_and_picture_in_step(mode, tmp_path, onair_bin, ff
     measurements.record(f"{mode}: {len(offsets_ms)} flashes matched, offsets {np.round(offsets_ms, 2).tolist()} ms")
     assert len(av.matches) >= 3, av.summary()
     assert np.all(np.abs(offsets_ms) <= SYNC_LIMIT_MS), av.summary()
+
+
+def test_an_unknown_voice_setting_is_a_usage_error(onair_bin, tmp_path):
+    run = onair.run(["live", f"file:{tmp_path / 'x.flv'}", "--voice", "loud", "--duration", "1"])
+    assert run.returncode == 2, run.describe()
+    assert "use off, light or clean" in run.stderr
