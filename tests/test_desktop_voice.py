@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from onair_testkit.studio import wait_until_loaded
+from onair_testkit.studio import ARTIFACTS, wait_until_loaded
 from onair_testkit.webdriver import Desktop, desktop_bin
 
 
@@ -39,6 +39,8 @@ def test_the_voice_switch_is_saved_and_shown_again(tmp_path):
             lambda: settings_file.exists() and json.loads(settings_file.read_text()).get("voice") == "light",
         )
         assert checked(wd) == "light"
+        wd.script("document.getElementById('pick-voice').scrollIntoView()")
+        wd.screenshot(ARTIFACTS / "studio-voice.png")
         wd.script("location.reload()")
         wait_until_loaded(wd)
         wd.wait_for("the saved voice shown again", lambda: checked(wd) == "light")

@@ -89,9 +89,17 @@ impl Capture {
                     .map_err(|e| microphone_unavailable(e, name.as_deref()))?,
             )),
         };
-        let description = match &audio_source {
-            Some(a) => format!("{} + {}", video_source.describe(), a.describe()),
-            None => video_source.describe(),
+        let voice = VoiceChain::new(spec.voice);
+        let description = match (&audio_source, &voice) {
+            (Some(a), Some(chain)) => format!(
+                "{} + {}, voice {} ({} ms)",
+                video_source.describe(),
+                a.describe(),
+                chain.mode().as_str(),
+                chain.latency_us() / 1000
+            ),
+            (Some(a), None) => format!("{} + {}", video_source.describe(), a.describe()),
+            (None, _) => video_source.describe(),
         };
 
         let running = Arc::new(AtomicBool::new(true));
@@ -107,7 +115,7 @@ impl Capture {
             let broadcast = Arc::new(Broadcast::new());
             threads.push(spawn_audio(
                 source,
-                VoiceChain::new(spec.voice),
+                voice,
                 broadcast.clone(),
                 events.clone(),
                 running.clone(),
