@@ -1,5 +1,5 @@
 # Shortcuts over scripts/. The README's two set-up commands are scripts/run and scripts/test.
-.PHONY: run test bench bench-encode bench-video-path av-sync faults soak fuzz deb
+.PHONY: run test bench bench-encode bench-video-path bench-voice av-sync faults soak fuzz deb
 
 run:
 	scripts/run
@@ -22,6 +22,11 @@ bench-video-path:
 # cost of simulcast, peak RSS at 1080p30.
 bench-encode:
 	scripts/bench-encode
+
+# CPU per second of audio of the voice chain (light, clean), release build.
+bench-voice: export CARGO_TARGET_DIR ?= $(HOME)/.cache/onair/target
+bench-voice:
+	cargo run --quiet --release -p onair-engine --example voice_cost
 
 # Ten minutes of test pattern and tone: the A/V offset must stay within
 # +-20 ms from start to end (also through the microphone when PulseAudio is

@@ -220,9 +220,11 @@ backlog_ms: number; congested: boolean } |
 { type: "health"; code: HealthCode; message: string } | 
 /**
  *  Audio meter, about 20 times a second: the loudest channel's peak and
- *  RMS over the last 50 ms, in dBFS (-100 for silence).
+ *  RMS over the last 50 ms, in dBFS (-100 for silence), after the
+ *  voice chain; `limiter_db` is the most its limiter took off in that
+ *  time (0 when it did not act, or with the voice chain off).
  */
-{ type: "levels"; peak_dbfs: number | null; rms_dbfs: number | null };
+{ type: "levels"; peak_dbfs: number | null; rms_dbfs: number | null; limiter_db: number | null };
 
 export type Event_Serialize = { type: "state"; state: SessionState; 
 /**  Milliseconds since Go Live was pressed. */
@@ -253,9 +255,11 @@ backlog_ms: number; congested: boolean } |
 { type: "health"; code: HealthCode; message: string } | 
 /**
  *  Audio meter, about 20 times a second: the loudest channel's peak and
- *  RMS over the last 50 ms, in dBFS (-100 for silence).
+ *  RMS over the last 50 ms, in dBFS (-100 for silence), after the
+ *  voice chain; `limiter_db` is the most its limiter took off in that
+ *  time (0 when it did not act, or with the voice chain off).
  */
-{ type: "levels"; peak_dbfs: number | null; rms_dbfs: number | null };
+{ type: "levels"; peak_dbfs: number | null; rms_dbfs: number | null; limiter_db: number | null };
 
 /**  Stable names for health events, like error codes. */
 export type HealthCode = "device_lost" | "device_restored" | 
@@ -404,6 +408,11 @@ export type Settings_Deserialize = {
 	start_on_login?: boolean,
 	video?: VideoInput,
 	audio?: AudioInput_Deserialize,
+	/**
+	 *  The voice chain on the microphone; None is the default for the
+	 *  audio input (clean for a microphone, off for the test tone).
+	 */
+	voice?: VoiceMode | null,
 	/**  The destination picked last; Go Live uses it again. */
 	last_destination?: string | null,
 	window?: WindowGeometry | null,
@@ -424,6 +433,11 @@ export type Settings_Serialize = {
 	start_on_login: boolean,
 	video: VideoInput,
 	audio: AudioInput_Serialize,
+	/**
+	 *  The voice chain on the microphone; None is the default for the
+	 *  audio input (clean for a microphone, off for the test tone).
+	 */
+	voice: VoiceMode | null,
 	/**  The destination picked last; Go Live uses it again. */
 	last_destination: string | null,
 	window: WindowGeometry | null,
@@ -481,6 +495,15 @@ export type VideoStats = {
 	/**  Captured frames waiting for the video encoder. */
 	capture_queue: QueueDepth,
 };
+
+/**  The one control a creator has over the voice chain. */
+export type VoiceMode = 
+/**  The microphone as it comes. */
+"off" | 
+/**  Automatic gain and the limiter, no noise suppression. */
+"light" | 
+/**  Noise suppression, automatic gain and the limiter. */
+"clean";
 
 /**  Where and how big the window was, in physical pixels. */
 export type WindowGeometry = {

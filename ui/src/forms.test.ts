@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { emptyForm, formFor, formProblem, keyLabel, toEdit, toNew } from "./destinationForm";
-import { audioInput, audioValue, parseSize, videoInput, videoValue } from "./settingsForm";
+import { audioInput, audioValue, parseSize, videoInput, videoValue, voiceMode } from "./settingsForm";
 
 describe("the destination form", () => {
   it("turns an RTMP form into what the store takes, the key apart", () => {
@@ -52,5 +52,15 @@ describe("device and size pickers", () => {
   it("parses sizes", () => {
     expect(parseSize("1920x1080")).toEqual([1920, 1080]);
     expect(parseSize("big")).toBeNull();
+  });
+});
+
+describe("the voice switch", () => {
+  it("shows the saved setting, else clean for a microphone and off for the test tone", () => {
+    expect(voiceMode(null, { kind: "microphone", name: null })).toBe("clean");
+    expect(voiceMode(null, { kind: "test_tone" })).toBe("off");
+    expect(voiceMode(null, { kind: "none" })).toBe("off");
+    expect(voiceMode("light", { kind: "microphone", name: "USB" })).toBe("light");
+    expect(voiceMode("clean", { kind: "test_tone" })).toBe("clean");
   });
 });

@@ -90,3 +90,13 @@ describe("small formatters", () => {
     expect([meterFill(null), meterFill(-100), meterFill(-30), meterFill(0), meterFill(3)]).toEqual([0, 0, 50, 100, 100]);
   });
 });
+
+describe("the limiter lamp", () => {
+  it("lights while the voice limiter holds peaks down, and goes out after", () => {
+    const levels = (limiter_db: number) => ({ type: "levels" as const, peak_dbfs: -1, rms_dbfs: -12, limiter_db });
+    let model = reduce(initialModel(), levels(3.2), 0);
+    expect(view(model, 0).limiting).toBe(true);
+    model = reduce(model, levels(0), 50);
+    expect(view(model, 50).limiting).toBe(false);
+  });
+});

@@ -24,6 +24,8 @@ export interface LiveModel {
   recording: string | null;
   savedRecording: string | null;
   peakDbfs: number | null;
+  /** How much the voice limiter took off in the last meter window, in dB. */
+  limiterDb: number;
 }
 
 export function initialModel(state: SessionState = "idle"): LiveModel {
@@ -42,6 +44,7 @@ export function initialModel(state: SessionState = "idle"): LiveModel {
     recording: null,
     savedRecording: null,
     peakDbfs: null,
+    limiterDb: 0,
   };
 }
 
@@ -93,7 +96,7 @@ export function reduce(model: LiveModel, event: Event, now: number): LiveModel {
     case "health":
       return { ...model, notice: { code: event.code, message: event.message } };
     case "levels":
-      return { ...model, peakDbfs: event.peak_dbfs };
+      return { ...model, peakDbfs: event.peak_dbfs, limiterDb: event.limiter_db ?? 0 };
     case "bitrate":
       return model;
   }
@@ -118,6 +121,8 @@ export interface LiveView {
   saved: string | null;
   /** The meter's fill, 0 to 100. */
   meter: number;
+  /** The voice limiter is holding peaks down (its lamp beside the meter). */
+  limiting: boolean;
 }
 
 /// "next try in 3 s": whole seconds, rounded up so it never shows 0 while waiting.
@@ -156,5 +161,6 @@ export function view(model: LiveModel, now: number): LiveView {
     notice: model.notice?.message ?? null,
     saved: model.state === "ended" && model.savedRecording ? `Recording saved: ${model.savedRecording}` : null,
     meter: meterFill(model.peakDbfs),
+    limiting: model.limiterDb > 0,
   };
 }

@@ -1,5 +1,5 @@
 // The settings form's choices and the device pickers' values, both ways.
-import type { AudioInput, AudioInput_Serialize, Devices, VideoInput } from "./bindings";
+import type { AudioInput, AudioInput_Serialize, Devices, VideoInput, VoiceMode } from "./bindings";
 
 export const RESOLUTIONS: [number, number][] = [
   [640, 360],
@@ -54,6 +54,11 @@ export function audioInput(value: string): AudioInput_Serialize {
   if (value === "mic") return { kind: "microphone", name: null };
   if (value.startsWith("mic:")) return { kind: "microphone", name: value.slice(4) };
   return { kind: "test_tone" };
+}
+
+/** The voice setting in force: the saved one, else clean for a microphone and off for the test tone (as the engine decides). */
+export function voiceMode(voice: VoiceMode | null | undefined, audio: AudioInput): VoiceMode {
+  return voice ?? (audio.kind === "microphone" ? "clean" : "off");
 }
 
 /** "1280x720" for the select, and back. */

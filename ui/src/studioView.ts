@@ -6,7 +6,7 @@ import { $, asError, el, fillSelect, setText, showBanner } from "./dom";
 import { failed, goLivePressed, initialModel, reduce, view, type LiveModel } from "./live";
 import { createPreview } from "./preview";
 import { stopAsks } from "./tally";
-import { audioChoices, audioInput, audioValue, videoChoices, videoInput, videoValue } from "./settingsForm";
+import { audioChoices, audioInput, audioValue, videoChoices, videoInput, videoValue, voiceMode } from "./settingsForm";
 
 const LOCAL = "";
 const STOP_QUESTION = "End the live stream? Viewers will see it end.";
@@ -39,6 +39,7 @@ function render() {
   $<HTMLSelectElement>("pick-destination").disabled = onAir();
   $<HTMLSelectElement>("pick-video").disabled = onAir();
   $<HTMLSelectElement>("pick-audio").disabled = onAir();
+  $<HTMLFieldSetElement>("pick-voice").disabled = onAir();
   setText($("stat-viewers"), v.viewers);
   setText($("stat-platform"), v.platform);
   $("stat-platform").dataset.live = String(model.platformLive);
@@ -50,6 +51,7 @@ function render() {
     setText($(id), text ?? "");
   }
   $("meter-fill").style.width = `${v.meter}%`;
+  $("limiter").classList.toggle("on", v.limiting);
   // A new error gets the banner once; dismissing it sticks until the next.
   if (model.error !== shownError) {
     shownError = model.error;
@@ -106,6 +108,22 @@ async function refreshPickers(settings: Settings) {
   const devices = await commands.listDevices();
   fillSelect($("pick-video"), videoChoices(devices), videoValue(settings.video));
   fillSelect($("pick-audio"), audioChoices(devices), audioValue(settings.audio));
+  showVoice(settings);
+}
+
+function showVoice(settings: Settings) {
+  const mode = voiceMode(settings.voice, settings.audio);
+  for (const input of document.querySelectorAll<HTMLInputElement>('#pick-voice input[name="voice"]')) {
+    input.checked = input.value === mode;
+  }
+}
+
+async function pickVoice(mode: string) {
+  const settings = await commands.getSettings();
+  const saved = await commands.saveSettings({ ...settings, voice: mode as Settings["voice"] });
+  showBanner(saved.status === "error" ? saved.error : null);
+  showVoice(await commands.getSettings());
+  await refreshSource();
 }
 
 async function pickDevices() {
@@ -117,6 +135,7 @@ async function pickDevices() {
   };
   const saved = await commands.saveSettings(next);
   showBanner(saved.status === "error" ? saved.error : null);
+  showVoice(next);
   await refreshSource();
 }
 
@@ -125,6 +144,10 @@ export async function startStudio() {
   $("golive").addEventListener("click", () => goLiveOrStop().catch((e) => showBanner(asError(e))));
   $("pick-video").addEventListener("change", () => pickDevices().catch((e) => showBanner(asError(e))));
   $("pick-audio").addEventListener("change", () => pickDevices().catch((e) => showBanner(asError(e))));
+  $("pick-voice").addEventListener("change", (e) => {
+    const mode = (e.target as HTMLInputElement).value;
+    pickVoice(mode).catch((err) => showBanner(asError(err)));
+  });
   // The window's own Ctrl+Shift+L, for desktops that refuse the global one (Wayland).
   document.addEventListener("keydown", (e) => {
     if (e.ctrlKey && e.shiftKey && e.key.toLowerCase() === "l") {

@@ -16,6 +16,7 @@ use onair_engine::secret::Secret;
 use onair_engine::session::{self, prepare};
 use onair_engine::sink::file::check_new_recording;
 use onair_engine::source::{AudioChoice, VideoChoice};
+use onair_engine::voice::VoiceMode;
 use onair_engine::{ErrorCode, OnairError};
 
 #[derive(Args)]
@@ -31,6 +32,10 @@ pub struct LiveArgs {
     /// test, mic[:NAME] or none
     #[arg(long, default_value = "test", value_parser = parse_audio)]
     audio: AudioChoice,
+    /// The voice chain: off, light (level and limiter) or clean (noise suppression too).
+    /// Default: clean for a microphone, off for the test tone.
+    #[arg(long, value_parser = parse_voice)]
+    voice: Option<VoiceMode>,
     /// Picture size as WIDTHxHEIGHT.
     #[arg(long, default_value = "1280x720", value_parser = parse_size)]
     size: (u32, u32),
@@ -86,6 +91,10 @@ fn parse_audio(s: &str) -> Result<AudioChoice, String> {
         Some(("mic", name)) => Ok(AudioChoice::Microphone(Some(name.to_string()))),
         _ => Err("use test, mic, mic:NAME or none".into()),
     }
+}
+
+fn parse_voice(s: &str) -> Result<VoiceMode, String> {
+    VoiceMode::parse(s).ok_or_else(|| "use off, light or clean".into())
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -166,6 +175,9 @@ pub fn run(args: LiveArgs) -> ExitCode {
     }
     let spec = CaptureSpec {
         video: args.video,
+        voice: args
+            .voice
+            .unwrap_or_else(|| VoiceMode::default_for(&args.audio)),
         audio: args.audio,
         width: args.size.0,
         height: args.size.1,
@@ -250,8 +262,9 @@ pub fn human(event: &Event) -> String {
         Event::Viewers { count } => format!("viewers: {count}"),
         Event::Recording { path } => format!("recording to {path}"),
         Event::Health { message, .. } => format!("note: {message}"),
-        Event::Levels { peak_dbfs, rms_dbfs } => {
-            format!("audio {peak_dbfs:.1} dBFS peak, {rms_dbfs:.1} dBFS RMS")
+        Event::Levels { peak_dbfs, rms_dbfs, limiter_db } => {
+            let limiting = if *limiter_db > 0.0 { format!(", limiter -{limiter_db:.1} dB") } else { String::new() };
+            format!("audio {peak_dbfs:.1} dBFS peak, {rms_dbfs:.1} dBFS RMS{limiting}")
         }
         Event::Reconnect { at_ms, attempt, retry_in_ms, reason } => format!(
             "{:>6.1}s  RECONNECTING  attempt {attempt}, next try in {:.1} s ({reason})",

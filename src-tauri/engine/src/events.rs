@@ -143,10 +143,13 @@ pub enum Event {
         message: String,
     },
     /// Audio meter, about 20 times a second: the loudest channel's peak and
-    /// RMS over the last 50 ms, in dBFS (-100 for silence).
+    /// RMS over the last 50 ms, in dBFS (-100 for silence), after the
+    /// voice chain; `limiter_db` is the most its limiter took off in that
+    /// time (0 when it did not act, or with the voice chain off).
     Levels {
         peak_dbfs: f32,
         rms_dbfs: f32,
+        limiter_db: f32,
     },
 }
 

@@ -22,6 +22,7 @@ pub mod session;
 pub mod settings;
 pub mod sink;
 pub mod source;
+pub mod voice;
 pub mod whip;
 
 pub use error::{ErrorCode, OnairError};

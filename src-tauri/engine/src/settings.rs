@@ -12,6 +12,7 @@ use crate::keys::config::{keep_aside, parse_failure, write_private_file, ConfigS
 use crate::keys::url::check_no_credentials;
 use crate::pipeline::capture::CaptureSpec;
 use crate::source::{AudioChoice, VideoChoice};
+use crate::voice::VoiceMode;
 
 const FILE_NAME: &str = "settings.json";
 
@@ -69,6 +70,9 @@ pub struct Settings {
     pub start_on_login: bool,
     pub video: VideoInput,
     pub audio: AudioInput,
+    /// The voice chain on the microphone; None is the default for the
+    /// audio input (clean for a microphone, off for the test tone).
+    pub voice: Option<VoiceMode>,
     /// The destination picked last; Go Live uses it again.
     pub last_destination: Option<String>,
     pub window: Option<WindowGeometry>,
@@ -87,6 +91,7 @@ impl Default for Settings {
             start_on_login: false,
             video: VideoInput::TestPattern,
             audio: AudioInput::TestTone,
+            voice: None,
             last_destination: None,
             window: None,
         }
@@ -183,16 +188,18 @@ impl Settings {
     }
 
     pub fn capture_spec(&self) -> CaptureSpec {
+        let audio = match &self.audio {
+            AudioInput::TestTone => AudioChoice::TestTone,
+            AudioInput::Microphone { name } => AudioChoice::Microphone(name.clone()),
+            AudioInput::None => AudioChoice::None,
+        };
         CaptureSpec {
             video: match self.video {
                 VideoInput::TestPattern => VideoChoice::TestPattern,
                 VideoInput::Camera { index } => VideoChoice::Camera(Some(index)),
             },
-            audio: match &self.audio {
-                AudioInput::TestTone => AudioChoice::TestTone,
-                AudioInput::Microphone { name } => AudioChoice::Microphone(name.clone()),
-                AudioInput::None => AudioChoice::None,
-            },
+            voice: self.voice.unwrap_or_else(|| VoiceMode::default_for(&audio)),
+            audio,
             width: self.width,
             height: self.height,
             fps: self.fps,
@@ -427,5 +434,27 @@ mod tests {
         }
         // Nothing was moved aside: the file was readable.
         assert!(kept_copies(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn the_voice_chain_defaults_to_clean_for_a_microphone_and_off_for_the_tone() {
+        let tone = Settings::default();
+        assert_eq!(tone.capture_spec().voice, VoiceMode::Off);
+        let mic = Settings {
+            audio: AudioInput::Microphone { name: None },
+            ..Settings::default()
+        };
+        assert_eq!(mic.capture_spec().voice, VoiceMode::Clean);
+        let chosen = Settings {
+            voice: Some(VoiceMode::Light),
+            ..mic
+        };
+        assert_eq!(chosen.capture_spec().voice, VoiceMode::Light);
+        let dir = tempfile::tempdir().unwrap();
+        let store = SettingsStore::beside(&ConfigStore::in_dir(dir.path()));
+        store.save(&chosen).unwrap();
+        assert_eq!(store.load().0.voice, Some(VoiceMode::Light));
+        let text = std::fs::read_to_string(store.path()).unwrap();
+        assert!(text.contains(r#""voice": "light""#), "{text}");
     }
 }

@@ -17,11 +17,14 @@ use crate::source::microphone::{self, Microphone};
 use crate::source::test_pattern::TestPattern;
 use crate::source::test_tone::TestTone;
 use crate::source::{AudioChoice, AudioSource, SourceError, VideoChoice, VideoSource};
+use crate::voice::{VoiceChain, VoiceMode};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaptureSpec {
     pub video: VideoChoice,
     pub audio: AudioChoice,
+    /// The voice chain on the audio (see `voice`).
+    pub voice: VoiceMode,
     pub width: u32,
     pub height: u32,
     pub fps: u32,
@@ -32,6 +35,7 @@ impl Default for CaptureSpec {
         CaptureSpec {
             video: VideoChoice::TestPattern,
             audio: AudioChoice::TestTone,
+            voice: VoiceMode::Off,
             width: 1280,
             height: 720,
             fps: 30,
@@ -107,9 +111,17 @@ impl Capture {
                     .map_err(|e| microphone_unavailable(e, name.as_deref()))?,
             )),
         };
-        let description = match &audio_source {
-            Some(a) => format!("{} + {}", video_source.describe(), a.describe()),
-            None => video_source.describe(),
+        let voice = VoiceChain::new(spec.voice);
+        let description = match (&audio_source, &voice) {
+            (Some(a), Some(chain)) => format!(
+                "{} + {}, voice {} ({} ms)",
+                video_source.describe(),
+                a.describe(),
+                chain.mode().as_str(),
+                chain.latency_us() / 1000
+            ),
+            (Some(a), None) => format!("{} + {}", video_source.describe(), a.describe()),
+            (None, _) => video_source.describe(),
         };
 
         let running = Arc::new(AtomicBool::new(true));
@@ -125,6 +137,7 @@ impl Capture {
             let broadcast = Arc::new(Broadcast::new());
             threads.push(spawn_audio(
                 source,
+                voice,
                 broadcast.clone(),
                 events.clone(),
                 running.clone(),
@@ -268,6 +281,7 @@ fn spawn_video(
 
 fn spawn_audio(
     mut source: Box<dyn AudioSource>,
+    mut voice: Option<VoiceChain>,
     out: Arc<Broadcast<AudioChunk>>,
     events: Arc<dyn EventSink>,
     running: Arc<AtomicBool>,
@@ -280,10 +294,19 @@ fn spawn_audio(
                 let Ok(chunk) = source.next_chunk() else {
                     break;
                 };
+                // The meter and the encoders hear the chain's output.
+                let chunk = match voice.as_mut() {
+                    Some(chain) => match chain.process(&chunk) {
+                        Some(processed) => processed,
+                        None => continue,
+                    },
+                    None => chunk,
+                };
                 if let Some((peak_dbfs, rms_dbfs)) = meter.add(&chunk) {
                     events.emit(Event::Levels {
                         peak_dbfs,
                         rms_dbfs,
+                        limiter_db: voice.as_mut().map_or(0.0, VoiceChain::take_limiter_db),
                     });
                 }
                 out.send(&chunk);
