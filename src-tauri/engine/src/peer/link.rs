@@ -179,15 +179,9 @@ pub fn seed() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::control::EncoderControl;
 
     fn steering(ceiling_kbps: u32) -> Steering {
-        let (notices, _) = crossbeam_channel::unbounded();
-        let links = SinkLinks {
-            notices,
-            control: Arc::new(EncoderControl::new(ceiling_kbps)),
-            dropped: Arc::default(),
-        };
+        let (links, _) = SinkLinks::alone(ceiling_kbps);
         Steering::new(&links)
     }
 
