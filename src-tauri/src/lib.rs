@@ -74,7 +74,7 @@ fn forward_events(app: tauri::AppHandle) -> studio::Emit {
 /// reading carries only its own 50 ms, and a lamp that skipped half of them
 /// would miss a short peak half the time.
 fn forward_levels(nth: u32, limiter_db: f32) -> bool {
-    nth % 2 == 0 || limiter_db > 0.0
+    nth.is_multiple_of(2) || limiter_db > 0.0
 }
 
 pub fn run() {
