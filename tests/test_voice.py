@@ -102,7 +102,7 @@ def pause_windows(x: np.ndarray) -> np.ndarray:
     return clear
 
 
-def noise(kind: str, seconds: float, tmp: Path) -> np.ndarray:
+def noise(kind: str, seconds: float, tmp: Path, hum: bool = True) -> np.ndarray:
     """Steady noise from sox (pink or brown), plus a fan-like hum (a
     fundamental with two harmonics) 15 dB under it, scaled to 0 dBFS RMS."""
     path = tmp / f"{kind}.wav"
@@ -114,8 +114,9 @@ def noise(kind: str, seconds: float, tmp: Path) -> np.ndarray:
     broadband /= np.sqrt(np.mean(broadband**2))
     hz = 100.0 if kind == "pink" else 120.0
     t = np.arange(len(broadband)) / RATE
+    hum_on = hum
     hum = np.sin(2 * np.pi * hz * t) + 0.5 * np.sin(4 * np.pi * hz * t) + 0.25 * np.sin(6 * np.pi * hz * t)
-    hum *= 10 ** (-15 / 20) / np.sqrt(np.mean(hum**2))
+    hum *= 10 ** (-15 / 20) / np.sqrt(np.mean(hum**2)) if hum_on else 0.0
     mix = broadband + hum
     return mix / np.sqrt(np.mean(mix**2))
 
@@ -158,7 +159,8 @@ def edge_click_ratio(x: np.ndarray) -> float:
 
 def record_together(pulse, tmp: Path, modes: list[str], mix: np.ndarray, label: str) -> dict[str, tuple[np.ndarray, list[dict]]]:
     """Plays `mix` once while one `onair live` per voice mode records the
-    microphone; returns each mode's decoded audio and its level events."""
+    microphone ("default": no --voice); returns each mode's decoded audio and
+    its level events."""
     wav = tmp / f"{label}.wav"
     write_wav(wav, mix)
     seconds = len(mix) / RATE + 2.5
@@ -170,7 +172,8 @@ def record_together(pulse, tmp: Path, modes: list[str], mix: np.ndarray, label: 
                 out,
                 onair.Session(
                     ["live", f"file:{out}", "--video", "test", "--size", "320x180", "--fps", "10",
-                     "--audio", "mic", "--voice", mode, "--duration", f"{seconds:.1f}", "--json", "--levels"],
+                     "--audio", "mic", *([] if mode == "default" else ["--voice", mode]),
+                     "--duration", f"{seconds:.1f}", "--json", "--levels"],
                     env=pulse.env,
                 ),
             )
@@ -296,6 +299,58 @@ def test_the_chain_keeps_sound_and_picture_in_step(mode, tmp_path, onair_bin, ff
     measurements.record(f"{mode}: {len(offsets_ms)} flashes matched, offsets {np.round(offsets_ms, 2).tolist()} ms")
     assert len(av.matches) >= 3, av.summary()
     assert np.all(np.abs(offsets_ms) <= SYNC_LIMIT_MS), av.summary()
+
+
+def test_a_microphone_is_clean_and_the_test_tone_off_by_default(pulse, tmp_path, onair_bin, ffmpeg, measurements):
+    def loud_db(audio: np.ndarray) -> float:
+        # The played stretch: the loudest tenth of 20 ms windows.
+        return float(np.percentile(10 * np.log10(np.mean(windows(audio) ** 2, axis=1) + 1e-12), 90))
+
+    # Steady pink noise, recorded at once without --voice, with clean and
+    # with off: the first two are the same, and lower than off.
+    hiss = noise("pink", 4.0, tmp_path, hum=False) * 10 ** (-30 / 20)
+    recorded = record_together(pulse, tmp_path, ["default", "clean", "off"], hiss, "default")
+    got = {mode: loud_db(audio) for mode, (audio, _) in recorded.items()}
+    measurements.record(
+        f"microphone, steady pink noise: {got['off']:.1f} dBFS with off, {got['clean']:.1f} with clean, "
+        f"{got['default']:.1f} without --voice"
+    )
+    assert abs(got["off"] + 30) < 2, "the noise did not arrive as played"
+    assert abs(got["default"] - got["clean"]) < 1.0, "without --voice the microphone is not clean"
+    assert got["default"] < got["off"] - 3.0, "without --voice the microphone is not clean"
+
+    # The test tone without --voice is the tone with --voice off, sample for
+    # sample in level (the chain would move its level and its timing).
+    levels = {}
+    for mode in ["default", "off"]:
+        path = tmp_path / f"tone-{mode}.flv"
+        flags = [] if mode == "default" else ["--voice", mode]
+        run = onair.run(["live", f"file:{path}", "--video", "test", "--size", "320x180", "--audio", "test", *flags,
+                         "--duration", "2", "--json", "--levels"], timeout=30)
+        assert run.returncode == 0, run.describe()
+        levels[mode] = rms_db(media.decode_audio(path).samples[RATE // 2 : RATE * 3 // 2])
+        assert all(e["limiter_db"] == 0 for e in run.events if e.get("type") == "levels"), mode
+    assert abs(levels["default"] - levels["off"]) < 0.1, levels
+
+
+def test_a_hum_alone_is_not_raised(pulse, tmp_path, onair_bin, ffmpeg, measurements):
+    # A fan in a quiet room, nobody speaking: RNNoise keeps the hum (it looks
+    # like a voice's pitch, and it calls it one); the gain must not raise it
+    # towards the speech target (it came out 20 dB louder). It may move for
+    # the half second the noise floor takes to catch up with a sound that
+    # starts after silence: 5 dB at most.
+    n = int(6 * RATE)
+    t = np.arange(n) / RATE
+    hum = sum(a * np.sin(2 * np.pi * 100 * k * t) for k, a in [(1, 1.0), (2, 0.5), (3, 0.25)])
+    hum *= 10 ** (-40 / 20) / np.sqrt(np.mean(hum**2))
+    recorded = record_together(pulse, tmp_path, ["clean", "off"], hum, "hum")
+    levels = {}
+    for mode, (audio, _) in recorded.items():
+        power = 10 * np.log10(np.mean(windows(audio) ** 2, axis=1) + 1e-12)
+        levels[mode] = float(np.percentile(power, 90))
+    measurements.record(f"hum alone at -40 dBFS: {levels['off']:.1f} dBFS with off, {levels['clean']:.1f} dBFS with clean")
+    assert abs(levels["off"] + 40) < 2, "the hum did not arrive as played"
+    assert levels["clean"] <= levels["off"] + 6.0
 
 
 def test_an_unknown_voice_setting_is_a_usage_error(onair_bin, tmp_path):
