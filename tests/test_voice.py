@@ -10,7 +10,9 @@ against the speech that was played:
 - a hot hiss and speech driven into clipping come out with no sample above
   -1 dBFS (clean and light) after AAC encoding and decoding, and the meter
   shows the limiter acting;
-- no clicks at the 480-sample frame edges (see `edge_click_ratio`).
+- no clicks at the 480-sample frame edges (see `edge_click_ratio`);
+- without --voice a microphone is clean and the test tone off;
+- a hum alone, nobody speaking, is not raised towards the speech level.
 """
 
 from __future__ import annotations
@@ -196,7 +198,8 @@ def record_together(pulse, tmp: Path, modes: list[str], mix: np.ndarray, label: 
 @pytest.mark.parametrize("kind", ["pink", "brown"])
 def test_clean_lowers_the_noise_between_words_and_sets_the_speech_level(kind, speech, pulse, tmp_path, onair_bin, ffmpeg, measurements):
     mix, clean = make_mix(speech, kind, tmp_path)
-    recorded = record_together(pulse, tmp_path, ["off", "clean"], mix, kind)
+    # "default": no --voice, which for a microphone must be clean.
+    recorded = record_together(pulse, tmp_path, ["off", "clean", "default"], mix, kind)
     voiced, pauses = voiced_windows(clean), pause_windows(clean)
     # The second half of the speech: the gain has settled.
     half = np.zeros_like(voiced)
@@ -222,6 +225,12 @@ def test_clean_lowers_the_noise_between_words_and_sets_the_speech_level(kind, sp
     assert noise_off - noise_clean >= 15.0
     assert abs(speech_clean - TARGET_DBFS) <= 3.0
     assert clicks < CLICK_LIMIT
+    noise_default, speech_default, _ = figures["default"]
+    # Two sessions cut the same sound into frames at different places: the
+    # denoised pauses differ by a little; off is 15 dB and more away.
+    assert abs(noise_default - noise_clean) < 2.0 and abs(speech_default - speech_clean) < 1.0, (
+        f"without --voice: pauses {noise_default:.1f}, speech {speech_default:.1f} dBFS; not clean"
+    )
 
 
 def hiss(seconds: float) -> np.ndarray:
@@ -301,24 +310,7 @@ def test_the_chain_keeps_sound_and_picture_in_step(mode, tmp_path, onair_bin, ff
     assert np.all(np.abs(offsets_ms) <= SYNC_LIMIT_MS), av.summary()
 
 
-def test_a_microphone_is_clean_and_the_test_tone_off_by_default(pulse, tmp_path, onair_bin, ffmpeg, measurements):
-    def loud_db(audio: np.ndarray) -> float:
-        # The played stretch: the loudest tenth of 20 ms windows.
-        return float(np.percentile(10 * np.log10(np.mean(windows(audio) ** 2, axis=1) + 1e-12), 90))
-
-    # Steady pink noise, recorded at once without --voice, with clean and
-    # with off: the first two are the same, and lower than off.
-    hiss = noise("pink", 4.0, tmp_path, hum=False) * 10 ** (-30 / 20)
-    recorded = record_together(pulse, tmp_path, ["default", "clean", "off"], hiss, "default")
-    got = {mode: loud_db(audio) for mode, (audio, _) in recorded.items()}
-    measurements.record(
-        f"microphone, steady pink noise: {got['off']:.1f} dBFS with off, {got['clean']:.1f} with clean, "
-        f"{got['default']:.1f} without --voice"
-    )
-    assert abs(got["off"] + 30) < 2, "the noise did not arrive as played"
-    assert abs(got["default"] - got["clean"]) < 1.0, "without --voice the microphone is not clean"
-    assert got["default"] < got["off"] - 3.0, "without --voice the microphone is not clean"
-
+def test_the_test_tone_is_off_by_default(tmp_path, onair_bin, ffmpeg):
     # The test tone without --voice is the tone with --voice off, sample for
     # sample in level (the chain would move its level and its timing).
     levels = {}
