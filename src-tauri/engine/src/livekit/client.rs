@@ -17,13 +17,13 @@ use super::data::{session_packet, SessionNotice};
 use super::signal::{self, LeaveAction, Output, SignalMachine};
 use super::socket::{JoinMode, SignalSocket};
 use crate::error::{ErrorCode, OnairError};
+use crate::net::reconnect::{Input, Mode};
 pub use crate::peer::link::Media;
-use crate::peer::link::{before_retry, seed, Retry, Steering, FEEDBACK_TICK};
+use crate::peer::link::{self, Next, Steering, FEEDBACK_TICK};
 use crate::peer::publisher::{
     LayerDesc, PcEvent, Publisher, PublisherConfig, AUDIO_TRACK_ID, VIDEO_TRACK_ID,
 };
 use crate::peer::subscriber::SubscriberPc;
-use crate::rtmp::backoff::Backoff;
 use crate::secret::Secret;
 use crate::sink::{SinkLinks, SinkNotice};
 
@@ -146,7 +146,7 @@ pub async fn run(
     };
     let _ = ready.send(Ok(()));
     announce_live(&connection, &links);
-    let mut backoff = Backoff::new(options.reconnect_attempts, seed());
+    let mut policy = link::reconnect_policy(options.reconnect_attempts);
     loop {
         let served = serve(&mut connection, &mut options, &links, &mut media, &mut stop).await;
         let reason = match served {
@@ -169,57 +169,47 @@ pub async fn run(
         };
         // Resume first: same participant, same tracks, an ICE restart.
         // `old` is the connection to resume, until a new join replaces it.
-        let mut last_reason = reason;
         let mut old = Some(connection);
+        let mut outputs = policy.handle(link::lost(reason), Instant::now());
         connection = loop {
-            match before_retry(
+            let next = link::next_step(
                 "LiveKit",
-                &mut backoff,
-                &last_reason,
+                &mut policy,
+                outputs,
                 &mut media,
                 &mut stop,
                 &links,
             )
-            .await
-            {
-                Retry::Go => {}
-                Retry::Stopped => {
+            .await;
+            let mode = match next {
+                Next::Attempt(mode) => mode,
+                Next::Stopped => {
                     close_if_any(old).await;
                     return Ok(());
                 }
-                Retry::GaveUp(e) => {
+                Next::GaveUp(e) => {
                     close_if_any(old).await;
                     return Err(e);
                 }
-            }
-            let resume_error = match old.as_mut() {
-                Some(resumable) => match resume(resumable, &options).await {
+            };
+            let failed = match (mode, old.as_mut()) {
+                (Mode::Resume, Some(resumable)) => match resume(resumable, &options).await {
                     Ok(()) => break old.take().expect("just resumed"),
-                    Err(e) => Some(e),
+                    Err(e) => Input::AttemptFailed(e),
                 },
                 // A new join took its place, then failed: nothing to resume.
-                None => None,
+                (Mode::Resume, None) => Input::CannotResume,
+                (Mode::Fresh, _) => match establish(&options, &mut old).await {
+                    Ok(fresh) => break fresh,
+                    Err(e) => Input::AttemptFailed(e),
+                },
             };
-            match establish(&options, &mut old).await {
-                Ok(fresh) => break fresh,
-                Err(e) if is_final(&e) => {
-                    close_if_any(old).await;
-                    return Err(e);
-                }
-                Err(e) => {
-                    last_reason = match resume_error {
-                        Some(r) if r.message != e.message => {
-                            format!("{}; {}", r.message, e.message)
-                        }
-                        _ => e.message,
-                    }
-                }
-            }
+            outputs = policy.handle(failed, Instant::now());
         };
-        backoff.reset();
+        let restored = policy.handle(Input::Connected, Instant::now());
         announce_live(&connection, &links);
         links.control.request_keyframe();
-        let _ = links.notices.send(SinkNotice::Restored);
+        link::tell(restored, &links);
     }
 }
 
@@ -238,11 +228,6 @@ fn announce_live(connection: &Connection, links: &SinkLinks) {
     if let Some(count) = connection.machine.viewers() {
         let _ = links.notices.send(SinkNotice::Viewers(count));
     }
-}
-
-/// A refused token will not get better by retrying.
-fn is_final(e: &OnairError) -> bool {
-    matches!(e.code, ErrorCode::AuthFailed | ErrorCode::PermissionDenied)
 }
 
 fn ice_servers(servers: Vec<IceServer>) -> Vec<RTCIceServer> {

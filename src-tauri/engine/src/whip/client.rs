@@ -2,7 +2,7 @@
 //! (or publish anew) after a loss, DELETE on Stop. One task owns the peer
 //! connection; the sink thread only hands it media.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::Url;
 use rtc::peer_connection::transport::RTCIceServer;
@@ -12,11 +12,11 @@ use webrtc::peer_connection::RTCPeerConnectionState;
 use super::http::Http;
 use super::protocol::{self, Accepted, IceServer};
 use crate::error::{ErrorCode, OnairError};
-use crate::peer::link::{before_retry, seed, Media, Retry, Steering, FEEDBACK_TICK};
+use crate::net::reconnect::{Input, Mode};
+use crate::peer::link::{self, Media, Next, Steering, FEEDBACK_TICK};
 use crate::peer::publisher::{LayerDesc, PcEvent, Publisher, PublisherConfig};
-use crate::rtmp::backoff::Backoff;
 use crate::secret::Secret;
-use crate::sink::{SinkLinks, SinkNotice};
+use crate::sink::SinkLinks;
 
 /// POST, answer and ICE must all be done within this.
 const ESTABLISH_TIMEOUT: Duration = Duration::from_secs(20);
@@ -84,7 +84,7 @@ pub async fn run(
         }
     };
     let _ = ready.send(Ok(()));
-    let mut backoff = Backoff::new(options.reconnect_attempts, seed());
+    let mut policy = link::reconnect_policy(options.reconnect_attempts);
     // Servers' ICE servers (Link headers) are kept for later publishes.
     let mut ice_servers = connection.accepted.ice_servers.clone();
     loop {
@@ -95,68 +95,52 @@ pub async fn run(
             }
             Served::Lost(reason) => reason,
         };
-        let mut last_reason = reason;
+        let mut outputs = policy.handle(link::lost(reason), Instant::now());
         loop {
-            match before_retry(
-                "WHIP",
-                &mut backoff,
-                &last_reason,
-                &mut media,
-                &mut stop,
-                &links,
-            )
-            .await
-            {
-                Retry::Go => {}
-                Retry::Stopped => {
+            let next =
+                link::next_step("WHIP", &mut policy, outputs, &mut media, &mut stop, &links).await;
+            let mode = match next {
+                Next::Attempt(mode) => mode,
+                Next::Stopped => {
                     hang_up(&http, &mut connection).await;
                     return Ok(());
                 }
-                Retry::GaveUp(e) => {
+                Next::GaveUp(e) => {
                     hang_up(&http, &mut connection).await;
                     return Err(e);
                 }
-            }
+            };
             // Same resource, new ICE generation, where the server takes it;
             // otherwise (or when the resource is gone) a new publish.
-            let restart_error = if connection.accepted.patch && !connection.deleted {
-                match restart_ice(&mut connection, &http, &endpoint).await {
-                    Ok(()) => break,
-                    Err(e) => Some(e),
+            let failed = match mode {
+                Mode::Resume if connection.accepted.patch && !connection.deleted => {
+                    match restart_ice(&mut connection, &http, &endpoint).await {
+                        Ok(()) => break,
+                        Err(e) => Input::AttemptFailed(e),
+                    }
                 }
-            } else {
-                None
-            };
-            if !hang_up(&http, &mut connection).await {
+                Mode::Resume => Input::CannotResume,
                 // No answer to the DELETE: the old resource may still hold the
                 // endpoint (a second POST would be refused), so ask again next time.
-                last_reason = restart_error.map_or_else(
-                    || "the WHIP server does not answer".to_string(),
-                    |e| e.message,
-                );
-                continue;
-            }
-            match establish(&options, &http, &endpoint, &ice_servers).await {
-                Ok(fresh) => {
-                    connection = fresh;
-                    if !connection.accepted.ice_servers.is_empty() {
-                        ice_servers = connection.accepted.ice_servers.clone();
+                Mode::Fresh if !hang_up(&http, &mut connection).await => Input::AttemptFailed(
+                    OnairError::new(ErrorCode::Unreachable, "the WHIP server does not answer"),
+                ),
+                Mode::Fresh => match establish(&options, &http, &endpoint, &ice_servers).await {
+                    Ok(fresh) => {
+                        connection = fresh;
+                        if !connection.accepted.ice_servers.is_empty() {
+                            ice_servers = connection.accepted.ice_servers.clone();
+                        }
+                        break;
                     }
-                    break;
-                }
-                // A refused token will not get better by retrying.
-                Err(e) if e.code == ErrorCode::AuthFailed => return Err(e),
-                Err(e) => {
-                    last_reason = match restart_error {
-                        Some(r) => format!("{}; {}", r.message, e.message),
-                        None => e.message,
-                    }
-                }
-            }
+                    Err(e) => Input::AttemptFailed(e),
+                },
+            };
+            outputs = policy.handle(failed, Instant::now());
         }
-        backoff.reset();
+        let restored = policy.handle(Input::Connected, Instant::now());
         links.control.request_keyframe();
-        let _ = links.notices.send(SinkNotice::Restored);
+        link::tell(restored, &links);
     }
 }
 
