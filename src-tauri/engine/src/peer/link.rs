@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::feedback::Feedback;
 use super::loss_control::LossControl;
 use crate::error::{ErrorCode, OnairError};
-use crate::net::reconnect::{self, Input, Mode, Output, Reconnect, Why};
+use crate::net::reconnect::{self, Failure, Input, Mode, Output, Reconnect, Why};
 use crate::sink::{SinkLinks, SinkNotice};
 
 /// Encoded media for the connection.
@@ -45,10 +45,10 @@ pub enum Next {
 /// Carries out the policy's `outputs` (notices, waits) until it asks for an
 /// attempt or gives up, or Stop comes. `server` names the kind of server
 /// in the sentence a creator reads ("LiveKit", "WHIP").
-pub async fn next_step(
+pub async fn next_step<E: Failure + Into<OnairError>>(
     server: &str,
     policy: &mut Reconnect,
-    outputs: Vec<Output<OnairError>>,
+    outputs: Vec<Output<E>>,
     media: &mut mpsc::Receiver<Media>,
     stop: &mut oneshot::Receiver<()>,
     links: &SinkLinks,
@@ -68,7 +68,7 @@ pub async fn next_step(
             Output::Attempt(mode) => return Next::Attempt(mode),
             Output::GiveUp(gave_up) => {
                 return Next::GaveUp(match gave_up.why {
-                    Why::Final => gave_up.error,
+                    Why::Final => gave_up.error.into(),
                     Why::Exhausted => OnairError::new(
                         ErrorCode::Unreachable,
                         format!(
@@ -86,7 +86,7 @@ pub async fn next_step(
 }
 
 /// Sends the policy's notices (Restored, after `Connected`).
-pub fn tell(outputs: Vec<Output<OnairError>>, links: &SinkLinks) {
+pub fn tell<E>(outputs: Vec<Output<E>>, links: &SinkLinks) {
     for output in outputs {
         if let Output::Notice(notice) = output {
             let _ = links.notices.send(notice.into());

@@ -138,7 +138,7 @@ pub async fn run(
             };
             outputs = policy.handle(failed, Instant::now());
         }
-        let restored = policy.handle(Input::Connected, Instant::now());
+        let restored = policy.handle(Input::<OnairError>::Connected, Instant::now());
         links.control.request_keyframe();
         link::tell(restored, &links);
     }
