@@ -13,7 +13,6 @@
 
 use std::time::{Duration, Instant};
 
-use crate::error::{ErrorCode, OnairError};
 use crate::sink::SinkNotice;
 
 /// What kind of failure it was: the one thing the policy reads from a
@@ -66,36 +65,12 @@ pub fn is_final(cause: Cause) -> bool {
     }
 }
 
-/// A protocol error as the policy sees it.
+/// A protocol error as the policy sees it: `RtmpError`, `LiveKitError` and
+/// `WhipError` each say what kind of failure they are.
 pub trait Failure {
     fn cause(&self) -> Cause;
     /// Why, in a few words, for the Reconnecting notice. Never a secret.
     fn reason(&self) -> String;
-}
-
-/// LiveKit's and WHIP's lower layers still build `OnairError` directly
-/// (RTMP has its own `RtmpError`); until they get error enums of their own,
-/// the stable code says what kind of failure it was.
-impl Failure for OnairError {
-    fn cause(&self) -> Cause {
-        match self.code {
-            ErrorCode::KeyRejected | ErrorCode::AuthFailed | ErrorCode::KeyMissing => {
-                Cause::Refused
-            }
-            ErrorCode::PermissionDenied => Cause::Forbidden,
-            ErrorCode::InvalidDestination | ErrorCode::InvalidSettings => Cause::Unusable,
-            ErrorCode::Tls => Cause::Certificate,
-            ErrorCode::Unreachable => Cause::Network,
-            ErrorCode::PlatformError => Cause::Server,
-            ErrorCode::DeviceUnavailable | ErrorCode::KeychainUnavailable | ErrorCode::Internal => {
-                Cause::Local
-            }
-        }
-    }
-
-    fn reason(&self) -> String {
-        self.message.clone()
-    }
 }
 
 /// The numbers of the policy.
@@ -677,26 +652,5 @@ mod tests {
             matches!(&outputs[0], Output::Notice(Notice::Reconnecting { attempt: 1, retry_in, .. }) if *retry_in == MS(250)),
             "{outputs:?}"
         );
-    }
-
-    #[test]
-    fn codes_map_to_the_causes_the_rule_expects() {
-        let final_codes = [
-            ErrorCode::KeyRejected,
-            ErrorCode::AuthFailed,
-            ErrorCode::PermissionDenied,
-            ErrorCode::InvalidDestination,
-            ErrorCode::Tls,
-        ];
-        for code in final_codes {
-            assert!(is_final(OnairError::new(code, "x").cause()), "{code:?}");
-        }
-        for code in [
-            ErrorCode::Unreachable,
-            ErrorCode::PlatformError,
-            ErrorCode::Internal,
-        ] {
-            assert!(!is_final(OnairError::new(code, "x").cause()), "{code:?}");
-        }
     }
 }

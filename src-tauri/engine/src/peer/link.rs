@@ -94,11 +94,6 @@ pub fn tell<E>(outputs: Vec<Output<E>>, links: &SinkLinks) {
     }
 }
 
-/// A live connection that broke, as the policy's input.
-pub fn lost(reason: String) -> Input<OnairError> {
-    Input::Lost(OnairError::new(ErrorCode::Unreachable, reason))
-}
-
 /// The policy for a WebRTC client: resume (an ICE restart) before a fresh publish.
 pub fn reconnect_policy(attempts: u32) -> Reconnect {
     Reconnect::new(
