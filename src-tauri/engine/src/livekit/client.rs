@@ -153,7 +153,7 @@ pub async fn run(
     let mut policy = link::reconnect_policy(options.reconnect_attempts);
     loop {
         let served = serve(&mut connection, &mut options, &links, &mut media, &mut stop).await;
-        let reason = match served {
+        let lost = match served {
             Served::Stopped => {
                 let goodbye = session_packet(SessionNotice::Ending);
                 let _ = connection
@@ -174,7 +174,7 @@ pub async fn run(
         // Resume first: same participant, same tracks, an ICE restart.
         // `old` is the connection to resume, until a new join replaces it.
         let mut old = Some(connection);
-        let mut outputs = policy.handle(Input::Lost(reason), Instant::now());
+        let mut outputs = policy.handle(Input::Lost(lost), Instant::now());
         connection = loop {
             let next = link::next_step(
                 "LiveKit",

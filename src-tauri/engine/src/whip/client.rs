@@ -90,14 +90,14 @@ pub async fn run(
     // Servers' ICE servers (Link headers) are kept for later publishes.
     let mut ice_servers = connection.accepted.ice_servers.clone();
     loop {
-        let reason = match serve(&mut connection, &http, &links, &mut media, &mut stop).await {
+        let lost = match serve(&mut connection, &http, &links, &mut media, &mut stop).await {
             Served::Stopped => {
                 hang_up(&http, &mut connection).await;
                 return Ok(());
             }
-            Served::Lost(reason) => reason,
+            Served::Lost(e) => e,
         };
-        let mut outputs = policy.handle(Input::Lost(reason), Instant::now());
+        let mut outputs = policy.handle(Input::Lost(lost), Instant::now());
         loop {
             let next =
                 link::next_step("WHIP", &mut policy, outputs, &mut media, &mut stop, &links).await;
