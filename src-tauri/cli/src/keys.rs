@@ -7,7 +7,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use onair_engine::keys::{self, DestinationSummary, KeyState, Keys, KeysError, NewDestination};
+use onair_engine::keys::{
+    self, DestinationOptions, DestinationSummary, KeyState, Keys, KeysError, LiveKitOptions,
+    NewDestination,
+};
 use onair_engine::platform::hooks::PlatformHooks;
 use onair_engine::secret::Secret;
 
@@ -131,16 +134,16 @@ fn execute(keys: &Keys, command: KeysCommand) -> Result<(), KeysError> {
             json,
         } => {
             let platform = platform.map(|path| read_platform(&path)).transpose()?;
-            let options = [
-                ("api_key", api_key),
-                ("room", room),
-                ("identity", identity),
-                ("token_pointer", token_pointer),
-                ("url_pointer", url_pointer),
-            ]
-            .into_iter()
-            .filter_map(|(k, v)| Some((k.to_string(), v?)))
-            .collect();
+            let options = DestinationOptions {
+                livekit: LiveKitOptions {
+                    room,
+                    api_key,
+                    identity,
+                    token_pointer,
+                    url_pointer,
+                },
+                ..Default::default()
+            };
             let pasted_key = keys::url::split_key(&url).key.is_some();
             let needs_secret = keys::url::infer_kind(&url)?.needs_secret();
             let secret = if pasted_key || !needs_secret {
@@ -347,7 +350,7 @@ fn print_details(out: &mut impl Write, d: &DestinationSummary, revealed: Option<
     if let Some(url) = &d.status_url {
         let _ = writeln!(out, "status url: {url}");
     }
-    for (k, v) in &d.options {
+    for (k, v) in d.options.entries() {
         let _ = writeln!(out, "option:     {k}={v}");
     }
     match revealed {
