@@ -46,7 +46,7 @@ impl DestinationKind {
     }
 }
 
-/// One row of the table.
+/// What one URL scheme means to Onair (a row of `SCHEMES`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Scheme {
