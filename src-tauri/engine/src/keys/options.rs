@@ -206,7 +206,7 @@ mod tests {
         assert_eq!(options.status.live_pointer(), "/on");
         assert_eq!(options.status.viewers_pointer(), "/n");
         // Written back in the same shape (older Onair reads it), unset ones left out.
-        let back = serde_json::to_value(&livekit("show")).unwrap();
+        let back = serde_json::to_value(livekit("show")).unwrap();
         assert_eq!(back, serde_json::json!({ "room": "show" }));
         let empty: DestinationOptions = serde_json::from_str("{}").unwrap();
         assert!(empty.is_empty());
