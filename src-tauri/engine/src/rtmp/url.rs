@@ -245,4 +245,15 @@ mod one_key_rule {
         }
         assert!(wrong.is_empty(), "{wrong:#?}");
     }
+
+    #[test]
+    fn what_the_rule_calls_the_key_is_what_redaction_masks() {
+        for (url, _, key) in CASES {
+            let shown = crate::redact::redact_url(url);
+            let path = key.map_or("", |k| k.split('?').next().unwrap_or(k));
+            for piece in path.split('/').filter(|p| !p.is_empty()) {
+                assert!(!shown.contains(piece), "{url} -> {shown}");
+            }
+        }
+    }
 }
