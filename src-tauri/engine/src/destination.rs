@@ -26,6 +26,11 @@ impl From<UrlError> for OnairError {
 
 impl Destination {
     pub fn parse(input: &str) -> Result<Destination, OnairError> {
+        Ok(Destination::from_url(input)?)
+    }
+
+    /// `parse` with the layer's own error, for callers that add their own words.
+    pub fn from_url(input: &str) -> Result<Destination, UrlError> {
         let input = input.trim();
         Ok(match scheme_of(input)?.kind {
             DestinationKind::File => {

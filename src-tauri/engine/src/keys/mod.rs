@@ -690,22 +690,15 @@ fn resolve_url(dest: &str) -> Option<Result<Resolved, KeysError>> {
         return None;
     }
     let split = url::split_key(dest);
-    Some(
-        url::infer_kind(&split.url)
-            .map_err(KeysError::from)
-            .and_then(|_| parse_destination(&split.url))
-            .map(|destination| Resolved {
-                destination,
-                secret: split.key,
-                saved: None,
-            }),
-    )
+    Some(parse_destination(&split.url).map(|destination| Resolved {
+        destination,
+        secret: split.key,
+        saved: None,
+    }))
 }
 
 fn parse_destination(url: &str) -> Result<Destination, KeysError> {
-    // infer_kind has accepted it, so Destination::parse agrees; keep its
-    // message if it ever does not.
-    Destination::parse(url).map_err(|e| KeysError::Unusable(e.message))
+    Ok(Destination::from_url(url)?)
 }
 
 /// The secret to store for a destination at `url`. Creators often paste the
