@@ -49,6 +49,9 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             destinations::import_obs,
         ])
         .events(tauri_specta::collect_events![SessionEvent, AppEvent])
+        // The engine's scheme table, so the form reads the same one.
+        .typ::<onair_engine::destination::Scheme>()
+        .constant("DESTINATION_SCHEMES", onair_engine::destination::SCHEMES)
 }
 
 /// Sends engine events to the window and the tray. The meter's 20 a second
