@@ -57,6 +57,9 @@ export const events = {
 	sessionEvent: makeEvent<SessionEvent_Serialize, SessionEvent_Deserialize>("session-event"),
 };
 
+/* Constants */
+export const DESTINATION_SCHEMES = [{"default_port":1935,"key_in_path":true,"kind":"rtmp","name":"rtmp","prefix":"rtmp://","tls":false},{"default_port":443,"key_in_path":true,"kind":"rtmp","name":"rtmps","prefix":"rtmps://","tls":true},{"default_port":80,"key_in_path":false,"kind":"livekit","name":"ws","prefix":"ws://","tls":false},{"default_port":443,"key_in_path":false,"kind":"livekit","name":"wss","prefix":"wss://","tls":true},{"default_port":80,"key_in_path":false,"kind":"whip","name":"http","prefix":"http://","tls":false},{"default_port":443,"key_in_path":false,"kind":"whip","name":"https","prefix":"https://","tls":true},{"default_port":null,"key_in_path":false,"kind":"file","name":"file","prefix":"file:","tls":false}] as const;
+
 /* Types */
 /**  Questions the app shell asks the window to put to the creator. */
 export type AppEvent = 
@@ -117,7 +120,7 @@ export type DestinationEdit_Deserialize = {
 	url: string,
 	token_url?: string | null,
 	status_url?: string | null,
-	options?: { [key in string]: string },
+	options?: DestinationOptions_Deserialize,
 };
 
 /**
@@ -129,7 +132,7 @@ export type DestinationEdit_Serialize = {
 	url: string,
 	token_url: string | null,
 	status_url: string | null,
-	options: { [key in string]: string },
+	options: DestinationOptions_Serialize,
 };
 
 /**
@@ -137,6 +140,15 @@ export type DestinationEdit_Serialize = {
  *  spell it.
  */
 export type DestinationKind = "rtmp" | "livekit" | "whip" | "file";
+
+/**  Every setting of a destination besides its URLs and its secret. */
+export type DestinationOptions = DestinationOptions_Serialize | DestinationOptions_Deserialize;
+
+/**  Every setting of a destination besides its URLs and its secret. */
+export type DestinationOptions_Deserialize = LiveKitOptions_Deserialize & StatusOptions_Deserialize;
+
+/**  Every setting of a destination besides its URLs and its secret. */
+export type DestinationOptions_Serialize = LiveKitOptions_Serialize & StatusOptions_Serialize;
 
 /**  A destination as it may be shown anywhere: every URL redacted, the key masked. */
 export type DestinationSummary = DestinationSummary_Serialize | DestinationSummary_Deserialize;
@@ -148,7 +160,7 @@ export type DestinationSummary_Deserialize = {
 	url: string,
 	token_url?: string | null,
 	status_url?: string | null,
-	options: { [key in string]: string },
+	options: DestinationOptions_Deserialize,
 	key: KeyState,
 };
 
@@ -159,7 +171,7 @@ export type DestinationSummary_Serialize = {
 	url: string,
 	token_url?: string,
 	status_url?: string,
-	options?: { [key in string]: string },
+	options?: DestinationOptions_Serialize,
 	key: KeyState,
 };
 
@@ -282,6 +294,43 @@ export type KeyState = { state: "stored"; masked: string } | { state: "missing" 
 /**  Local recordings need no secret. */
 { state: "not_needed" };
 
+/**  How a LiveKit destination gets its token. */
+export type LiveKitOptions = LiveKitOptions_Serialize | LiveKitOptions_Deserialize;
+
+/**  How a LiveKit destination gets its token. */
+export type LiveKitOptions_Deserialize = {
+	/**  The room this destination streams to. */
+	room?: string | null,
+	/**
+	 *  Self-hosted: the API key. The keychain then holds its secret and
+	 *  Onair mints its own tokens.
+	 */
+	api_key?: string | null,
+	/**  The identity minted tokens carry (default `onair`). */
+	identity?: string | null,
+	/**  The JSON pointer to the token in the token URL's answer (default `/token`). */
+	token_pointer?: string | null,
+	/**  The JSON pointer to the server URL in the token URL's answer (default `/url`). */
+	url_pointer?: string | null,
+};
+
+/**  How a LiveKit destination gets its token. */
+export type LiveKitOptions_Serialize = {
+	/**  The room this destination streams to. */
+	room?: string,
+	/**
+	 *  Self-hosted: the API key. The keychain then holds its secret and
+	 *  Onair mints its own tokens.
+	 */
+	api_key?: string,
+	/**  The identity minted tokens carry (default `onair`). */
+	identity?: string,
+	/**  The JSON pointer to the token in the token URL's answer (default `/token`). */
+	token_pointer?: string,
+	/**  The JSON pointer to the server URL in the token URL's answer (default `/url`). */
+	url_pointer?: string,
+};
+
 export type MicInfo = {
 	name: string,
 	is_default: boolean,
@@ -300,11 +349,8 @@ export type NewDestination_Deserialize = {
 	url: string,
 	token_url?: string | null,
 	status_url?: string | null,
-	/**
-	 *  Non-secret settings: for LiveKit `api_key`, `room`, `identity`,
-	 *  `token_pointer`, `url_pointer`.
-	 */
-	options?: { [key in string]: string },
+	/**  Non-secret settings, checked when saved. */
+	options?: DestinationOptions_Deserialize,
 };
 
 /**  What `add` needs besides the secret. */
@@ -314,11 +360,8 @@ export type NewDestination_Serialize = {
 	url: string,
 	token_url: string | null,
 	status_url: string | null,
-	/**
-	 *  Non-secret settings: for LiveKit `api_key`, `room`, `identity`,
-	 *  `token_pointer`, `url_pointer`.
-	 */
-	options: { [key in string]: string },
+	/**  Non-secret settings, checked when saved. */
+	options: DestinationOptions_Serialize,
 };
 
 /**  The outcome of an OBS import, for the creator to read (no key in it). */
@@ -378,6 +421,47 @@ export type QueueDepth = {
 /**  A key shown on request; the window hides it again after a few seconds. */
 export type RevealedKey = {
 	value: string,
+};
+
+/**  What one URL scheme means to Onair (a row of `SCHEMES`). */
+export type Scheme = Scheme_Serialize | Scheme_Deserialize;
+
+/**  What one URL scheme means to Onair (a row of `SCHEMES`). */
+export type Scheme_Deserialize = {
+	/**  Lowercase, without `://` or `:`. */
+	name: string,
+	/**  How a URL of this scheme starts: `rtmps://`, `file:`. */
+	prefix: string,
+	kind: DestinationKind,
+	/**  The port used when the URL names none; None for local files. */
+	default_port?: number | null,
+	/**
+	 *  Whether creators paste the stream key into the URL itself
+	 *  (`rtmp://host/app/KEY`), so everything after the application is a
+	 *  secret (see `rtmp::url::split_pasted_key`).
+	 */
+	key_in_path: boolean,
+	/**  Whether the connection is encrypted. */
+	tls: boolean,
+};
+
+/**  What one URL scheme means to Onair (a row of `SCHEMES`). */
+export type Scheme_Serialize = {
+	/**  Lowercase, without `://` or `:`. */
+	name: string,
+	/**  How a URL of this scheme starts: `rtmps://`, `file:`. */
+	prefix: string,
+	kind: DestinationKind,
+	/**  The port used when the URL names none; None for local files. */
+	default_port: number | null,
+	/**
+	 *  Whether creators paste the stream key into the URL itself
+	 *  (`rtmp://host/app/KEY`), so everything after the application is a
+	 *  secret (see `rtmp::url::split_pasted_key`).
+	 */
+	key_in_path: boolean,
+	/**  Whether the connection is encrypted. */
+	tls: boolean,
 };
 
 /**  Every engine event, forwarded to the window as is. */
@@ -473,6 +557,25 @@ export type SourceInfo_Serialize = {
 	fps: number,
 	/**  Where Go Live records when no destination is set. */
 	recordings_dir: string,
+};
+
+/**  How a status endpoint's answer is read. */
+export type StatusOptions = StatusOptions_Serialize | StatusOptions_Deserialize;
+
+/**  How a status endpoint's answer is read. */
+export type StatusOptions_Deserialize = {
+	/**  The JSON pointer to "is live" (default `/isLive`). */
+	live_pointer?: string | null,
+	/**  The JSON pointer to the viewer count (default `/viewerCount`). */
+	viewers_pointer?: string | null,
+};
+
+/**  How a status endpoint's answer is read. */
+export type StatusOptions_Serialize = {
+	/**  The JSON pointer to "is live" (default `/isLive`). */
+	live_pointer?: string,
+	/**  The JSON pointer to the viewer count (default `/viewerCount`). */
+	viewers_pointer?: string,
 };
 
 /**  What is filmed. */
