@@ -150,6 +150,27 @@ export type DestinationOptions_Deserialize = LiveKitOptions_Deserialize & Status
 /**  Every setting of a destination besides its URLs and its secret. */
 export type DestinationOptions_Serialize = LiveKitOptions_Serialize & StatusOptions_Serialize;
 
+/**
+ *  Where one destination of the session stands. The session is live while
+ *  any destination is.
+ */
+export type DestinationState = "connecting" | "live" | "reconnecting" | "failed" | "ended";
+
+/**  One destination's share of a stats event. */
+export type DestinationStats = {
+	destination: string,
+	state: DestinationState,
+	/**  What this destination was handed to send over the last interval. */
+	kbps: number | null,
+	/**
+	 *  Video frames this destination lost since Go Live (its queue overflowed
+	 *  and it waited for the next keyframe).
+	 */
+	dropped: number,
+	/**  Packets waiting for this destination. */
+	queue: QueueDepth,
+};
+
 /**  A destination as it may be shown anywhere: every URL redacted, the key masked. */
 export type DestinationSummary = DestinationSummary_Serialize | DestinationSummary_Deserialize;
 
@@ -207,29 +228,35 @@ export type Event_Deserialize = { type: "state"; state: SessionState;
 /**  Milliseconds since Go Live was pressed. */
 at_ms: number; error?: OnairError | null } | { type: "stats"; at_ms: number; video: VideoStats; audio?: AudioStats | null; 
 /**  Encoded packets waiting for the slowest sink. */
-sink_queue: QueueDepth } | { type: "viewers"; count: number } | 
+sink_queue: QueueDepth; 
+/**  Each destination's bitrate, losses and queue. */
+destinations?: DestinationStats[] } | 
+/**  One destination changed state; `error` says why it failed. */
+{ type: "destination"; destination: string; state: DestinationState; at_ms: number; error?: OnairError | null } | 
+/**  How many watch one destination, and all of them together. */
+{ type: "viewers"; count: number; destination?: string | null; total?: number | null } | 
 /**
  *  What the creator's platform says (its status hook): whether it shows
  *  the stream live, and to how many. `stale` when it could not be asked;
  *  the values are then the last ones known.
  */
-{ type: "platform"; live?: boolean | null; viewers?: number | null; stale: boolean; detail?: string | null } | 
+{ type: "platform"; live?: boolean | null; viewers?: number | null; stale: boolean; detail?: string | null; destination?: string | null } | 
 /**  The connection was lost; the next attempt comes in `retry_in_ms`. */
-{ type: "reconnect"; at_ms: number; attempt: number; retry_in_ms: number; reason: string } | 
+{ type: "reconnect"; at_ms: number; attempt: number; retry_in_ms: number; reason: string; destination?: string | null } | 
 /**
  *  A sink moved the encoder's target bitrate: down when the link could
  *  not keep up (`congested`), back up once it recovered.
  */
 { type: "bitrate"; at_ms: number; kbps: number; 
 /**  Media waiting to be sent when the decision was made. */
-backlog_ms: number; congested: boolean } | 
+backlog_ms: number; congested: boolean; destination?: string | null } | 
 /**  A local recording was opened; where to find it once the session ends. */
 { type: "recording"; path: string } | 
 /**
  *  Something changed that a creator should see while live: a device
  *  went away or came back, the encoder stepped down or up.
  */
-{ type: "health"; code: HealthCode; message: string } | 
+{ type: "health"; code: HealthCode; message: string; destination?: string | null } | 
 /**
  *  Audio meter, about 20 times a second: the loudest channel's peak and
  *  RMS over the last 50 ms, in dBFS (-100 for silence), after the
@@ -242,29 +269,35 @@ export type Event_Serialize = { type: "state"; state: SessionState;
 /**  Milliseconds since Go Live was pressed. */
 at_ms: number; error?: OnairError } | { type: "stats"; at_ms: number; video: VideoStats; audio?: AudioStats; 
 /**  Encoded packets waiting for the slowest sink. */
-sink_queue: QueueDepth } | { type: "viewers"; count: number } | 
+sink_queue: QueueDepth; 
+/**  Each destination's bitrate, losses and queue. */
+destinations: DestinationStats[] } | 
+/**  One destination changed state; `error` says why it failed. */
+{ type: "destination"; destination: string; state: DestinationState; at_ms: number; error?: OnairError } | 
+/**  How many watch one destination, and all of them together. */
+{ type: "viewers"; count: number; destination?: string; total?: number } | 
 /**
  *  What the creator's platform says (its status hook): whether it shows
  *  the stream live, and to how many. `stale` when it could not be asked;
  *  the values are then the last ones known.
  */
-{ type: "platform"; live?: boolean; viewers?: number; stale: boolean; detail?: string } | 
+{ type: "platform"; live?: boolean; viewers?: number; stale: boolean; detail?: string; destination?: string } | 
 /**  The connection was lost; the next attempt comes in `retry_in_ms`. */
-{ type: "reconnect"; at_ms: number; attempt: number; retry_in_ms: number; reason: string } | 
+{ type: "reconnect"; at_ms: number; attempt: number; retry_in_ms: number; reason: string; destination?: string } | 
 /**
  *  A sink moved the encoder's target bitrate: down when the link could
  *  not keep up (`congested`), back up once it recovered.
  */
 { type: "bitrate"; at_ms: number; kbps: number; 
 /**  Media waiting to be sent when the decision was made. */
-backlog_ms: number; congested: boolean } | 
+backlog_ms: number; congested: boolean; destination?: string } | 
 /**  A local recording was opened; where to find it once the session ends. */
 { type: "recording"; path: string } | 
 /**
  *  Something changed that a creator should see while live: a device
  *  went away or came back, the encoder stepped down or up.
  */
-{ type: "health"; code: HealthCode; message: string } | 
+{ type: "health"; code: HealthCode; message: string; destination?: string } | 
 /**
  *  Audio meter, about 20 times a second: the loudest channel's peak and
  *  RMS over the last 50 ms, in dBFS (-100 for silence), after the
@@ -287,7 +320,14 @@ export type HealthCode = "device_lost" | "device_restored" |
  *  Onair cleaned up after the platform: a stale or stuck session was
  *  ended, or the end of this one could not be reported yet.
  */
-"platform_session";
+"platform_session" | 
+/**
+ *  One destination could not keep up and skipped to the next keyframe;
+ *  the others lost nothing.
+ */
+"destination_behind" | 
+/**  The local recording stopped on an error; the stream goes on. */
+"recording_stopped";
 
 /**  Whether a destination's secret is in the keychain, shown masked. */
 export type KeyState = { state: "stored"; masked: string } | { state: "missing" } | 

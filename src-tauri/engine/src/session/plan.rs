@@ -174,18 +174,15 @@ mod tests {
         }
     }
 
-    /// (destinations, record, simulcast) → (layers, [(codec, takers, counted)], keep full size)
+    /// (codec, takers, counted)
+    type Branch = (AudioCodec, Vec<usize>, bool);
+    /// (destinations, record, simulcast) → (layers, branches, keep full size)
+    type Row = (&'static [Carrier], bool, bool, usize, Vec<Branch>, bool);
+
     #[test]
     fn each_combination_encodes_each_thing_once() {
         use AudioCodec::{Aac, Opus};
-        let table: Vec<(
-            &[Carrier],
-            bool,
-            bool,
-            usize,
-            Vec<(AudioCodec, Vec<usize>, bool)>,
-            bool,
-        )> = vec![
+        let table: Vec<Row> = vec![
             (&[Rtmp], false, false, 1, vec![(Aac, vec![0], true)], false),
             (&[Rtmp], true, false, 1, vec![(Aac, vec![0, 1], true)], true),
             (

@@ -303,6 +303,8 @@ struct Member {
     events: DestinationEvents,
     /// A file on this computer: Stop waits for it.
     local: bool,
+    /// The local recording beside the destinations (not a destination).
+    recording: bool,
     recording_path: Option<PathBuf>,
     thread: Option<JoinHandle<()>>,
     platform: Arc<Mutex<PlatformSide>>,
@@ -644,6 +646,7 @@ impl Runner {
                 name: named.name,
                 events,
                 local,
+                recording: member_plan.recording,
                 recording_path: match &named.config.destination {
                     Destination::File(path) => Some(path.clone()),
                     _ => None,
@@ -867,7 +870,7 @@ impl Runner {
             if queue.peak >= deepest.peak {
                 deepest = queue.clone();
             }
-            if member.name == RECORDING && index == self.request.destinations.len() {
+            if member.recording {
                 continue;
             }
             let bytes = member.sent_bytes.load(Ordering::Relaxed);
@@ -967,7 +970,7 @@ impl Runner {
         let at_ms = self.at_ms();
         for (index, member) in self.members.iter().enumerate() {
             let state = self.roster.state(index);
-            if !state.is_terminal() && !(member.local && member.name == RECORDING) {
+            if !state.is_terminal() && !member.recording {
                 self.events.emit(Event::Destination {
                     destination: member.name.clone(),
                     state: DestinationState::Ended,
