@@ -189,6 +189,33 @@ def test_a_key_pasted_inside_the_url_is_split_off(k):
     assert json.loads(config_text(k))["destinations"][0]["url"] == "rtmp://127.0.0.1/live"
 
 
+def test_a_pasted_key_keeps_everything_after_the_application(k):
+    # Facebook hands out keys with a query; some URLs carry doubled slashes.
+    # The keys store saves by the same rule the RTMP client sends by.
+    key = k.secret("FB-0123456789-0-AbCdEf?s_bl=1&a=XyZ0123", on_command_line=True)
+    run = k.onair("keys", "add", "fb", "--url", f"rtmps://127.0.0.1:443/rtmp//{key}")
+    assert run.returncode == 0, run.describe()
+    assert k.lookup("fb") == key
+    assert json.loads(config_text(k))["destinations"][0]["url"] == "rtmps://127.0.0.1:443/rtmp"
+
+
+def test_options_are_typed_and_checked_when_saved(k):
+    key = k.secret("sk_options_0123456789abcd")
+    wrong_kind = k.onair("keys", "add", "tw", "--url", "rtmp://127.0.0.1/live", "--room", "show", stdin=key + "\n")
+    assert wrong_kind.returncode == USAGE, wrong_kind.describe()
+    assert "only applies to LiveKit" in error_line(wrong_kind) and "[invalid_destination]" in error_line(wrong_kind)
+    not_pointer = k.onair("keys", "add", "tw", "--url", "rtmp://127.0.0.1/live", "--status-url",
+                          "http://127.0.0.1:9/status", "--viewers-pointer", "viewers", stdin=key + "\n")
+    assert not_pointer.returncode == USAGE and "JSON pointer" in error_line(not_pointer), not_pointer.describe()
+    assert not k.destinations_file.exists()
+    add(k, "tw", "rtmp://127.0.0.1/live", key, "--status-url", "http://127.0.0.1:9/status",
+        "--viewers-pointer", "/data/n")
+    shown = k.onair("keys", "show", "tw", "--json")
+    assert shown.returncode == 0, shown.describe()
+    assert json.loads(shown.stdout)["options"] == {"viewers_pointer": "/data/n"}
+    assert json.loads(config_text(k))["destinations"][0]["options"] == {"viewers_pointer": "/data/n"}
+
+
 def test_a_whole_url_pasted_at_the_key_prompt_gives_its_key(k):
     key = k.secret("sk_whole_url_0123456789ab")
     add(k, "main", "rtmp://127.0.0.1/live", f"rtmp://127.0.0.1/live/{key}")

@@ -309,6 +309,39 @@ def test_congestion_lowers_the_bitrate_and_the_stream_stays_up(onair_bin, tmp_pa
     assert duration >= 15, duration
 
 
+def test_a_key_refused_on_reconnect_fails_at_once(onair_bin, tmp_path, measurements):
+    """The server comes back refusing the key (revoked while it was down):
+    retrying cannot help, so the session fails with key_rejected at once
+    instead of spending its attempts (issue 21: one rule for every protocol)."""
+    with Nginx(tmp_path / "nginx") as nginx, onair.Session(
+        ["live", nginx.url("secure"), "--key-stdin", "--json"], stdin=GOOD_KEY + "\n"
+    ) as session:
+        session.wait_for_state("live", timeout=15)
+        nginx.kill()
+        session.wait_for_state("reconnecting", timeout=10)
+        conf = nginx.dir / "nginx.conf"
+        conf.write_text(conf.read_text().replace(f'"{GOOD_KEY}"', '"REVOKED"'))
+        nginx.start()
+        back = time.monotonic()
+        code = session.wait(timeout=40)
+        failed_s = time.monotonic() - back
+    out = "\n".join(map(str, session.events)) + session.stderr
+    assert_no_key(GOOD_KEY, out)
+    assert code == 1, session.describe()
+    assert session.states[-4:] == ["live", "reconnecting", "stopping", "failed"], session.states
+    error = session.events[-1]["error"]
+    assert error["code"] == "key_rejected", error
+    asked = (nginx.dir / "access.log").read_text().count(f"name={GOOD_KEY}")
+    attempts = [e["attempt"] for e in session.events if e.get("type") == "reconnect"]
+    measurements.record(
+        f"key refused after the server came back: failed {failed_s:.1f} s later, "
+        f"after reconnect attempts {attempts}; on_publish asked {asked} times"
+    )
+    # The next attempt after the restart is at most one backoff step (10 s) away.
+    assert failed_s < 12, failed_s
+    assert asked == 2, f"on_publish asked {asked} times: once live, once refused"
+
+
 def test_stop_while_reconnecting_ends_cleanly(onair_bin, tmp_path):
     key = new_key("stopper")
     with Nginx(tmp_path / "nginx") as nginx, onair.Session(

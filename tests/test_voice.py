@@ -7,10 +7,12 @@ against the speech that was played:
 
 - the noise in the pauses between words is at least 15 dB lower with clean;
 - speech with clean is within 3 dB of the chain's target (-18 dBFS RMS);
-- speech driven into clipping comes out with no sample above -1 dBFS
-  (clean and light) after AAC encoding and decoding, and the meter shows the
-  limiter acting;
-- no clicks at the 480-sample frame edges (see `edge_click_ratio`).
+- a hot hiss and speech driven into clipping come out with no sample above
+  -1 dBFS (clean and light) after AAC encoding and decoding, and the meter
+  shows the limiter acting;
+- no clicks at the 480-sample frame edges (see `edge_click_ratio`);
+- without --voice a microphone is clean and the test tone off;
+- a hum alone, nobody speaking, is not raised towards the speech level.
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ def pause_windows(x: np.ndarray) -> np.ndarray:
     return clear
 
 
-def noise(kind: str, seconds: float, tmp: Path) -> np.ndarray:
+def noise(kind: str, seconds: float, tmp: Path, hum: bool = True) -> np.ndarray:
     """Steady noise from sox (pink or brown), plus a fan-like hum (a
     fundamental with two harmonics) 15 dB under it, scaled to 0 dBFS RMS."""
     path = tmp / f"{kind}.wav"
@@ -114,8 +116,9 @@ def noise(kind: str, seconds: float, tmp: Path) -> np.ndarray:
     broadband /= np.sqrt(np.mean(broadband**2))
     hz = 100.0 if kind == "pink" else 120.0
     t = np.arange(len(broadband)) / RATE
+    hum_on = hum
     hum = np.sin(2 * np.pi * hz * t) + 0.5 * np.sin(4 * np.pi * hz * t) + 0.25 * np.sin(6 * np.pi * hz * t)
-    hum *= 10 ** (-15 / 20) / np.sqrt(np.mean(hum**2))
+    hum *= 10 ** (-15 / 20) / np.sqrt(np.mean(hum**2)) if hum_on else 0.0
     mix = broadband + hum
     return mix / np.sqrt(np.mean(mix**2))
 
@@ -158,7 +161,8 @@ def edge_click_ratio(x: np.ndarray) -> float:
 
 def record_together(pulse, tmp: Path, modes: list[str], mix: np.ndarray, label: str) -> dict[str, tuple[np.ndarray, list[dict]]]:
     """Plays `mix` once while one `onair live` per voice mode records the
-    microphone; returns each mode's decoded audio and its level events."""
+    microphone ("default": no --voice); returns each mode's decoded audio and
+    its level events."""
     wav = tmp / f"{label}.wav"
     write_wav(wav, mix)
     seconds = len(mix) / RATE + 2.5
@@ -170,7 +174,8 @@ def record_together(pulse, tmp: Path, modes: list[str], mix: np.ndarray, label: 
                 out,
                 onair.Session(
                     ["live", f"file:{out}", "--video", "test", "--size", "320x180", "--fps", "10",
-                     "--audio", "mic", "--voice", mode, "--duration", f"{seconds:.1f}", "--json", "--levels"],
+                     "--audio", "mic", *([] if mode == "default" else ["--voice", mode]),
+                     "--duration", f"{seconds:.1f}", "--json", "--levels"],
                     env=pulse.env,
                 ),
             )
@@ -193,7 +198,8 @@ def record_together(pulse, tmp: Path, modes: list[str], mix: np.ndarray, label: 
 @pytest.mark.parametrize("kind", ["pink", "brown"])
 def test_clean_lowers_the_noise_between_words_and_sets_the_speech_level(kind, speech, pulse, tmp_path, onair_bin, ffmpeg, measurements):
     mix, clean = make_mix(speech, kind, tmp_path)
-    recorded = record_together(pulse, tmp_path, ["off", "clean"], mix, kind)
+    # "default": no --voice, which for a microphone must be clean.
+    recorded = record_together(pulse, tmp_path, ["off", "clean", "default"], mix, kind)
     voiced, pauses = voiced_windows(clean), pause_windows(clean)
     # The second half of the speech: the gain has settled.
     half = np.zeros_like(voiced)
@@ -219,12 +225,41 @@ def test_clean_lowers_the_noise_between_words_and_sets_the_speech_level(kind, sp
     assert noise_off - noise_clean >= 15.0
     assert abs(speech_clean - TARGET_DBFS) <= 3.0
     assert clicks < CLICK_LIMIT
+    noise_default, speech_default, _ = figures["default"]
+    # Two sessions cut the same sound into frames at different places: the
+    # denoised pauses differ by a little; off is 15 dB and more away.
+    assert abs(noise_default - noise_clean) < 2.0 and abs(speech_default - speech_clean) < 1.0, (
+        f"without --voice: pauses {noise_default:.1f}, speech {speech_default:.1f} dBFS; not clean"
+    )
+
+
+def hiss(seconds: float) -> np.ndarray:
+    """A hot "sss": noise in the 4-9 kHz band of sibilants, its peaks
+    clipped. Its waveform between samples, which decoders rebuild, peaks
+    about 1 dB above its samples: what a sample-peak limiter lets through."""
+    n = int(seconds * RATE)
+    spectrum = np.fft.rfft(np.random.default_rng(3).standard_normal(n))
+    hz = np.fft.rfftfreq(n, 1 / RATE)
+    spectrum[(hz < 4000) | (hz > 9000)] = 0
+    x = np.fft.irfft(spectrum, n)
+    return np.clip(x * 1.5 / np.max(np.abs(x)), -1, 1)
+
+
+def true_peak(x: np.ndarray, over: int = 8) -> float:
+    """The largest value of the waveform between the samples (band-limited
+    interpolation, `over` points per sample)."""
+    spectrum = np.fft.rfft(x)
+    wide = np.zeros(len(x) * over // 2 + 1, complex)
+    wide[: len(spectrum)] = spectrum
+    return float(np.max(np.abs(np.fft.irfft(wide, len(x) * over))) * over)
 
 
 def test_speech_driven_into_clipping_stays_under_minus_1_dbfs(speech, pulse, tmp_path, onair_bin, ffmpeg, measurements):
-    # The speech 20 dB hotter: its voiced level at -4 dBFS, its peaks clipped
-    # at full scale when written to 16 bits.
+    # A hot hiss first (while the gain is still at 0 dB, so the limiter
+    # does the work), then the speech 20 dB hotter: its voiced level at
+    # -4 dBFS, its peaks clipped at full scale when written to 16 bits.
     mix, clean = make_mix(speech, "pink", tmp_path, gain_db=20.0)
+    mix = np.concatenate([hiss(1.5), mix])
     assert np.max(np.abs(np.clip(mix, -1, 1))) == 1.0
     recorded = record_together(pulse, tmp_path, ["clean", "light"], mix, "hot")
     for mode, (audio, levels) in recorded.items():
@@ -232,7 +267,8 @@ def test_speech_driven_into_clipping_stays_under_minus_1_dbfs(speech, pulse, tmp
         clicks = edge_click_ratio(audio[RATE:])
         limiting = [e["limiter_db"] for e in levels if e["limiter_db"] > 0]
         measurements.record(
-            f"{mode}, input clipped: peak {20 * np.log10(peak):.2f} dBFS, limiter active in {len(limiting)} of "
+            f"{mode}, input clipped: peak {20 * np.log10(peak):.2f} dBFS, true peak "
+            f"{20 * np.log10(true_peak(audio)):.2f} dBTP, limiter active in {len(limiting)} of "
             f"{len(levels)} meter windows (up to {max(limiting, default=0):.1f} dB), click ratio {clicks:.2f}"
         )
         assert peak <= CEILING, f"{mode}: a sample at {20 * np.log10(peak):.2f} dBFS"
@@ -272,6 +308,41 @@ def test_the_chain_keeps_sound_and_picture_in_step(mode, tmp_path, onair_bin, ff
     measurements.record(f"{mode}: {len(offsets_ms)} flashes matched, offsets {np.round(offsets_ms, 2).tolist()} ms")
     assert len(av.matches) >= 3, av.summary()
     assert np.all(np.abs(offsets_ms) <= SYNC_LIMIT_MS), av.summary()
+
+
+def test_the_test_tone_is_off_by_default(tmp_path, onair_bin, ffmpeg):
+    # The test tone without --voice is the tone with --voice off, sample for
+    # sample in level (the chain would move its level and its timing).
+    levels = {}
+    for mode in ["default", "off"]:
+        path = tmp_path / f"tone-{mode}.flv"
+        flags = [] if mode == "default" else ["--voice", mode]
+        run = onair.run(["live", f"file:{path}", "--video", "test", "--size", "320x180", "--audio", "test", *flags,
+                         "--duration", "2", "--json", "--levels"], timeout=30)
+        assert run.returncode == 0, run.describe()
+        levels[mode] = rms_db(media.decode_audio(path).samples[RATE // 2 : RATE * 3 // 2])
+        assert all(e["limiter_db"] == 0 for e in run.events if e.get("type") == "levels"), mode
+    assert abs(levels["default"] - levels["off"]) < 0.1, levels
+
+
+def test_a_hum_alone_is_not_raised(pulse, tmp_path, onair_bin, ffmpeg, measurements):
+    # A fan in a quiet room, nobody speaking: RNNoise keeps the hum (it looks
+    # like a voice's pitch, and it calls it one); the gain must not raise it
+    # towards the speech target (it came out 20 dB louder). It may move for
+    # the half second the noise floor takes to catch up with a sound that
+    # starts after silence: 5 dB at most.
+    n = int(6 * RATE)
+    t = np.arange(n) / RATE
+    hum = sum(a * np.sin(2 * np.pi * 100 * k * t) for k, a in [(1, 1.0), (2, 0.5), (3, 0.25)])
+    hum *= 10 ** (-40 / 20) / np.sqrt(np.mean(hum**2))
+    recorded = record_together(pulse, tmp_path, ["clean", "off"], hum, "hum")
+    levels = {}
+    for mode, (audio, _) in recorded.items():
+        power = 10 * np.log10(np.mean(windows(audio) ** 2, axis=1) + 1e-12)
+        levels[mode] = float(np.percentile(power, 90))
+    measurements.record(f"hum alone at -40 dBFS: {levels['off']:.1f} dBFS with off, {levels['clean']:.1f} dBFS with clean")
+    assert abs(levels["off"] + 40) < 2, "the hum did not arrive as played"
+    assert levels["clean"] <= levels["off"] + 6.0
 
 
 def test_an_unknown_voice_setting_is_a_usage_error(onair_bin, tmp_path):

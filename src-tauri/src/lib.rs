@@ -49,6 +49,9 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             destinations::import_obs,
         ])
         .events(tauri_specta::collect_events![SessionEvent, AppEvent])
+        // The engine's scheme table, so the form reads the same one.
+        .typ::<onair_engine::destination::Scheme>()
+        .constant("DESTINATION_SCHEMES", onair_engine::destination::SCHEMES)
 }
 
 /// Sends engine events to the window and the tray. The meter's 20 a second
@@ -56,9 +59,10 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
 fn forward_events(app: tauri::AppHandle) -> studio::Emit {
     let levels = AtomicU32::new(0);
     Arc::new(move |event: Event| {
-        if matches!(event, Event::Levels { .. }) && levels.fetch_add(1, Ordering::Relaxed) % 2 == 1
-        {
-            return;
+        if let Event::Levels { limiter_db, .. } = event {
+            if !forward_levels(levels.fetch_add(1, Ordering::Relaxed), limiter_db) {
+                return;
+            }
         }
         if let Event::State { state, .. } = &event {
             if let Some(tray) = app.try_state::<tray::Tray>() {
@@ -67,6 +71,13 @@ fn forward_events(app: tauri::AppHandle) -> studio::Emit {
         }
         let _ = SessionEvent(event).emit(&app);
     })
+}
+
+/// Every other meter reading, and every one in which the limiter acted: each
+/// reading carries only its own 50 ms, and a lamp that skipped half of them
+/// would miss a short peak half the time.
+fn forward_levels(nth: u32, limiter_db: f32) -> bool {
+    nth.is_multiple_of(2) || limiter_db > 0.0
 }
 
 pub fn run() {
@@ -105,6 +116,16 @@ pub fn run() {
 #[cfg(test)]
 mod tests {
     use specta_typescript::Typescript;
+
+    #[test]
+    fn the_meter_is_halved_but_no_limiter_reading_is_dropped() {
+        let kept: Vec<bool> = [0.0, 0.0, 0.0, 2.5, 0.0, 0.0]
+            .iter()
+            .enumerate()
+            .map(|(n, &db)| super::forward_levels(n as u32, db))
+            .collect();
+        assert_eq!(kept, [true, false, true, true, true, false]);
+    }
 
     /// The UI's types are generated from the Rust ones; a stale or hand-edited
     /// copy fails here (and is rewritten, ready to commit).

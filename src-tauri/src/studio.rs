@@ -10,11 +10,11 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use onair_engine::clock::MediaClock;
 use onair_engine::destination::Destination;
 use onair_engine::events::{Event, EventSink, SessionState};
-use onair_engine::keys::{ConfigStore, DestinationKind, Keys};
+use onair_engine::keys::{ConfigStore, Keys};
 use onair_engine::pipeline::capture::{Capture, CaptureSpec};
 use onair_engine::session::prepare::{self, Overrides, Stores};
 use onair_engine::session::runner::Stopper;
-use onair_engine::session::{self, LiveConfig, SessionSummary};
+use onair_engine::session::{self, LiveConfig, NamedDestination, SessionRequest, SessionSummary};
 use onair_engine::settings::{Settings, SettingsStore};
 use onair_engine::sink::file::default_recording_path;
 use onair_engine::{ErrorCode, OnairError};
@@ -208,22 +208,26 @@ impl Studio {
         }
         let settings = self.settings();
         let mut config = match &destination {
-            None => LiveConfig::new(Destination::File(self.new_recording_path())),
+            None => SessionRequest::single(LiveConfig::new(Destination::File(
+                self.new_recording_path(),
+            ))),
             Some(name) => {
                 let resolved = Keys::open()?.resolve(name)?;
-                let kind = resolved.saved.as_ref().map(|s| s.kind);
                 let overrides = Overrides {
                     status_url: settings.status_url.clone(),
                     ..Default::default()
                 };
-                let mut config =
+                let config =
                     prepare::live_config(resolved, overrides, &Stores::os(&self.config_dir))?;
-                config.simulcast = settings.simulcast
-                    && matches!(kind, Some(DestinationKind::Livekit | DestinationKind::Whip));
+                let mut request = SessionRequest::new(vec![NamedDestination {
+                    name: name.clone(),
+                    config,
+                }]);
+                request.simulcast = settings.simulcast;
                 if settings.record_while_live {
-                    config.record = Some(self.new_recording_path());
+                    request.record = Some(self.new_recording_path());
                 }
-                config
+                request
             }
         };
         config.video_kbps = settings.video_kbps;

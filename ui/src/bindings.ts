@@ -57,6 +57,9 @@ export const events = {
 	sessionEvent: makeEvent<SessionEvent_Serialize, SessionEvent_Deserialize>("session-event"),
 };
 
+/* Constants */
+export const DESTINATION_SCHEMES = [{"default_port":1935,"key_in_path":true,"kind":"rtmp","name":"rtmp","prefix":"rtmp://","tls":false},{"default_port":443,"key_in_path":true,"kind":"rtmp","name":"rtmps","prefix":"rtmps://","tls":true},{"default_port":80,"key_in_path":false,"kind":"livekit","name":"ws","prefix":"ws://","tls":false},{"default_port":443,"key_in_path":false,"kind":"livekit","name":"wss","prefix":"wss://","tls":true},{"default_port":80,"key_in_path":false,"kind":"whip","name":"http","prefix":"http://","tls":false},{"default_port":443,"key_in_path":false,"kind":"whip","name":"https","prefix":"https://","tls":true},{"default_port":null,"key_in_path":false,"kind":"file","name":"file","prefix":"file:","tls":false}] as const;
+
 /* Types */
 /**  Questions the app shell asks the window to put to the creator. */
 export type AppEvent = 
@@ -117,7 +120,7 @@ export type DestinationEdit_Deserialize = {
 	url: string,
 	token_url?: string | null,
 	status_url?: string | null,
-	options?: { [key in string]: string },
+	options?: DestinationOptions_Deserialize,
 };
 
 /**
@@ -129,7 +132,7 @@ export type DestinationEdit_Serialize = {
 	url: string,
 	token_url: string | null,
 	status_url: string | null,
-	options: { [key in string]: string },
+	options: DestinationOptions_Serialize,
 };
 
 /**
@@ -137,6 +140,36 @@ export type DestinationEdit_Serialize = {
  *  spell it.
  */
 export type DestinationKind = "rtmp" | "livekit" | "whip" | "file";
+
+/**  Every setting of a destination besides its URLs and its secret. */
+export type DestinationOptions = DestinationOptions_Serialize | DestinationOptions_Deserialize;
+
+/**  Every setting of a destination besides its URLs and its secret. */
+export type DestinationOptions_Deserialize = LiveKitOptions_Deserialize & StatusOptions_Deserialize;
+
+/**  Every setting of a destination besides its URLs and its secret. */
+export type DestinationOptions_Serialize = LiveKitOptions_Serialize & StatusOptions_Serialize;
+
+/**
+ *  Where one destination of the session stands. The session is live while
+ *  any destination is.
+ */
+export type DestinationState = "connecting" | "live" | "reconnecting" | "failed" | "ended";
+
+/**  One destination's share of a stats event. */
+export type DestinationStats = {
+	destination: string,
+	state: DestinationState,
+	/**  What this destination was handed to send over the last interval. */
+	kbps: number | null,
+	/**
+	 *  Video frames this destination lost since Go Live (its queue overflowed
+	 *  and it waited for the next keyframe).
+	 */
+	dropped: number,
+	/**  Packets waiting for this destination. */
+	queue: QueueDepth,
+};
 
 /**  A destination as it may be shown anywhere: every URL redacted, the key masked. */
 export type DestinationSummary = DestinationSummary_Serialize | DestinationSummary_Deserialize;
@@ -148,7 +181,7 @@ export type DestinationSummary_Deserialize = {
 	url: string,
 	token_url?: string | null,
 	status_url?: string | null,
-	options: { [key in string]: string },
+	options: DestinationOptions_Deserialize,
 	key: KeyState,
 };
 
@@ -159,7 +192,7 @@ export type DestinationSummary_Serialize = {
 	url: string,
 	token_url?: string,
 	status_url?: string,
-	options?: { [key in string]: string },
+	options?: DestinationOptions_Serialize,
 	key: KeyState,
 };
 
@@ -195,29 +228,35 @@ export type Event_Deserialize = { type: "state"; state: SessionState;
 /**  Milliseconds since Go Live was pressed. */
 at_ms: number; error?: OnairError | null } | { type: "stats"; at_ms: number; video: VideoStats; audio?: AudioStats | null; 
 /**  Encoded packets waiting for the slowest sink. */
-sink_queue: QueueDepth } | { type: "viewers"; count: number } | 
+sink_queue: QueueDepth; 
+/**  Each destination's bitrate, losses and queue. */
+destinations?: DestinationStats[] } | 
+/**  One destination changed state; `error` says why it failed. */
+{ type: "destination"; destination: string; state: DestinationState; at_ms: number; error?: OnairError | null } | 
+/**  How many watch one destination, and all of them together. */
+{ type: "viewers"; count: number; destination?: string | null; total?: number | null } | 
 /**
  *  What the creator's platform says (its status hook): whether it shows
  *  the stream live, and to how many. `stale` when it could not be asked;
  *  the values are then the last ones known.
  */
-{ type: "platform"; live?: boolean | null; viewers?: number | null; stale: boolean; detail?: string | null } | 
+{ type: "platform"; live?: boolean | null; viewers?: number | null; stale: boolean; detail?: string | null; destination?: string | null } | 
 /**  The connection was lost; the next attempt comes in `retry_in_ms`. */
-{ type: "reconnect"; at_ms: number; attempt: number; retry_in_ms: number; reason: string } | 
+{ type: "reconnect"; at_ms: number; attempt: number; retry_in_ms: number; reason: string; destination?: string | null } | 
 /**
  *  A sink moved the encoder's target bitrate: down when the link could
  *  not keep up (`congested`), back up once it recovered.
  */
 { type: "bitrate"; at_ms: number; kbps: number; 
 /**  Media waiting to be sent when the decision was made. */
-backlog_ms: number; congested: boolean } | 
+backlog_ms: number; congested: boolean; destination?: string | null } | 
 /**  A local recording was opened; where to find it once the session ends. */
 { type: "recording"; path: string } | 
 /**
  *  Something changed that a creator should see while live: a device
  *  went away or came back, the encoder stepped down or up.
  */
-{ type: "health"; code: HealthCode; message: string } | 
+{ type: "health"; code: HealthCode; message: string; destination?: string | null } | 
 /**
  *  Audio meter, about 20 times a second: the loudest channel's peak and
  *  RMS over the last 50 ms, in dBFS (-100 for silence), after the
@@ -230,29 +269,35 @@ export type Event_Serialize = { type: "state"; state: SessionState;
 /**  Milliseconds since Go Live was pressed. */
 at_ms: number; error?: OnairError } | { type: "stats"; at_ms: number; video: VideoStats; audio?: AudioStats; 
 /**  Encoded packets waiting for the slowest sink. */
-sink_queue: QueueDepth } | { type: "viewers"; count: number } | 
+sink_queue: QueueDepth; 
+/**  Each destination's bitrate, losses and queue. */
+destinations: DestinationStats[] } | 
+/**  One destination changed state; `error` says why it failed. */
+{ type: "destination"; destination: string; state: DestinationState; at_ms: number; error?: OnairError } | 
+/**  How many watch one destination, and all of them together. */
+{ type: "viewers"; count: number; destination?: string; total?: number } | 
 /**
  *  What the creator's platform says (its status hook): whether it shows
  *  the stream live, and to how many. `stale` when it could not be asked;
  *  the values are then the last ones known.
  */
-{ type: "platform"; live?: boolean; viewers?: number; stale: boolean; detail?: string } | 
+{ type: "platform"; live?: boolean; viewers?: number; stale: boolean; detail?: string; destination?: string } | 
 /**  The connection was lost; the next attempt comes in `retry_in_ms`. */
-{ type: "reconnect"; at_ms: number; attempt: number; retry_in_ms: number; reason: string } | 
+{ type: "reconnect"; at_ms: number; attempt: number; retry_in_ms: number; reason: string; destination?: string } | 
 /**
  *  A sink moved the encoder's target bitrate: down when the link could
  *  not keep up (`congested`), back up once it recovered.
  */
 { type: "bitrate"; at_ms: number; kbps: number; 
 /**  Media waiting to be sent when the decision was made. */
-backlog_ms: number; congested: boolean } | 
+backlog_ms: number; congested: boolean; destination?: string } | 
 /**  A local recording was opened; where to find it once the session ends. */
 { type: "recording"; path: string } | 
 /**
  *  Something changed that a creator should see while live: a device
  *  went away or came back, the encoder stepped down or up.
  */
-{ type: "health"; code: HealthCode; message: string } | 
+{ type: "health"; code: HealthCode; message: string; destination?: string } | 
 /**
  *  Audio meter, about 20 times a second: the loudest channel's peak and
  *  RMS over the last 50 ms, in dBFS (-100 for silence), after the
@@ -275,12 +320,56 @@ export type HealthCode = "device_lost" | "device_restored" |
  *  Onair cleaned up after the platform: a stale or stuck session was
  *  ended, or the end of this one could not be reported yet.
  */
-"platform_session";
+"platform_session" | 
+/**
+ *  One destination could not keep up and skipped to the next keyframe;
+ *  the others lost nothing.
+ */
+"destination_behind" | 
+/**  The local recording stopped on an error; the stream goes on. */
+"recording_stopped";
 
 /**  Whether a destination's secret is in the keychain, shown masked. */
 export type KeyState = { state: "stored"; masked: string } | { state: "missing" } | 
 /**  Local recordings need no secret. */
 { state: "not_needed" };
+
+/**  How a LiveKit destination gets its token. */
+export type LiveKitOptions = LiveKitOptions_Serialize | LiveKitOptions_Deserialize;
+
+/**  How a LiveKit destination gets its token. */
+export type LiveKitOptions_Deserialize = {
+	/**  The room this destination streams to. */
+	room?: string | null,
+	/**
+	 *  Self-hosted: the API key. The keychain then holds its secret and
+	 *  Onair mints its own tokens.
+	 */
+	api_key?: string | null,
+	/**  The identity minted tokens carry (default `onair`). */
+	identity?: string | null,
+	/**  The JSON pointer to the token in the token URL's answer (default `/token`). */
+	token_pointer?: string | null,
+	/**  The JSON pointer to the server URL in the token URL's answer (default `/url`). */
+	url_pointer?: string | null,
+};
+
+/**  How a LiveKit destination gets its token. */
+export type LiveKitOptions_Serialize = {
+	/**  The room this destination streams to. */
+	room?: string,
+	/**
+	 *  Self-hosted: the API key. The keychain then holds its secret and
+	 *  Onair mints its own tokens.
+	 */
+	api_key?: string,
+	/**  The identity minted tokens carry (default `onair`). */
+	identity?: string,
+	/**  The JSON pointer to the token in the token URL's answer (default `/token`). */
+	token_pointer?: string,
+	/**  The JSON pointer to the server URL in the token URL's answer (default `/url`). */
+	url_pointer?: string,
+};
 
 export type MicInfo = {
 	name: string,
@@ -300,11 +389,8 @@ export type NewDestination_Deserialize = {
 	url: string,
 	token_url?: string | null,
 	status_url?: string | null,
-	/**
-	 *  Non-secret settings: for LiveKit `api_key`, `room`, `identity`,
-	 *  `token_pointer`, `url_pointer`.
-	 */
-	options?: { [key in string]: string },
+	/**  Non-secret settings, checked when saved. */
+	options?: DestinationOptions_Deserialize,
 };
 
 /**  What `add` needs besides the secret. */
@@ -314,11 +400,8 @@ export type NewDestination_Serialize = {
 	url: string,
 	token_url: string | null,
 	status_url: string | null,
-	/**
-	 *  Non-secret settings: for LiveKit `api_key`, `room`, `identity`,
-	 *  `token_pointer`, `url_pointer`.
-	 */
-	options: { [key in string]: string },
+	/**  Non-secret settings, checked when saved. */
+	options: DestinationOptions_Serialize,
 };
 
 /**  The outcome of an OBS import, for the creator to read (no key in it). */
@@ -378,6 +461,47 @@ export type QueueDepth = {
 /**  A key shown on request; the window hides it again after a few seconds. */
 export type RevealedKey = {
 	value: string,
+};
+
+/**  What one URL scheme means to Onair (a row of `SCHEMES`). */
+export type Scheme = Scheme_Serialize | Scheme_Deserialize;
+
+/**  What one URL scheme means to Onair (a row of `SCHEMES`). */
+export type Scheme_Deserialize = {
+	/**  Lowercase, without `://` or `:`. */
+	name: string,
+	/**  How a URL of this scheme starts: `rtmps://`, `file:`. */
+	prefix: string,
+	kind: DestinationKind,
+	/**  The port used when the URL names none; None for local files. */
+	default_port?: number | null,
+	/**
+	 *  Whether creators paste the stream key into the URL itself
+	 *  (`rtmp://host/app/KEY`), so everything after the application is a
+	 *  secret (see `rtmp::url::split_pasted_key`).
+	 */
+	key_in_path: boolean,
+	/**  Whether the connection is encrypted. */
+	tls: boolean,
+};
+
+/**  What one URL scheme means to Onair (a row of `SCHEMES`). */
+export type Scheme_Serialize = {
+	/**  Lowercase, without `://` or `:`. */
+	name: string,
+	/**  How a URL of this scheme starts: `rtmps://`, `file:`. */
+	prefix: string,
+	kind: DestinationKind,
+	/**  The port used when the URL names none; None for local files. */
+	default_port: number | null,
+	/**
+	 *  Whether creators paste the stream key into the URL itself
+	 *  (`rtmp://host/app/KEY`), so everything after the application is a
+	 *  secret (see `rtmp::url::split_pasted_key`).
+	 */
+	key_in_path: boolean,
+	/**  Whether the connection is encrypted. */
+	tls: boolean,
 };
 
 /**  Every engine event, forwarded to the window as is. */
@@ -473,6 +597,25 @@ export type SourceInfo_Serialize = {
 	fps: number,
 	/**  Where Go Live records when no destination is set. */
 	recordings_dir: string,
+};
+
+/**  How a status endpoint's answer is read. */
+export type StatusOptions = StatusOptions_Serialize | StatusOptions_Deserialize;
+
+/**  How a status endpoint's answer is read. */
+export type StatusOptions_Deserialize = {
+	/**  The JSON pointer to "is live" (default `/isLive`). */
+	live_pointer?: string | null,
+	/**  The JSON pointer to the viewer count (default `/viewerCount`). */
+	viewers_pointer?: string | null,
+};
+
+/**  How a status endpoint's answer is read. */
+export type StatusOptions_Serialize = {
+	/**  The JSON pointer to "is live" (default `/isLive`). */
+	live_pointer?: string,
+	/**  The JSON pointer to the viewer count (default `/viewerCount`). */
+	viewers_pointer?: string,
 };
 
 /**  What is filmed. */

@@ -1,7 +1,8 @@
 // The add/edit destination form: which fields a kind needs, and the form
 // turned into what the engine's store takes. The engine checks everything
 // again; this only catches what can be said before asking it.
-import type { DestinationEdit, DestinationKind, DestinationSummary, NewDestination } from "./bindings";
+import { DESTINATION_SCHEMES } from "./bindings";
+import type { DestinationEdit, DestinationKind, DestinationOptions, DestinationSummary, NewDestination } from "./bindings";
 
 export interface DestinationForm {
   name: string;
@@ -13,7 +14,7 @@ export interface DestinationForm {
   room: string;
   apiKey: string;
   /** Options the form has no field for (set with the CLI): kept as they are. */
-  otherOptions: { [key: string]: string };
+  otherOptions: DestinationOptions;
 }
 
 export const KINDS: { kind: DestinationKind; label: string; placeholder: string }[] = [
@@ -23,12 +24,9 @@ export const KINDS: { kind: DestinationKind; label: string; placeholder: string 
   { kind: "file", label: "Local recording", placeholder: "file:/home/you/Videos/show.flv" },
 ];
 
-const SCHEMES: Record<DestinationKind, string[]> = {
-  rtmp: ["rtmp://", "rtmps://"],
-  livekit: ["ws://", "wss://"],
-  whip: ["http://", "https://"],
-  file: ["file:"],
-};
+// The engine's scheme table, from the generated bindings.
+const prefixes = (kind: DestinationKind): string[] =>
+  DESTINATION_SCHEMES.filter((s) => s.kind === kind).map((s) => s.prefix);
 
 /** What the key field asks for, by kind. */
 export function keyLabel(form: Pick<DestinationForm, "kind" | "tokenUrl" | "apiKey">): string | null {
@@ -59,18 +57,20 @@ export function formFor(d: DestinationSummary): DestinationForm {
     statusUrl: d.status_url ?? "",
     room: d.options?.room ?? "",
     apiKey: d.options?.api_key ?? "",
-    otherOptions: Object.fromEntries(
-      Object.entries(d.options ?? {}).filter(
-        (entry): entry is [string, string] => entry[0] !== "room" && entry[0] !== "api_key" && entry[1] !== undefined,
-      ),
-    ),
+    otherOptions: withoutFormFields(d.options ?? {}),
   };
 }
 
 const optional = (text: string) => (text.trim() ? text.trim() : null);
 
-function options(form: DestinationForm): { [key: string]: string } {
-  const out: { [key: string]: string } = { ...form.otherOptions };
+// What is left of a destination's options once the form's own fields are taken out.
+function withoutFormFields(options: DestinationOptions): DestinationOptions {
+  const { room: _room, api_key: _apiKey, ...rest } = options;
+  return Object.fromEntries(Object.entries(rest).filter((entry) => entry[1] != null));
+}
+
+function options(form: DestinationForm): DestinationOptions {
+  const out: DestinationOptions = { ...form.otherOptions };
   if (form.kind === "livekit") {
     if (form.room.trim()) out.room = form.room.trim();
     if (form.apiKey.trim()) out.api_key = form.apiKey.trim();
@@ -83,21 +83,24 @@ export function formProblem(form: DestinationForm, adding: boolean): string | nu
   if (!form.name.trim()) return "Give the destination a name.";
   const url = form.url.trim().toLowerCase();
   if (!url) return "Paste the server URL from your platform.";
-  if (!SCHEMES[form.kind].some((s) => url.startsWith(s))) {
-    return `A ${KINDS.find((k) => k.kind === form.kind)?.label} URL starts with ${SCHEMES[form.kind].join(" or ")}.`;
+  if (!prefixes(form.kind).some((s) => url.startsWith(s))) {
+    return `A ${KINDS.find((k) => k.kind === form.kind)?.label} URL starts with ${prefixes(form.kind).join(" or ")}.`;
   }
   if (form.kind === "livekit" && form.apiKey.trim() && !form.room.trim()) {
     return "Minting tokens with an API key needs a room.";
   }
-  if (adding && form.kind !== "file" && !form.key.trim() && !(form.kind === "rtmp" && hasPastedKey(url))) {
+  if (adding && form.kind !== "file" && !form.key.trim() && !hasPastedKey(url)) {
     return `Paste the ${keyLabel(form)?.toLowerCase()}.`;
   }
   return null;
 }
 
-// rtmp://host/app/KEY: the engine splits the key off into the keychain.
-function hasPastedKey(url: string): boolean {
-  const path = url.replace(/^rtmps?:\/\/[^/]+/, "");
+// rtmp://host/app/KEY: the engine splits the key off into the keychain
+// (rtmp::url::split_pasted_key): a second path segment, empty ones aside.
+export function hasPastedKey(url: string): boolean {
+  const scheme = DESTINATION_SCHEMES.find((s) => url.toLowerCase().startsWith(s.prefix));
+  if (!scheme?.key_in_path) return false;
+  const path = url.slice(scheme.prefix.length).split("?")[0].replace(/^[^/]*/, "");
   return path.split("/").filter(Boolean).length >= 2;
 }
 

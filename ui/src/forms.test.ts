@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { emptyForm, formFor, formProblem, keyLabel, toEdit, toNew } from "./destinationForm";
+import { DESTINATION_SCHEMES } from "./bindings";
+import { emptyForm, formFor, formProblem, hasPastedKey, keyLabel, toEdit, toNew } from "./destinationForm";
 import { audioInput, audioValue, parseSize, videoInput, videoValue, voiceMode } from "./settingsForm";
 
 describe("the destination form", () => {
@@ -34,6 +35,20 @@ describe("the destination form", () => {
     const form = formFor({ name: "lk", kind: "livekit", url: "wss://lk", token_url: "https://p/t", options: { room: "show" }, key: { state: "stored", masked: "••" } });
     expect(toEdit(form)).toEqual({ url: "wss://lk", token_url: "https://p/t", status_url: null, options: { room: "show" } });
     expect(toNew({ ...form, kind: "file", url: "file:/tmp/a.flv", key: "x" }).key).toBeNull();
+  });
+
+  it("reads the engine's scheme table and its rule for a pasted key", () => {
+    expect(DESTINATION_SCHEMES.filter((s) => s.kind === "rtmp").map((s) => s.prefix)).toEqual(["rtmp://", "rtmps://"]);
+    expect(formProblem({ ...emptyForm(), kind: "whip", name: "a", url: "wss://x" }, true)).toBe(
+      "A WHIP URL starts with http:// or https://.",
+    );
+    // The cases of the engine's rtmp::url::one_key_rule.
+    for (const url of ["rtmps://h:443/rtmp/FB-1?s_bl=1", "rtmp://h/app/inst/KEY", "rtmp://h/app//KEY/", "RTMP://h//app/KEY"]) {
+      expect(hasPastedKey(url), url).toBe(true);
+    }
+    for (const url of ["rtmp://h/app/?x=1", "rtmp://h/app?x=1/y", "rtmp://h/app", "https://x/whip/a/b", "wss://lk/a/b"]) {
+      expect(hasPastedKey(url), url).toBe(false);
+    }
   });
 
   it("keeps options the form has no field for (set with the CLI)", () => {

@@ -78,7 +78,7 @@ export function reduce(model: LiveModel, event: Event, now: number): LiveModel {
     case "stats":
       return { ...model, fps: event.video.fps, kbps: event.video.kbps, dropped: event.video.dropped };
     case "viewers":
-      return { ...model, viewers: event.count };
+      return { ...model, viewers: event.total ?? event.count };
     case "platform":
       return {
         ...model,
@@ -98,6 +98,7 @@ export function reduce(model: LiveModel, event: Event, now: number): LiveModel {
     case "levels":
       return { ...model, peakDbfs: event.peak_dbfs, limiterDb: event.limiter_db ?? 0 };
     case "bitrate":
+    case "destination":
       return model;
   }
 }

@@ -7,7 +7,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use onair_engine::keys::{self, DestinationSummary, KeyState, Keys, KeysError, NewDestination};
+use onair_engine::keys::{
+    self, DestinationOptions, DestinationSummary, KeyState, Keys, KeysError, LiveKitOptions,
+    NewDestination, StatusOptions,
+};
 use onair_engine::platform::hooks::PlatformHooks;
 use onair_engine::secret::Secret;
 
@@ -31,21 +34,8 @@ enum KeysCommand {
         /// The platform's status endpoint (is live, viewer count).
         #[arg(long)]
         status_url: Option<String>,
-        /// LiveKit, self-hosted: the API key; the key asked for is then the API secret, and Onair mints its own tokens.
-        #[arg(long)]
-        api_key: Option<String>,
-        /// LiveKit: the room this destination streams to.
-        #[arg(long)]
-        room: Option<String>,
-        /// LiveKit: the identity minted tokens carry (default: onair).
-        #[arg(long)]
-        identity: Option<String>,
-        /// LiveKit token URL: JSON pointer to the token in its answer (default /token).
-        #[arg(long)]
-        token_pointer: Option<String>,
-        /// LiveKit token URL: JSON pointer to the server URL in its answer (default /url).
-        #[arg(long)]
-        url_pointer: Option<String>,
+        #[command(flatten)]
+        options: Box<OptionFlags>,
         /// The creator's platform: a JSON file of hooks (start, token, ingress, status, end; see the README). The key asked for is then the platform's API token.
         #[arg(long, value_name = "FILE")]
         platform: Option<std::path::PathBuf>,
@@ -82,6 +72,50 @@ enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// A destination's settings besides its URLs (`keys::DestinationOptions`).
+#[derive(Args)]
+struct OptionFlags {
+    /// LiveKit, self-hosted: the API key; the key asked for is then the API secret, and Onair mints its own tokens.
+    #[arg(long)]
+    api_key: Option<String>,
+    /// LiveKit: the room this destination streams to.
+    #[arg(long)]
+    room: Option<String>,
+    /// LiveKit: the identity minted tokens carry (default: onair).
+    #[arg(long)]
+    identity: Option<String>,
+    /// LiveKit token URL: JSON pointer to the token in its answer (default /token).
+    #[arg(long)]
+    token_pointer: Option<String>,
+    /// LiveKit token URL: JSON pointer to the server URL in its answer (default /url).
+    #[arg(long)]
+    url_pointer: Option<String>,
+    /// Status URL: JSON pointer to "is live" in its answer (default /isLive).
+    #[arg(long)]
+    live_pointer: Option<String>,
+    /// Status URL: JSON pointer to the viewer count in its answer (default /viewerCount).
+    #[arg(long)]
+    viewers_pointer: Option<String>,
+}
+
+impl From<OptionFlags> for DestinationOptions {
+    fn from(f: OptionFlags) -> DestinationOptions {
+        DestinationOptions {
+            livekit: LiveKitOptions {
+                room: f.room,
+                api_key: f.api_key,
+                identity: f.identity,
+                token_pointer: f.token_pointer,
+                url_pointer: f.url_pointer,
+            },
+            status: StatusOptions {
+                live_pointer: f.live_pointer,
+                viewers_pointer: f.viewers_pointer,
+            },
+        }
+    }
 }
 
 pub fn run(args: KeysArgs) -> ExitCode {
@@ -122,25 +156,12 @@ fn execute(keys: &Keys, command: KeysCommand) -> Result<(), KeysError> {
             url,
             token_url,
             status_url,
-            api_key,
-            room,
-            identity,
-            token_pointer,
-            url_pointer,
+            options,
             platform,
             json,
         } => {
             let platform = platform.map(|path| read_platform(&path)).transpose()?;
-            let options = [
-                ("api_key", api_key),
-                ("room", room),
-                ("identity", identity),
-                ("token_pointer", token_pointer),
-                ("url_pointer", url_pointer),
-            ]
-            .into_iter()
-            .filter_map(|(k, v)| Some((k.to_string(), v?)))
-            .collect();
+            let options = DestinationOptions::from(*options);
             let pasted_key = keys::url::split_key(&url).key.is_some();
             let needs_secret = keys::url::infer_kind(&url)?.needs_secret();
             let secret = if pasted_key || !needs_secret {
@@ -347,7 +368,7 @@ fn print_details(out: &mut impl Write, d: &DestinationSummary, revealed: Option<
     if let Some(url) = &d.status_url {
         let _ = writeln!(out, "status url: {url}");
     }
-    for (k, v) in &d.options {
+    for (k, v) in d.options.entries() {
         let _ = writeln!(out, "option:     {k}={v}");
     }
     match revealed {

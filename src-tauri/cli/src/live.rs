@@ -1,4 +1,5 @@
-//! `onair live DEST`: one Go Live, one Stop (Ctrl-C or --duration).
+//! `onair live DEST...`: one Go Live to one or more destinations, one Stop
+//! (Ctrl-C or --duration).
 
 use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
@@ -13,7 +14,9 @@ use onair_engine::keys;
 use onair_engine::keys::config::ConfigStore;
 use onair_engine::pipeline::capture::{Capture, CaptureSpec};
 use onair_engine::secret::Secret;
-use onair_engine::session::{self, prepare};
+use onair_engine::session::plan::MAX_DESTINATIONS;
+use onair_engine::session::runner::url_name;
+use onair_engine::session::{self, prepare, NamedDestination, SessionRequest};
 use onair_engine::sink::file::check_new_recording;
 use onair_engine::source::{AudioChoice, VideoChoice};
 use onair_engine::voice::VoiceMode;
@@ -21,9 +24,11 @@ use onair_engine::{ErrorCode, OnairError};
 
 #[derive(Args)]
 pub struct LiveArgs {
-    /// A saved destination's name, or file:PATH, rtmp(s)://..., ws(s)://... or http(s)://...
-    dest: String,
-    /// Read the stream key (or token) for an ad-hoc URL from stdin.
+    /// Where to go live: saved destinations' names, or file:PATH, rtmp(s)://...,
+    /// ws(s)://... or http(s)://... (up to 8, encoded once for all).
+    #[arg(required = true, num_args = 1..)]
+    dest: Vec<String>,
+    /// Read the stream key (or token) for an ad-hoc URL from stdin (one DEST only).
     #[arg(long)]
     key_stdin: bool,
     /// test, test:busy (with grain that costs a camera's bitrate), or camera[:N]
@@ -59,10 +64,10 @@ pub struct LiveArgs {
     /// Send three sizes (full, half, quarter) so each viewer gets what fits (LiveKit, WHIP).
     #[arg(long)]
     simulcast: bool,
-    /// The LiveKit room this stream must go to; a token for another room is refused before connecting.
+    /// The LiveKit room this stream must go to; a token for another room is refused before connecting (one DEST only).
     #[arg(long)]
     room: Option<String>,
-    /// LiveKit: fetch the token from this platform endpoint (POST, bearer from --key-stdin).
+    /// LiveKit: fetch the token from this platform endpoint (POST, bearer from --key-stdin; one DEST only).
     #[arg(long)]
     token_url: Option<String>,
     /// Also record the full-size picture with AAC sound to this FLV file while live.
@@ -131,46 +136,63 @@ pub fn run(args: LiveArgs) -> ExitCode {
         ExitCode::from(1)
     };
 
-    let resolved = match keys::resolve(&args.dest) {
-        Ok(r) => r,
-        Err(e) => return fail(e.into()),
-    };
-    let mut secret = resolved.secret;
-    // A key as the RTMP URL's last segment, or a password or token in any URL.
-    let typed_in_url = resolved.saved.is_none()
-        && (secret.is_some() || keys::url::check_no_credentials(&args.dest).is_err());
-    if typed_in_url {
-        crate::keys::warn_key_on_command_line(
-            "a key was typed into the URL on the command line.",
-            "pipe it with --key-stdin instead, or save the destination once (onair keys add NAME --url URL) and go live by its name.",
-        );
+    if args.dest.len() > 1 {
+        let single_only = [
+            (args.key_stdin, "--key-stdin"),
+            (args.room.is_some(), "--room"),
+            (args.token_url.is_some(), "--token-url"),
+        ];
+        if let Some((_, flag)) = single_only.iter().find(|(given, _)| *given) {
+            return usage(&format!(
+                "{flag} is for one destination; save each destination once (onair keys add NAME ...) to go live to several."
+            ));
+        }
+        if let Some(twice) = args
+            .dest
+            .iter()
+            .enumerate()
+            .find(|(i, d)| args.dest[..*i].contains(d))
+        {
+            return usage(&format!(
+                "{:?} is named twice; each destination goes live once.",
+                twice.1
+            ));
+        }
+        if args.dest.len() > MAX_DESTINATIONS {
+            return usage(&format!(
+                "at most {MAX_DESTINATIONS} destinations go live at once."
+            ));
+        }
     }
-    let recordings = [
-        match &resolved.destination {
-            Destination::File(path) => Some(path),
-            _ => None,
-        },
-        args.record.as_ref(),
-    ];
-    // Refused before anything starts: a recording never writes over a file.
-    for path in recordings.into_iter().flatten() {
+    if let Some(path) = &args.record {
+        // Refused before anything starts: a recording never writes over a file.
         if let Err(e) = check_new_recording(path) {
             return fail(e);
         }
     }
-    if args.key_stdin {
-        if resolved.saved.is_some() {
-            return usage(&format!(
-                "--key-stdin is for URLs; {:?} is a saved destination whose key is in the keychain.",
-                args.dest
-            ));
+    let stores = match ConfigStore::default_location() {
+        Ok(store) => prepare::Stores::os(store.dir()),
+        Err(e) => {
+            return fail(OnairError::new(
+                ErrorCode::InvalidDestination,
+                e.to_string(),
+            ))
         }
-        if secret.is_some() {
-            return usage("the URL already carries a key; pass it either in the URL or with --key-stdin, not both.");
-        }
-        match read_stdin_secret() {
-            Some(s) => secret = Some(s),
-            None => return usage("--key-stdin was given but stdin held no key."),
+    };
+    let mut destinations = Vec::new();
+    for dest in &args.dest {
+        let overrides = prepare::Overrides {
+            room: args.room.clone(),
+            token_url: args.token_url.clone(),
+            status_url: None,
+        };
+        match destination(dest, args.key_stdin, overrides, &stores) {
+            Ok(Ok(mut named)) => {
+                named.config.reconnect_attempts = args.reconnect_attempts;
+                destinations.push(named);
+            }
+            Ok(Err(code)) => return code,
+            Err(e) => return fail(e),
         }
     }
     let spec = CaptureSpec {
@@ -187,29 +209,9 @@ pub fn run(args: LiveArgs) -> ExitCode {
         Ok(c) => Arc::new(c),
         Err(e) => return fail(e),
     };
-    let is_saved = resolved.saved.is_some();
-    let resolved = keys::Resolved { secret, ..resolved };
-    let overrides = prepare::Overrides {
-        room: args.room,
-        token_url: args.token_url.filter(|_| !is_saved),
-        status_url: None,
-    };
-    let stores = match ConfigStore::default_location() {
-        Ok(store) => prepare::Stores::os(store.dir()),
-        Err(e) => {
-            return fail(OnairError::new(
-                ErrorCode::InvalidDestination,
-                e.to_string(),
-            ))
-        }
-    };
-    let mut config = match prepare::live_config(resolved, overrides, &stores) {
-        Ok(config) => config,
-        Err(e) => return fail(e),
-    };
+    let mut config = SessionRequest::new(destinations);
     config.video_kbps = args.bitrate;
     config.duration = args.duration.map(Duration::from_secs_f64);
-    config.reconnect_attempts = args.reconnect_attempts;
     config.simulcast = args.simulcast;
     config.record = args.record;
 
@@ -221,6 +223,56 @@ pub fn run(args: LiveArgs) -> ExitCode {
         Ok(_) => ExitCode::SUCCESS,
         Err(_) => ExitCode::from(1), // already reported as a failed state event
     }
+}
+
+/// One DEST as a named destination: a saved name with its keychain entry,
+/// or a URL (with a key typed in it, or piped with --key-stdin). A usage
+/// mistake is the exit code to return.
+fn destination(
+    dest: &str,
+    key_stdin: bool,
+    overrides: prepare::Overrides,
+    stores: &prepare::Stores,
+) -> Result<Result<NamedDestination, ExitCode>, OnairError> {
+    let resolved = keys::resolve(dest)?;
+    let mut secret = resolved.secret;
+    // A key as the RTMP URL's last segment, or a password or token in any URL.
+    let typed_in_url = resolved.saved.is_none()
+        && (secret.is_some() || keys::url::check_no_credentials(dest).is_err());
+    if typed_in_url {
+        crate::keys::warn_key_on_command_line(
+            "a key was typed into the URL on the command line.",
+            "pipe it with --key-stdin instead, or save the destination once (onair keys add NAME --url URL) and go live by its name.",
+        );
+    }
+    if let Destination::File(path) = &resolved.destination {
+        check_new_recording(path)?;
+    }
+    if key_stdin {
+        if resolved.saved.is_some() {
+            return Ok(Err(usage(&format!(
+                "--key-stdin is for URLs; {dest:?} is a saved destination whose key is in the keychain."
+            ))));
+        }
+        if secret.is_some() {
+            return Ok(Err(usage("the URL already carries a key; pass it either in the URL or with --key-stdin, not both.")));
+        }
+        match read_stdin_secret() {
+            Some(s) => secret = Some(s),
+            None => return Ok(Err(usage("--key-stdin was given but stdin held no key."))),
+        }
+    }
+    let name = match &resolved.saved {
+        Some(saved) => saved.name.clone(),
+        None => url_name(&resolved.destination),
+    };
+    let overrides = prepare::Overrides {
+        token_url: overrides.token_url.filter(|_| resolved.saved.is_none()),
+        ..overrides
+    };
+    let resolved = keys::Resolved { secret, ..resolved };
+    let config = prepare::live_config(resolved, overrides, stores)?;
+    Ok(Ok(NamedDestination { name, config }))
 }
 
 fn usage(message: &str) -> ExitCode {
@@ -246,7 +298,7 @@ pub fn human(event: &Event) -> String {
     match event {
         Event::State { state, error: Some(e), .. } => format!("{state:?}: {} [{}]", e.message, e.code.as_str()),
         Event::State { state, at_ms, .. } => format!("{:>6.1}s  {}", *at_ms as f64 / 1000.0, format!("{state:?}").to_uppercase()),
-        Event::Stats { at_ms, video, audio, sink_queue } => format!(
+        Event::Stats { at_ms, video, audio, sink_queue, .. } => format!(
             "{:>6.1}s  LIVE  {:.0} fps  {:.0} kbps video  {:.0} kbps audio  encode {:.1} ms  dropped {}  queued {}/{} frames, {}/{} packets",
             *at_ms as f64 / 1000.0,
             video.fps,
@@ -259,23 +311,28 @@ pub fn human(event: &Event) -> String {
             sink_queue.peak,
             sink_queue.capacity,
         ),
-        Event::Viewers { count } => format!("viewers: {count}"),
+        Event::Viewers { count, destination: Some(name), total: Some(total) } => format!("{name}: viewers: {count} ({total} in all)"),
+        Event::Viewers { count, .. } => format!("viewers: {count}"),
+        Event::Destination { destination, state, error: Some(e), .. } => format!("{destination}: {state:?}: {} [{}]", e.message, e.code.as_str()),
+        Event::Destination { destination, state, at_ms, .. } => format!("{:>6.1}s  {destination}: {}", *at_ms as f64 / 1000.0, format!("{state:?}").to_uppercase()),
         Event::Recording { path } => format!("recording to {path}"),
-        Event::Health { message, .. } => format!("note: {message}"),
+        Event::Health { message, destination, .. } => format!("{}note: {message}", label(destination)),
         Event::Levels { peak_dbfs, rms_dbfs, limiter_db } => {
             let limiting = if *limiter_db > 0.0 { format!(", limiter -{limiter_db:.1} dB") } else { String::new() };
             format!("audio {peak_dbfs:.1} dBFS peak, {rms_dbfs:.1} dBFS RMS{limiting}")
         }
-        Event::Reconnect { at_ms, attempt, retry_in_ms, reason } => format!(
-            "{:>6.1}s  RECONNECTING  attempt {attempt}, next try in {:.1} s ({reason})",
+        Event::Reconnect { at_ms, attempt, retry_in_ms, reason, destination } => format!(
+            "{:>6.1}s  {}RECONNECTING  attempt {attempt}, next try in {:.1} s ({reason})",
             *at_ms as f64 / 1000.0,
+            label(destination),
             *retry_in_ms as f64 / 1000.0
         ),
-        Event::Platform { stale: true, detail, .. } => {
-            format!("platform status unavailable: {}", detail.as_deref().unwrap_or("no answer"))
+        Event::Platform { stale: true, detail, destination, .. } => {
+            format!("{}platform status unavailable: {}", label(destination), detail.as_deref().unwrap_or("no answer"))
         }
-        Event::Platform { live, viewers, .. } => format!(
-            "platform: {}{}",
+        Event::Platform { live, viewers, destination, .. } => format!(
+            "{}platform: {}{}",
+            label(destination),
             match live {
                 Some(true) => "live",
                 Some(false) => "not live",
@@ -283,10 +340,19 @@ pub fn human(event: &Event) -> String {
             },
             viewers.map(|n| format!(", {n} viewers")).unwrap_or_default()
         ),
-        Event::Bitrate { at_ms, kbps, backlog_ms, congested } => format!(
-            "{:>6.1}s  BITRATE  {kbps} kbps ({}, backlog {backlog_ms} ms)",
+        Event::Bitrate { at_ms, kbps, backlog_ms, congested, destination } => format!(
+            "{:>6.1}s  {}BITRATE  {kbps} kbps ({}, backlog {backlog_ms} ms)",
             *at_ms as f64 / 1000.0,
+            label(destination),
             if *congested { "link congested" } else { "link recovered" }
         ),
     }
+}
+
+/// "NAME: " before a line about one destination.
+fn label(destination: &Option<String>) -> String {
+    destination
+        .as_ref()
+        .map(|name| format!("{name}: "))
+        .unwrap_or_default()
 }

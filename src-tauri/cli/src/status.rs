@@ -42,12 +42,14 @@ pub fn run(args: StatusArgs) -> ExitCode {
                 viewers,
                 stale: false,
                 detail: None,
+                destination: None,
             },
             Reading::Stale { detail } => Event::Platform {
                 live: None,
                 viewers: None,
                 stale: true,
                 detail: Some(detail),
+                destination: None,
             },
         };
         let line = if args.json {

@@ -51,7 +51,8 @@ fn mint(args: TokenArgs) -> Result<String, OnairError> {
                 format!("{} is not a saved LiveKit destination.", args.name),
             )
         })?;
-    let api_key = saved.options.get("api_key").ok_or_else(|| {
+    let options = &saved.options.livekit;
+    let api_key = options.api_key.as_deref().ok_or_else(|| {
         OnairError::new(
             ErrorCode::InvalidDestination,
             format!(
@@ -60,19 +61,15 @@ fn mint(args: TokenArgs) -> Result<String, OnairError> {
             ),
         )
     })?;
-    let room = args
-        .room
-        .or_else(|| saved.options.get("room").cloned())
-        .ok_or_else(|| {
-            OnairError::new(
-                ErrorCode::InvalidDestination,
-                "Which room? Pass --room ROOM.",
-            )
-        })?;
+    let room = args.room.or_else(|| options.room.clone()).ok_or_else(|| {
+        OnairError::new(
+            ErrorCode::InvalidDestination,
+            "Which room? Pass --room ROOM.",
+        )
+    })?;
     let identity = args
         .identity
-        .or_else(|| saved.options.get("identity").cloned())
-        .unwrap_or_else(|| "onair".into());
+        .unwrap_or_else(|| options.identity().to_string());
     let secret = resolved.secret.ok_or_else(|| {
         OnairError::new(
             ErrorCode::KeyMissing,

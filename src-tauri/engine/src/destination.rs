@@ -1,9 +1,14 @@
 //! What a creator types as DEST: a local file or a URL whose scheme picks the
-//! protocol. Parsing is strict so a typo fails before anything starts.
+//! protocol (from the one table in `scheme`). Parsing is strict so a typo
+//! fails before anything starts.
+
+pub mod scheme;
 
 use std::path::PathBuf;
 
 use crate::error::{ErrorCode, OnairError};
+
+pub use scheme::{scheme_of, DestinationKind, Scheme, UrlError, SCHEMES};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Destination {
@@ -13,37 +18,28 @@ pub enum Destination {
     Whip(String),
 }
 
+impl From<UrlError> for OnairError {
+    fn from(e: UrlError) -> OnairError {
+        OnairError::new(ErrorCode::InvalidDestination, e.to_string())
+    }
+}
+
 impl Destination {
     pub fn parse(input: &str) -> Result<Destination, OnairError> {
+        Ok(Destination::from_url(input)?)
+    }
+
+    /// `parse` with the layer's own error, for callers that add their own words.
+    pub fn from_url(input: &str) -> Result<Destination, UrlError> {
         let input = input.trim();
-        let invalid = |why: &str| {
-            OnairError::new(
-                ErrorCode::InvalidDestination,
-                format!(
-                    "{why} Use file:PATH, rtmp(s)://host/app, ws(s)://host or http(s)://host/whip."
-                ),
-            )
-        };
-        if let Some(path) = input.strip_prefix("file:") {
-            if path.is_empty() {
-                return Err(invalid("The recording path is empty."));
+        Ok(match scheme_of(input)?.kind {
+            DestinationKind::File => {
+                Destination::File(PathBuf::from(input.strip_prefix("file:").unwrap_or(input)))
             }
-            return Ok(Destination::File(PathBuf::from(path)));
-        }
-        let Some((scheme, rest)) = input.split_once("://") else {
-            return Err(invalid("That is neither a file: path nor a URL."));
-        };
-        if rest.is_empty() || rest.starts_with('/') {
-            return Err(invalid("The URL has no host."));
-        }
-        match scheme.to_ascii_lowercase().as_str() {
-            "rtmp" | "rtmps" => Ok(Destination::Rtmp(input.to_string())),
-            "ws" | "wss" => Ok(Destination::LiveKit(input.to_string())),
-            "http" | "https" => Ok(Destination::Whip(input.to_string())),
-            _ => Err(invalid(&format!(
-                "Onair cannot publish to {scheme}:// URLs."
-            ))),
-        }
+            DestinationKind::Rtmp => Destination::Rtmp(input.to_string()),
+            DestinationKind::Livekit => Destination::LiveKit(input.to_string()),
+            DestinationKind::Whip => Destination::Whip(input.to_string()),
+        })
     }
 
     /// The server a platform's answer names for this destination. Only a
@@ -63,13 +59,8 @@ impl Destination {
             )
         };
         let parsed = Destination::parse(url).map_err(|_| refuse())?;
-        let same_kind = matches!(
-            (self, &parsed),
-            (Destination::Rtmp(_), Destination::Rtmp(_))
-                | (Destination::LiveKit(_), Destination::LiveKit(_))
-                | (Destination::Whip(_), Destination::Whip(_))
-        );
-        if same_kind {
+        let same_kind = parsed.destination_kind() == self.destination_kind();
+        if same_kind && !matches!(self, Destination::File(_)) {
             Ok(parsed)
         } else {
             Err(refuse())
@@ -84,12 +75,17 @@ impl Destination {
         }
     }
 
-    fn schemes(&self) -> &'static str {
+    fn schemes(&self) -> String {
+        self.destination_kind().prefixes()
+    }
+
+    /// The row of the scheme table's kinds this destination is.
+    pub fn destination_kind(&self) -> DestinationKind {
         match self {
-            Destination::File(_) => "file:",
-            Destination::Rtmp(_) => "rtmp:// or rtmps://",
-            Destination::LiveKit(_) => "ws:// or wss://",
-            Destination::Whip(_) => "http:// or https://",
+            Destination::File(_) => DestinationKind::File,
+            Destination::Rtmp(_) => DestinationKind::Rtmp,
+            Destination::LiveKit(_) => DestinationKind::Livekit,
+            Destination::Whip(_) => DestinationKind::Whip,
         }
     }
 

@@ -29,6 +29,40 @@ impl SessionState {
     }
 }
 
+/// Where one destination of the session stands. The session is live while
+/// any destination is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum DestinationState {
+    Connecting,
+    Live,
+    Reconnecting,
+    Failed,
+    Ended,
+}
+
+impl DestinationState {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, DestinationState::Failed | DestinationState::Ended)
+    }
+}
+
+/// One destination's share of a stats event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct DestinationStats {
+    pub destination: String,
+    pub state: DestinationState,
+    /// What this destination was handed to send over the last interval.
+    pub kbps: f64,
+    /// Video frames this destination lost since Go Live (its queue overflowed
+    /// and it waited for the next keyframe).
+    pub dropped: u32,
+    /// Packets waiting for this destination.
+    pub queue: QueueDepth,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct VideoStats {
@@ -100,9 +134,25 @@ pub enum Event {
         audio: Option<AudioStats>,
         /// Encoded packets waiting for the slowest sink.
         sink_queue: QueueDepth,
+        /// Each destination's bitrate, losses and queue.
+        #[serde(default)]
+        destinations: Vec<DestinationStats>,
     },
+    /// One destination changed state; `error` says why it failed.
+    Destination {
+        destination: String,
+        state: DestinationState,
+        at_ms: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<OnairError>,
+    },
+    /// How many watch one destination, and all of them together.
     Viewers {
         count: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        destination: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        total: Option<u32>,
     },
     /// What the creator's platform says (its status hook): whether it shows
     /// the stream live, and to how many. `stale` when it could not be asked;
@@ -115,6 +165,8 @@ pub enum Event {
         stale: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         detail: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        destination: Option<String>,
     },
     /// The connection was lost; the next attempt comes in `retry_in_ms`.
     Reconnect {
@@ -122,6 +174,8 @@ pub enum Event {
         attempt: u32,
         retry_in_ms: u32,
         reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        destination: Option<String>,
     },
     /// A sink moved the encoder's target bitrate: down when the link could
     /// not keep up (`congested`), back up once it recovered.
@@ -131,16 +185,18 @@ pub enum Event {
         /// Media waiting to be sent when the decision was made.
         backlog_ms: u32,
         congested: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        destination: Option<String>,
     },
     /// A local recording was opened; where to find it once the session ends.
-    Recording {
-        path: String,
-    },
+    Recording { path: String },
     /// Something changed that a creator should see while live: a device
     /// went away or came back, the encoder stepped down or up.
     Health {
         code: HealthCode,
         message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        destination: Option<String>,
     },
     /// Audio meter, about 20 times a second: the loudest channel's peak and
     /// RMS over the last 50 ms, in dBFS (-100 for silence), after the
@@ -171,9 +227,23 @@ pub enum HealthCode {
     /// Onair cleaned up after the platform: a stale or stuck session was
     /// ended, or the end of this one could not be reported yet.
     PlatformSession,
+    /// One destination could not keep up and skipped to the next keyframe;
+    /// the others lost nothing.
+    DestinationBehind,
+    /// The local recording stopped on an error; the stream goes on.
+    RecordingStopped,
 }
 
 impl Event {
+    /// A note for the whole session (a device, the encoder).
+    pub fn health(code: HealthCode, message: impl Into<String>) -> Event {
+        Event::Health {
+            code,
+            message: message.into(),
+            destination: None,
+        }
+    }
+
     pub fn to_json_line(&self) -> String {
         serde_json::to_string(self).expect("events always serialize")
     }
@@ -232,12 +302,71 @@ impl EventSink for MaskingSink {
             Event::State {
                 error: Some(error), ..
             } => self.mask(&mut error.message),
+            Event::Destination {
+                error: Some(error), ..
+            } => self.mask(&mut error.message),
             Event::Platform {
                 detail: Some(detail),
                 ..
             } => self.mask(detail),
             Event::Reconnect { reason, .. } => self.mask(reason),
             Event::Health { message, .. } => self.mask(message),
+            _ => {}
+        }
+        self.inner.emit(event);
+    }
+}
+
+/// One destination's view of the session's events: what it emits carries its
+/// name, and its viewer count joins the session's total.
+#[derive(Clone)]
+pub struct DestinationEvents {
+    name: String,
+    index: usize,
+    inner: Arc<dyn EventSink>,
+    /// The latest count of each destination, shared by all of them.
+    viewers: Arc<Mutex<Vec<u32>>>,
+}
+
+impl DestinationEvents {
+    /// One per destination, in order, over the same sink.
+    pub fn for_each(names: &[String], inner: Arc<dyn EventSink>) -> Vec<DestinationEvents> {
+        let viewers = Arc::new(Mutex::new(vec![0; names.len()]));
+        names
+            .iter()
+            .enumerate()
+            .map(|(index, name)| DestinationEvents {
+                name: name.clone(),
+                index,
+                inner: inner.clone(),
+                viewers: viewers.clone(),
+            })
+            .collect()
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl EventSink for DestinationEvents {
+    fn emit(&self, mut event: Event) {
+        let name = Some(self.name.clone());
+        match &mut event {
+            Event::Viewers {
+                count,
+                destination,
+                total,
+            } => {
+                let mut viewers = self.viewers.lock().unwrap();
+                viewers[self.index] = *count;
+                *total = Some(viewers.iter().sum());
+                *destination = name;
+            }
+            Event::Platform { destination, .. }
+            | Event::Reconnect { destination, .. }
+            | Event::Bitrate { destination, .. }
+            | Event::Health { destination, .. } => *destination = name,
             _ => {}
         }
         self.inner.emit(event);
@@ -293,6 +422,13 @@ mod tests {
                 capture_queue: QueueDepth::default(),
             }),
             sink_queue: QueueDepth::default(),
+            destinations: vec![DestinationStats {
+                destination: "twitch".into(),
+                state: DestinationState::Live,
+                kbps: 2600.0,
+                dropped: 0,
+                queue: QueueDepth::default(),
+            }],
         };
         let v: serde_json::Value = serde_json::from_str(&stats.to_json_line()).unwrap();
         assert_eq!(v["type"], "stats");
@@ -303,9 +439,50 @@ mod tests {
             serde_json::json!({"now": 1, "peak": 2, "capacity": 8})
         );
         assert_eq!(v["sink_queue"]["capacity"], 0);
+        assert_eq!(v["destinations"][0]["destination"], "twitch");
+        assert_eq!(v["destinations"][0]["state"], "live");
+    }
+
+    #[test]
+    fn a_destination_labels_its_events_and_viewers_add_up() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let store = seen.clone();
+        let names = vec!["room".to_string(), "twitch".to_string()];
+        let sinks = DestinationEvents::for_each(
+            &names,
+            Arc::new(move |e: Event| store.lock().unwrap().push(e.to_json_line())),
+        );
+        let viewers = |count| Event::Viewers {
+            count,
+            destination: None,
+            total: None,
+        };
+        sinks[0].emit(viewers(3));
+        sinks[1].emit(viewers(4));
+        sinks[0].emit(viewers(1));
+        sinks[1].emit(Event::health(HealthCode::DestinationBehind, "slow"));
         assert_eq!(
-            Event::Viewers { count: 3 }.to_json_line(),
-            r#"{"type":"viewers","count":3}"#
+            *seen.lock().unwrap(),
+            vec![
+                r#"{"type":"viewers","count":3,"destination":"room","total":3}"#,
+                r#"{"type":"viewers","count":4,"destination":"twitch","total":7}"#,
+                r#"{"type":"viewers","count":1,"destination":"room","total":5}"#,
+                r#"{"type":"health","code":"destination_behind","message":"slow","destination":"twitch"}"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_destination_event_matches_the_cli_contract() {
+        let failed = Event::Destination {
+            destination: "twitch".into(),
+            state: DestinationState::Failed,
+            at_ms: 900,
+            error: Some(OnairError::new(ErrorCode::KeyRejected, "no")),
+        };
+        assert_eq!(
+            failed.to_json_line(),
+            r#"{"type":"destination","destination":"twitch","state":"failed","at_ms":900,"error":{"code":"key_rejected","message":"no"}}"#
         );
     }
 
@@ -316,6 +493,7 @@ mod tests {
             attempt: 2,
             retry_in_ms: 900,
             reason: "lost".into(),
+            destination: None,
         };
         assert_eq!(
             r.to_json_line(),
@@ -326,6 +504,7 @@ mod tests {
             kbps: 1750,
             backlog_ms: 600,
             congested: true,
+            destination: None,
         };
         assert_eq!(
             b.to_json_line(),
@@ -352,6 +531,7 @@ mod tests {
             attempt: 1,
             retry_in_ms: 500,
             reason: "server said live_sk_0123456789".into(),
+            destination: None,
         });
         let lines: Vec<String> = seen
             .lock()

@@ -318,6 +318,86 @@ mod tests {
         assert_eq!(fs::read(kept_as).unwrap(), b"{ this is not json");
     }
 
+    /// A file as Onair 0.1 wrote it (options as a string map) loads into
+    /// the typed options and is written back in the same shape.
+    #[test]
+    fn a_file_written_before_typed_options_still_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ConfigStore::in_dir(dir.path());
+        let old = r#"{
+  "version": 1,
+  "destinations": [
+    {
+      "name": "lk",
+      "kind": "livekit",
+      "url": "wss://lk.example",
+      "token_url": "https://p.example/token",
+      "options": {
+        "room": "show",
+        "token_pointer": "/data/token",
+        "url_pointer": "/data/url"
+      }
+    },
+    {
+      "name": "selfhost",
+      "kind": "livekit",
+      "url": "ws://127.0.0.1:7880",
+      "options": {
+        "api_key": "devkey",
+        "identity": "cam"
+      }
+    },
+    {
+      "name": "twitch",
+      "kind": "rtmp",
+      "url": "rtmp://live.twitch.tv/app",
+      "status_url": "https://p.example/status",
+      "options": {
+        "viewers_pointer": "/n",
+        "someday": "an option no version knows"
+      }
+    },
+    {
+      "name": "rec",
+      "kind": "file",
+      "url": "file:/tmp/show.flv"
+    }
+  ]
+}
+"#;
+        fs::write(store.path(), old).unwrap();
+        let loaded = store.read().unwrap();
+        assert_eq!(loaded.len(), 4);
+        let lk = &loaded[0].options.livekit;
+        assert_eq!(lk.room.as_deref(), Some("show"));
+        assert_eq!(
+            (lk.token_pointer(), lk.url_pointer()),
+            ("/data/token", "/data/url")
+        );
+        let selfhost = &loaded[1].options.livekit;
+        assert_eq!(selfhost.api_key.as_deref(), Some("devkey"));
+        assert_eq!(
+            (selfhost.room.as_deref(), selfhost.identity()),
+            (None, "cam")
+        );
+        let status = &loaded[2].options.status;
+        assert_eq!(
+            (status.live_pointer(), status.viewers_pointer()),
+            ("/isLive", "/n")
+        );
+        assert!(loaded[3].options.is_empty());
+        // Saved again: the same object older Onair reads (the unknown key aside).
+        store.update(|_| Ok::<_, ConfigError>(())).unwrap();
+        let written: serde_json::Value =
+            serde_json::from_slice(&fs::read(store.path()).unwrap()).unwrap();
+        let mut expected: serde_json::Value = serde_json::from_str(old).unwrap();
+        expected["destinations"][2]["options"]
+            .as_object_mut()
+            .unwrap()
+            .remove("someday");
+        assert_eq!(written, expected);
+    }
+
     #[test]
     fn a_newer_format_is_refused_and_left_in_place() {
         let dir = tempfile::tempdir().unwrap();

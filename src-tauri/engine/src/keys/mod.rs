@@ -9,9 +9,9 @@
 pub mod config;
 pub mod keychain;
 pub mod obs;
+pub mod options;
 pub mod url;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -24,6 +24,7 @@ use crate::secret::Secret;
 pub use config::{ConfigError, ConfigStore};
 pub use keychain::{Keychain, KeychainError, MemoryKeychain, OsKeychain};
 pub use obs::{ObsError, ObsService};
+pub use options::{DestinationOptions, LiveKitOptions, OptionsError, StatusOptions};
 pub use url::{DestinationKind, UrlError};
 
 use crate::platform::hooks::PlatformHooks;
@@ -42,8 +43,8 @@ pub struct SavedDestination {
     pub token_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_url: Option<String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub options: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "DestinationOptions::is_empty")]
+    pub options: DestinationOptions,
     /// The creator's platform: hooks for its session, token or ingest key,
     /// and status. The destination's secret is then the platform's API token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -60,10 +61,9 @@ pub struct NewDestination {
     pub url: String,
     pub token_url: Option<String>,
     pub status_url: Option<String>,
-    /// Non-secret settings: for LiveKit `api_key`, `room`, `identity`,
-    /// `token_pointer`, `url_pointer`.
+    /// Non-secret settings, checked when saved.
     #[serde(default)]
-    pub options: BTreeMap<String, String>,
+    pub options: DestinationOptions,
     #[serde(default)]
     #[cfg_attr(feature = "specta", specta(skip))]
     pub platform: Option<PlatformHooks>,
@@ -91,7 +91,7 @@ pub struct DestinationEdit {
     pub token_url: Option<String>,
     pub status_url: Option<String>,
     #[serde(default)]
-    pub options: BTreeMap<String, String>,
+    pub options: DestinationOptions,
 }
 
 impl std::fmt::Debug for DestinationEdit {
@@ -127,8 +127,8 @@ pub struct DestinationSummary {
     pub token_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_url: Option<String>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub options: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "DestinationOptions::is_empty")]
+    pub options: DestinationOptions,
     pub key: KeyState,
 }
 
@@ -175,6 +175,8 @@ pub enum KeysError {
     Obs(#[from] ObsError),
     #[error(transparent)]
     Url(#[from] UrlError),
+    #[error(transparent)]
+    Options(#[from] OptionsError),
     #[error("{0}")]
     InvalidName(String),
     #[error("{0}")]
@@ -214,6 +216,7 @@ impl KeysError {
                 | KeysError::EmptySecret
                 | KeysError::KeyIsOtherUrl(_)
                 | KeysError::Url(_)
+                | KeysError::Options(_)
                 | KeysError::Unusable(_)
         )
     }
@@ -305,6 +308,7 @@ impl Keys {
         let split = url::split_key(&new.url);
         let kind = url::infer_kind(&split.url)?;
         url::check_no_credentials(&split.url)?;
+        new.options.check(kind)?;
         for endpoint in [&new.token_url, &new.status_url].into_iter().flatten() {
             url::check_no_credentials(endpoint)?;
         }
@@ -477,6 +481,8 @@ impl Keys {
         let edited = self.config.update(|destinations| {
             let index = index_of(destinations, name)?;
             let saved = &mut destinations[index];
+            // The kind never changes in an edit (a URL of another is refused below).
+            edit.options.check(saved.kind)?;
             let new_url = match edit.url != redact_url(&saved.url) {
                 true => url::split_key(&edit.url).url,
                 false => saved.url.clone(),
@@ -684,22 +690,15 @@ fn resolve_url(dest: &str) -> Option<Result<Resolved, KeysError>> {
         return None;
     }
     let split = url::split_key(dest);
-    Some(
-        url::infer_kind(&split.url)
-            .map_err(KeysError::from)
-            .and_then(|_| parse_destination(&split.url))
-            .map(|destination| Resolved {
-                destination,
-                secret: split.key,
-                saved: None,
-            }),
-    )
+    Some(parse_destination(&split.url).map(|destination| Resolved {
+        destination,
+        secret: split.key,
+        saved: None,
+    }))
 }
 
 fn parse_destination(url: &str) -> Result<Destination, KeysError> {
-    // infer_kind has accepted it, so Destination::parse agrees; keep its
-    // message if it ever does not.
-    Destination::parse(url).map_err(|e| KeysError::Unusable(e.message))
+    Ok(Destination::from_url(url)?)
 }
 
 /// The secret to store for a destination at `url`. Creators often paste the

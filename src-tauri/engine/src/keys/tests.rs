@@ -1,5 +1,6 @@
 //! `Keys` over a real config directory and an in-memory keychain.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::sync::Arc;
 
@@ -609,4 +610,60 @@ fn a_secret_that_would_travel_in_clear_is_refused_when_saved() {
         )
         .unwrap_err();
     assert!(e.to_string().contains("use wss://"), "{e}");
+}
+
+#[test]
+fn options_are_checked_once_when_saved() {
+    let f = fixture();
+    let bad = NewDestination {
+        name: "twitch".into(),
+        url: "rtmp://live.twitch.tv/app".into(),
+        options: DestinationOptions {
+            livekit: LiveKitOptions {
+                room: Some("show".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let e = f.keys.add(bad, Some(Secret::new(KEY))).unwrap_err();
+    assert!(e.is_usage());
+    let e = OnairError::from(e);
+    assert_eq!(e.code, ErrorCode::InvalidDestination);
+    assert!(
+        e.message.contains("only applies to LiveKit"),
+        "{}",
+        e.message
+    );
+    assert!(f.keys.list().unwrap().is_empty(), "nothing was saved");
+
+    let mut good = NewDestination {
+        name: "twitch".into(),
+        url: "rtmp://live.twitch.tv/app".into(),
+        status_url: Some("https://p.example/status".into()),
+        ..Default::default()
+    };
+    good.options.status.viewers_pointer = Some("/n".into());
+    f.keys.add(good, Some(Secret::new(KEY))).unwrap();
+    let mut edit = DestinationEdit {
+        url: "rtmp://live.twitch.tv/app".into(),
+        status_url: Some("https://p.example/status".into()),
+        ..Default::default()
+    };
+    edit.options.status.viewers_pointer = Some("viewers".into());
+    let e = OnairError::from(f.keys.edit("twitch", edit).unwrap_err());
+    assert_eq!(e.code, ErrorCode::InvalidDestination);
+    assert!(e.message.contains("JSON pointer"), "{}", e.message);
+    assert_eq!(
+        f.keys
+            .show("twitch")
+            .unwrap()
+            .options
+            .status
+            .viewers_pointer
+            .as_deref(),
+        Some("/n"),
+        "a refused edit changes nothing"
+    );
 }

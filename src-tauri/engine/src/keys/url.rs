@@ -2,73 +2,16 @@
 //! stream key pasted inside it (`rtmp://host/app/KEY`), which is split off so
 //! that only `rtmp://host/app` is ever written to the config file.
 
-use serde::{Deserialize, Serialize};
-
+use crate::destination::scheme::scheme_of;
 use crate::redact::redact_url;
+use crate::rtmp::url::split_pasted_key;
 use crate::secret::Secret;
 
-/// The protocol a destination speaks, named as the config file and `--json`
-/// spell it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(rename_all = "lowercase")]
-pub enum DestinationKind {
-    Rtmp,
-    Livekit,
-    Whip,
-    File,
-}
+pub use crate::destination::scheme::{DestinationKind, UrlError};
 
-impl DestinationKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DestinationKind::Rtmp => "rtmp",
-            DestinationKind::Livekit => "livekit",
-            DestinationKind::Whip => "whip",
-            DestinationKind::File => "file",
-        }
-    }
-
-    /// Whether going live to this kind needs a secret from the keychain.
-    pub fn needs_secret(self) -> bool {
-        self != DestinationKind::File
-    }
-}
-
-/// Why a URL cannot be saved as a destination. Messages only ever show the
-/// URL through `redact_url`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum UrlError {
-    // The text is not echoed: what is not a URL might be a key pasted in the wrong place.
-    #[error("That is neither a file: path nor a URL. Use rtmp(s)://host/app, ws(s)://host, http(s)://host/whip or file:PATH.")]
-    NotAUrl,
-    #[error("Onair cannot publish to {0}:// URLs. Use rtmp(s)://, ws(s)://, http(s):// or file:.")]
-    UnsupportedScheme(String),
-    #[error("The URL {0} has no host.")]
-    NoHost(String),
-    #[error("The URL {0} carries a password or token. Remove it from the URL: Onair keeps secrets in the keychain and reads them from stdin.")]
-    CarriesCredentials(String),
-}
-
-/// The kind a URL's scheme selects.
+/// The kind a URL's scheme selects (see `destination::scheme`).
 pub fn infer_kind(url: &str) -> Result<DestinationKind, UrlError> {
-    let url = url.trim();
-    if url.starts_with("file:") {
-        return Ok(DestinationKind::File);
-    }
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return Err(UrlError::NotAUrl);
-    };
-    let kind = match scheme.to_ascii_lowercase().as_str() {
-        "rtmp" | "rtmps" => DestinationKind::Rtmp,
-        "ws" | "wss" => DestinationKind::Livekit,
-        "http" | "https" => DestinationKind::Whip,
-        _ => return Err(UrlError::UnsupportedScheme(scheme.to_string())),
-    };
-    if rest.is_empty() || rest.starts_with('/') {
-        return Err(UrlError::NoHost(redact_url(url)));
-    }
-    Ok(kind)
+    Ok(scheme_of(url)?.kind)
 }
 
 /// A URL with any stream key taken out of it.
@@ -78,37 +21,29 @@ pub struct SplitUrl {
     pub key: Option<Secret>,
 }
 
-/// Splits a key pasted inside an RTMP URL: everything after the application
-/// name (more path segments, and a query that belongs to them) is the key.
-/// Other URLs come back unchanged; they are checked by `check_no_credentials`.
+/// Splits a key pasted inside a URL whose scheme carries one (RTMP), by the
+/// one rule in `rtmp::url::split_pasted_key`. Other URLs come back
+/// unchanged; they are checked by `check_no_credentials`.
 pub fn split_key(url: &str) -> SplitUrl {
     let url = url.trim();
     let unchanged = || SplitUrl {
         url: url.to_string(),
         key: None,
     };
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let Some((name, rest)) = url.split_once("://") else {
         return unchanged();
     };
-    if !matches!(scheme.to_ascii_lowercase().as_str(), "rtmp" | "rtmps") {
+    let carries_key = scheme_of(url).is_ok_and(|s| s.key_in_path);
+    if !carries_key {
         return unchanged();
     }
-    // rest = authority "/" app "/" key...
-    let Some((authority, path)) = rest.split_once('/') else {
+    let parts = split_pasted_key(rest);
+    if parts.app.is_empty() || parts.app.starts_with('?') {
         return unchanged();
-    };
-    let Some((app, key)) = path.split_once('/') else {
-        return unchanged();
-    };
-    if key.is_empty() || app.is_empty() || app.contains('?') {
-        return SplitUrl {
-            url: format!("{scheme}://{authority}/{app}"),
-            key: None,
-        };
     }
     SplitUrl {
-        url: format!("{scheme}://{authority}/{app}"),
-        key: Some(Secret::new(key)),
+        url: format!("{name}://{}/{}", parts.authority, parts.app),
+        key: parts.key.map(Secret::new),
     }
 }
 
@@ -159,7 +94,7 @@ mod tests {
         assert_eq!(split.url, "rtmp://live.example.com/app");
         assert_eq!(split.key.unwrap().expose(), "live_1234567890_secretXYZ");
 
-        let split = split_key("rtmps://a.rtmps.youtube.com:443/live2/abcd-efgh-ijkl?x=1");
+        let split = split_key(" rtmps://a.rtmps.youtube.com:443/live2/abcd-efgh-ijkl?x=1\n");
         assert_eq!(split.url, "rtmps://a.rtmps.youtube.com:443/live2");
         assert_eq!(split.key.unwrap().expose(), "abcd-efgh-ijkl?x=1");
 

@@ -14,16 +14,17 @@ use tokio::sync::{mpsc, oneshot};
 use webrtc::peer_connection::{RTCIceConnectionState, RTCPeerConnectionState};
 
 use super::data::{session_packet, SessionNotice};
+use super::error::LiveKitError;
 use super::signal::{self, LeaveAction, Output, SignalMachine};
 use super::socket::{JoinMode, SignalSocket};
-use crate::error::{ErrorCode, OnairError};
+use crate::error::OnairError;
+use crate::net::reconnect::{Input, Mode};
 pub use crate::peer::link::Media;
-use crate::peer::link::{before_retry, seed, Retry, Steering, FEEDBACK_TICK};
+use crate::peer::link::{self, Next, Steering, FEEDBACK_TICK};
 use crate::peer::publisher::{
     LayerDesc, PcEvent, Publisher, PublisherConfig, AUDIO_TRACK_ID, VIDEO_TRACK_ID,
 };
 use crate::peer::subscriber::SubscriberPc;
-use crate::rtmp::backoff::Backoff;
 use crate::secret::Secret;
 use crate::sink::{SinkLinks, SinkNotice};
 
@@ -89,14 +90,17 @@ impl SubscriberSide {
         }
     }
 
-    async fn on_offer(&mut self, sdp: String, socket: &mut SignalSocket) -> Result<(), OnairError> {
+    async fn on_offer(
+        &mut self,
+        sdp: String,
+        socket: &mut SignalSocket,
+    ) -> Result<(), LiveKitError> {
         let answer = match &self.pc {
-            Some(pc) => pc.renegotiate(sdp).await.map_err(internal)?,
+            Some(pc) => pc.renegotiate(sdp).await?,
             None => {
                 let (pc, answer) =
                     SubscriberPc::answer(sdp, self.ice_servers.clone(), self.events_tx.clone())
-                        .await
-                        .map_err(internal)?;
+                        .await?;
                 for candidate in self.early_candidates.drain(..) {
                     let _ = pc.add_remote_candidate(&candidate).await;
                 }
@@ -126,8 +130,8 @@ impl SubscriberSide {
 /// Why serving stopped.
 enum Served {
     Stopped,
-    Lost(String),
-    Ended(OnairError),
+    Lost(LiveKitError),
+    Ended(LiveKitError),
 }
 
 pub async fn run(
@@ -140,16 +144,16 @@ pub async fn run(
     let mut connection = match establish(&options, &mut None).await {
         Ok(c) => c,
         Err(e) => {
-            let _ = ready.send(Err(e));
+            let _ = ready.send(Err(e.into()));
             return Ok(());
         }
     };
     let _ = ready.send(Ok(()));
     announce_live(&connection, &links);
-    let mut backoff = Backoff::new(options.reconnect_attempts, seed());
+    let mut policy = link::reconnect_policy(options.reconnect_attempts);
     loop {
         let served = serve(&mut connection, &mut options, &links, &mut media, &mut stop).await;
-        let reason = match served {
+        let lost = match served {
             Served::Stopped => {
                 let goodbye = session_packet(SessionNotice::Ending);
                 let _ = connection
@@ -163,63 +167,53 @@ pub async fn run(
             }
             Served::Ended(e) => {
                 connection.close().await;
-                return Err(e);
+                return Err(e.into());
             }
-            Served::Lost(reason) => reason,
+            Served::Lost(e) => e,
         };
         // Resume first: same participant, same tracks, an ICE restart.
         // `old` is the connection to resume, until a new join replaces it.
-        let mut last_reason = reason;
         let mut old = Some(connection);
+        let mut outputs = policy.handle(Input::Lost(lost), Instant::now());
         connection = loop {
-            match before_retry(
+            let next = link::next_step(
                 "LiveKit",
-                &mut backoff,
-                &last_reason,
+                &mut policy,
+                outputs,
                 &mut media,
                 &mut stop,
                 &links,
             )
-            .await
-            {
-                Retry::Go => {}
-                Retry::Stopped => {
+            .await;
+            let mode = match next {
+                Next::Attempt(mode) => mode,
+                Next::Stopped => {
                     close_if_any(old).await;
                     return Ok(());
                 }
-                Retry::GaveUp(e) => {
+                Next::GaveUp(e) => {
                     close_if_any(old).await;
                     return Err(e);
                 }
-            }
-            let resume_error = match old.as_mut() {
-                Some(resumable) => match resume(resumable, &options).await {
+            };
+            let failed = match (mode, old.as_mut()) {
+                (Mode::Resume, Some(resumable)) => match resume(resumable, &options).await {
                     Ok(()) => break old.take().expect("just resumed"),
-                    Err(e) => Some(e),
+                    Err(e) => Input::AttemptFailed(e),
                 },
                 // A new join took its place, then failed: nothing to resume.
-                None => None,
+                (Mode::Resume, None) => Input::CannotResume,
+                (Mode::Fresh, _) => match establish(&options, &mut old).await {
+                    Ok(fresh) => break fresh,
+                    Err(e) => Input::AttemptFailed(e),
+                },
             };
-            match establish(&options, &mut old).await {
-                Ok(fresh) => break fresh,
-                Err(e) if is_final(&e) => {
-                    close_if_any(old).await;
-                    return Err(e);
-                }
-                Err(e) => {
-                    last_reason = match resume_error {
-                        Some(r) if r.message != e.message => {
-                            format!("{}; {}", r.message, e.message)
-                        }
-                        _ => e.message,
-                    }
-                }
-            }
+            outputs = policy.handle(failed, Instant::now());
         };
-        backoff.reset();
+        let restored = policy.handle(Input::<LiveKitError>::Connected, Instant::now());
         announce_live(&connection, &links);
         links.control.request_keyframe();
-        let _ = links.notices.send(SinkNotice::Restored);
+        link::tell(restored, &links);
     }
 }
 
@@ -238,11 +232,6 @@ fn announce_live(connection: &Connection, links: &SinkLinks) {
     if let Some(count) = connection.machine.viewers() {
         let _ = links.notices.send(SinkNotice::Viewers(count));
     }
-}
-
-/// A refused token will not get better by retrying.
-fn is_final(e: &OnairError) -> bool {
-    matches!(e.code, ErrorCode::AuthFailed | ErrorCode::PermissionDenied)
 }
 
 fn ice_servers(servers: Vec<IceServer>) -> Vec<RTCIceServer> {
@@ -318,31 +307,27 @@ fn audio_track_request() -> AddTrackRequest {
 async fn establish(
     options: &LiveKitOptions,
     replacing: &mut Option<Connection>,
-) -> Result<Connection, OnairError> {
+) -> Result<Connection, LiveKitError> {
     // Which step ran out of time decides what the creator is told.
     let joined = AtomicBool::new(false);
-    tokio::time::timeout(ESTABLISH_TIMEOUT, establish_inner(options, replacing, &joined))
-        .await
-        .unwrap_or_else(|_| {
-            Err(if joined.load(Ordering::Relaxed) {
-                OnairError::new(
-                    ErrorCode::Unreachable,
-                    "The LiveKit server accepted the connection but media could not start within 20 s (ICE failed). A firewall may block UDP; ask your platform for a TURN server.",
-                )
-            } else {
-                OnairError::new(
-                    ErrorCode::Unreachable,
-                    "The LiveKit server took the connection but did not let Onair join within 20 s. Try again; if it keeps happening, ask your platform.",
-                )
-            })
+    tokio::time::timeout(
+        ESTABLISH_TIMEOUT,
+        establish_inner(options, replacing, &joined),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Err(LiveKitError::JoinTimedOut {
+            joined: joined.load(Ordering::Relaxed),
+            seconds: ESTABLISH_TIMEOUT.as_secs(),
         })
+    })
 }
 
 async fn establish_inner(
     options: &LiveKitOptions,
     replacing: &mut Option<Connection>,
     joined: &AtomicBool,
-) -> Result<Connection, OnairError> {
+) -> Result<Connection, LiveKitError> {
     let mut socket = SignalSocket::connect(&options.url, &options.token, &JoinMode::Join).await?;
     let mut machine = SignalMachine::new(Instant::now());
     loop {
@@ -371,21 +356,15 @@ async fn establish_inner(
 
 async fn next_response(
     socket: &mut SignalSocket,
-) -> Result<livekit_protocol::SignalResponse, OnairError> {
+) -> Result<livekit_protocol::SignalResponse, LiveKitError> {
     match socket.next().await {
         Some(result) => result,
-        None => Err(OnairError::new(
-            ErrorCode::Unreachable,
-            "The LiveKit server closed the connection while joining.",
-        )),
+        None => Err(LiveKitError::Closed { during: "joining" }),
     }
 }
 
-fn left(reason: &str) -> OnairError {
-    OnairError::new(
-        ErrorCode::PlatformError,
-        format!("The LiveKit server turned the session away ({reason})."),
-    )
+fn left(reason: &str) -> LiveKitError {
+    LiveKitError::TurnedAway(reason.to_string())
 }
 
 fn publisher_config(options: &LiveKitOptions, servers: Vec<IceServer>) -> PublisherConfig {
@@ -403,11 +382,11 @@ async fn finish_join(
     mut machine: SignalMachine,
     participant_sid: String,
     servers: Vec<IceServer>,
-) -> Result<Connection, OnairError> {
+) -> Result<Connection, LiveKitError> {
     let (pc_tx, mut pc_events) = mpsc::unbounded_channel();
     let config = publisher_config(options, servers);
     let mut subscriber = SubscriberSide::new(config.ice_servers.clone());
-    let mut publisher = Publisher::new(&config, pc_tx).await.map_err(internal)?;
+    let mut publisher = Publisher::new(&config, pc_tx).await?;
     socket
         .send(&signal::add_track(video_track_request(options)))
         .await?;
@@ -477,7 +456,7 @@ async fn negotiate(
     machine: &mut SignalMachine,
     sides: &mut Sides<'_>,
     ice_restart: bool,
-) -> Result<(), OnairError> {
+) -> Result<(), LiveKitError> {
     let Sides {
         publisher,
         pc_events,
@@ -486,10 +465,7 @@ async fn negotiate(
     // What the connection said before this offer (a state from before a
     // loss) must not be taken for the answer to it.
     while pc_events.try_recv().is_ok() {}
-    let offer = publisher
-        .create_offer(ice_restart)
-        .await
-        .map_err(internal)?;
+    let offer = publisher.create_offer(ice_restart).await?;
     socket.send(&signal::publisher_offer(offer)).await?;
     let mut answered = false;
     let mut early_candidates: Vec<String> = Vec::new();
@@ -498,12 +474,12 @@ async fn negotiate(
             response = socket.next() => {
                 let response = match response {
                     Some(r) => r?,
-                    None => return Err(OnairError::new(ErrorCode::Unreachable, "The LiveKit server closed the connection while publishing.")),
+                    None => return Err(LiveKitError::Closed { during: "publishing" }),
                 };
                 for output in machine.on_response(response, Instant::now()) {
                     match output {
                         Output::PublisherAnswer(sdp) => {
-                            publisher.accept_answer(sdp).await.map_err(internal)?;
+                            publisher.accept_answer(sdp).await?;
                             answered = true;
                             for candidate in early_candidates.drain(..) {
                                 let _ = publisher.add_remote_candidate(&candidate).await;
@@ -536,10 +512,7 @@ async fn negotiate(
                 PcEvent::Ice(RTCIceConnectionState::Connected | RTCIceConnectionState::Completed)
                     if ice_restart && answered => return Ok(()),
                 PcEvent::State(RTCPeerConnectionState::Failed) => {
-                    return Err(OnairError::new(
-                        ErrorCode::Unreachable,
-                        "Media could not reach the LiveKit server (ICE failed). A firewall may block UDP; ask your platform for a TURN server.",
-                    ))
+                    return Err(LiveKitError::IceFailed)
                 }
                 PcEvent::State(_) | PcEvent::Ice(_) => {}
             }
@@ -547,7 +520,7 @@ async fn negotiate(
     }
 }
 
-async fn resume(connection: &mut Connection, options: &LiveKitOptions) -> Result<(), OnairError> {
+async fn resume(connection: &mut Connection, options: &LiveKitOptions) -> Result<(), LiveKitError> {
     let attempt = async {
         let mode = JoinMode::Resume {
             participant_sid: connection.participant_sid.clone(),
@@ -582,10 +555,9 @@ async fn resume(connection: &mut Connection, options: &LiveKitOptions) -> Result
     tokio::time::timeout(ESTABLISH_TIMEOUT, attempt)
         .await
         .unwrap_or_else(|_| {
-            Err(OnairError::new(
-                ErrorCode::Unreachable,
-                "resuming took longer than 20 s",
-            ))
+            Err(LiveKitError::ResumeTimedOut {
+                seconds: ESTABLISH_TIMEOUT.as_secs(),
+            })
         })
 }
 
@@ -608,14 +580,14 @@ async fn serve(
                     Media::Audio { data, pts_us } => connection.publisher.write_audio(&data, pts_us).await,
                 };
                 if let Err(e) = result {
-                    return Served::Lost(format!("sending media failed: {e}"));
+                    return Served::Lost(LiveKitError::Interrupted(format!("sending media failed: {e}")));
                 }
             }
             response = connection.socket.next() => {
                 let response = match response {
                     Some(Ok(r)) => r,
-                    Some(Err(e)) => return Served::Lost(e.message),
-                    None => return Served::Lost("the LiveKit server closed the signal connection".into()),
+                    Some(Err(e)) => return Served::Lost(e),
+                    None => return Served::Lost(LiveKitError::Interrupted("the LiveKit server closed the signal connection".into())),
                 };
                 for output in connection.machine.on_response(response, Instant::now()) {
                     if let Some(served) = act(output, connection, options, links).await {
@@ -638,7 +610,7 @@ async fn serve(
                     let _ = connection.socket.send(&signal::trickle(json, false)).await;
                 }
                 PcEvent::State(RTCPeerConnectionState::Failed | RTCPeerConnectionState::Disconnected) => {
-                    return Served::Lost("media stopped reaching the LiveKit server".into());
+                    return Served::Lost(LiveKitError::Interrupted("media stopped reaching the LiveKit server".into()));
                 }
                 PcEvent::State(_) | PcEvent::Ice(_) => {}
             },
@@ -658,7 +630,7 @@ async fn act(
     match output {
         Output::Send(request) => {
             if let Err(e) = connection.socket.send(&request).await {
-                return Some(Served::Lost(e.message));
+                return Some(Served::Lost(e));
             }
         }
         Output::RemoteCandidate {
@@ -680,7 +652,7 @@ async fn act(
                 .on_offer(sdp, &mut connection.socket)
                 .await
             {
-                return Some(Served::Lost(e.message));
+                return Some(Served::Lost(e));
             }
         }
         Output::Viewers(count) => {
@@ -701,23 +673,18 @@ async fn act(
             return Some(match action {
                 LeaveAction::Disconnect => Served::Ended(left(&reason)),
                 LeaveAction::Resume | LeaveAction::Reconnect => {
-                    Served::Lost(format!("the server asked us to reconnect ({reason})"))
+                    Served::Lost(LiveKitError::Interrupted(format!(
+                        "the server asked us to reconnect ({reason})"
+                    )))
                 }
             })
         }
         Output::Silent => {
-            return Some(Served::Lost(
+            return Some(Served::Lost(LiveKitError::Interrupted(
                 "the LiveKit server stopped answering pings".into(),
-            ))
+            )))
         }
         _ => {}
     }
     None
-}
-
-fn internal(e: crate::peer::PeerError) -> OnairError {
-    OnairError::new(
-        ErrorCode::Internal,
-        format!("Setting up the WebRTC connection failed: {e}"),
-    )
 }

@@ -3,6 +3,7 @@
 pub mod client;
 pub mod credentials;
 pub mod data;
+pub mod error;
 pub mod presence;
 pub mod signal;
 pub mod socket;

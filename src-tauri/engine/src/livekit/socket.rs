@@ -14,7 +14,7 @@ use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use livekit_protocol::{SignalRequest, SignalResponse};
 
-use crate::error::{ErrorCode, OnairError};
+use super::error::LiveKitError;
 use crate::net::policy;
 use crate::redact::redact_url;
 use crate::secret::Secret;
@@ -61,31 +61,22 @@ fn limits() -> WebSocketConfig {
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(8);
 
 impl SignalSocket {
-    pub async fn connect(base: &str, token: &Secret, mode: &JoinMode) -> Result<Self, OnairError> {
+    pub async fn connect(
+        base: &str,
+        token: &Secret,
+        mode: &JoinMode,
+    ) -> Result<Self, LiveKitError> {
         // Before any lookup or connection: the token never goes in clear.
-        policy::secret_may_go_to(base).map_err(|e| {
-            OnairError::new(
-                ErrorCode::InvalidDestination,
-                format!("Onair will not send the LiveKit token to that server: {e}."),
-            )
-        })?;
+        policy::secret_may_go_to(base).map_err(|e| LiveKitError::NotForTheToken(e.to_string()))?;
         let url = signal_url(base, mode);
-        let mut request = url.as_str().into_client_request().map_err(|_| {
-            OnairError::new(
-                ErrorCode::InvalidDestination,
-                format!(
-                    "{} is not a LiveKit URL Onair can use. It looks like wss://your-project.livekit.cloud.",
-                    redact_url(base)
-                ),
-            )
-        })?;
-        let mut bearer =
-            HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
-                OnairError::new(
-                    ErrorCode::AuthFailed,
-                    "The LiveKit token contains characters a token cannot have.",
-                )
+        let mut request = url
+            .as_str()
+            .into_client_request()
+            .map_err(|_| LiveKitError::BadUrl {
+                server: redact_url(base),
             })?;
+        let mut bearer = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+            .map_err(|_| LiveKitError::TokenUnusable)?;
         // Kept out of any debug output of the request.
         bearer.set_sensitive(true);
         request.headers_mut().insert("Authorization", bearer);
@@ -101,18 +92,14 @@ impl SignalSocket {
         match tokio::time::timeout(CONNECT_TIMEOUT, opening).await {
             Ok(Ok((ws, _))) => Ok(SignalSocket { ws }),
             Ok(Err(e)) => Err(refusal(base, e)),
-            Err(_) => Err(OnairError::new(
-                ErrorCode::Unreachable,
-                format!(
-                    "The LiveKit server at {} did not answer within {} s. Check your internet connection and the server address.",
-                    redact_url(base),
-                    CONNECT_TIMEOUT.as_secs()
-                ),
-            )),
+            Err(_) => Err(LiveKitError::TimedOut {
+                server: redact_url(base),
+                seconds: CONNECT_TIMEOUT.as_secs(),
+            }),
         }
     }
 
-    pub async fn send(&mut self, request: &SignalRequest) -> Result<(), OnairError> {
+    pub async fn send(&mut self, request: &SignalRequest) -> Result<(), LiveKitError> {
         self.ws
             .send(Message::binary(request.encode_to_vec()))
             .await
@@ -120,7 +107,7 @@ impl SignalSocket {
     }
 
     /// The next server message; None when the socket closed.
-    pub async fn next(&mut self) -> Option<Result<SignalResponse, OnairError>> {
+    pub async fn next(&mut self) -> Option<Result<SignalResponse, LiveKitError>> {
         loop {
             let message = match self.ws.next().await? {
                 Ok(m) => m,
@@ -128,12 +115,10 @@ impl SignalSocket {
             };
             match message {
                 Message::Binary(bytes) => {
-                    return Some(SignalResponse::decode(bytes.as_ref()).map_err(|e| {
-                        OnairError::new(
-                            ErrorCode::PlatformError,
-                            format!("The LiveKit server sent a message Onair cannot read ({e})."),
-                        )
-                    }))
+                    return Some(
+                        SignalResponse::decode(bytes.as_ref())
+                            .map_err(|e| LiveKitError::Unreadable(e.to_string())),
+                    )
                 }
                 Message::Close(_) => return None,
                 // Pings are answered by tungstenite; text frames are not part of the protocol.
@@ -147,25 +132,19 @@ impl SignalSocket {
     }
 }
 
-fn lost(e: &tungstenite::Error) -> OnairError {
+fn lost(e: &tungstenite::Error) -> LiveKitError {
     if let tungstenite::Error::Capacity(too_big) = e {
-        return OnairError::new(
-            ErrorCode::PlatformError,
-            format!(
-                "The LiveKit server sent more than Onair accepts in one message ({too_big}; the limit is {} MiB), so the connection was closed.",
-                MAX_MESSAGE >> 20
-            ),
-        );
+        return LiveKitError::TooLarge {
+            what: too_big.to_string(),
+            limit_mib: MAX_MESSAGE >> 20,
+        };
     }
-    OnairError::new(
-        ErrorCode::Unreachable,
-        format!("The connection to the LiveKit server was lost ({e})."),
-    )
+    LiveKitError::Lost(e.to_string())
 }
 
-/// Why the server (or the network) refused the socket, in words.
-fn refusal(base: &str, e: tungstenite::Error) -> OnairError {
-    let host = redact_url(base);
+/// Why the server (or the network) refused the socket.
+fn refusal(base: &str, e: tungstenite::Error) -> LiveKitError {
+    let server = redact_url(base);
     match e {
         tungstenite::Error::Http(response) => {
             let body = response
@@ -176,42 +155,35 @@ fn refusal(base: &str, e: tungstenite::Error) -> OnairError {
                 .map(|b| format!(" The server said: {b}."))
                 .unwrap_or_default();
             match response.status() {
-                StatusCode::UNAUTHORIZED => OnairError::new(
-                    ErrorCode::AuthFailed,
-                    format!("The LiveKit server at {host} refused the token.{body} Fetch a fresh token from your platform."),
-                ),
-                StatusCode::FORBIDDEN => OnairError::new(
-                    ErrorCode::PermissionDenied,
-                    format!("The LiveKit server at {host} does not let this token publish.{body}"),
-                ),
-                StatusCode::NOT_FOUND => OnairError::new(
-                    ErrorCode::InvalidDestination,
-                    format!("There is no LiveKit server at {host} (404). Check the URL."),
-                ),
-                status => OnairError::new(
-                    ErrorCode::PlatformError,
-                    format!("The LiveKit server at {host} answered {status}.{body}"),
-                ),
+                StatusCode::UNAUTHORIZED => LiveKitError::Refused { server, body },
+                StatusCode::FORBIDDEN => LiveKitError::Forbidden { server, body },
+                StatusCode::NOT_FOUND => LiveKitError::NoServer { server },
+                status => LiveKitError::Answered {
+                    server,
+                    status: status.to_string(),
+                    body,
+                },
             }
         }
-        tungstenite::Error::Tls(tls) => OnairError::new(
-            ErrorCode::Tls,
-            format!("The secure connection to {host} failed: {tls}. Check the URL and this computer's clock."),
-        ),
-        tungstenite::Error::Io(io) => OnairError::new(
-            ErrorCode::Unreachable,
-            format!("Onair could not reach the LiveKit server at {host} ({io}). Is it running, and is the URL right?"),
-        ),
-        other => OnairError::new(
-            ErrorCode::Unreachable,
-            format!("Onair could not open a connection to the LiveKit server at {host} ({other})."),
-        ),
+        tungstenite::Error::Tls(tls) => LiveKitError::Tls {
+            server,
+            reason: tls.to_string(),
+        },
+        tungstenite::Error::Io(io) => LiveKitError::Unreachable {
+            server,
+            reason: io.to_string(),
+        },
+        other => LiveKitError::Unreachable {
+            server,
+            reason: other.to_string(),
+        },
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
 
     #[test]
     fn urls_keep_a_prefix_and_carry_no_token() {
@@ -242,6 +214,7 @@ mod tests {
             ))
             .err()
             .unwrap();
+        let e = e.to_onair();
         assert_eq!(e.code, ErrorCode::InvalidDestination);
         assert!(e.message.contains("use wss://"), "{e}");
     }
@@ -264,7 +237,7 @@ mod tests {
             let mut socket = SignalSocket::connect(&base, &Secret::new("t"), &JoinMode::Join)
                 .await
                 .unwrap();
-            let e = socket.next().await.unwrap().unwrap_err();
+            let e = socket.next().await.unwrap().unwrap_err().to_onair();
             assert_eq!(e.code, ErrorCode::PlatformError);
             assert!(e.message.contains("4 MiB"), "{e}");
             drop(socket);

@@ -1,17 +1,18 @@
 //! What every WebRTC client task shares with the sink thread that feeds it:
-//! the media it is handed, waiting out a reconnect delay, and steering the
-//! encoder from the receiver's loss reports.
+//! the media it is handed, carrying out the reconnect policy's waits and
+//! notices, and steering the encoder from the receiver's loss reports.
 
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::feedback::Feedback;
 use super::loss_control::LossControl;
 use crate::error::{ErrorCode, OnairError};
-use crate::rtmp::backoff::Backoff;
+use crate::net::reconnect::{self, Failure, Input, Mode, Output, Reconnect, Why};
 use crate::sink::{SinkLinks, SinkNotice};
 
 /// Encoded media for the connection.
@@ -31,57 +32,85 @@ pub enum Media {
 /// The lowest video bitrate loss control steps down to.
 pub const MIN_VIDEO_KBPS: u32 = 150;
 
-/// What comes before the next reconnect attempt.
-pub enum Retry {
-    /// Try now.
-    Go,
+/// What the reconnect policy asks for next.
+pub enum Next {
+    /// Try now, this way.
+    Attempt(Mode),
     /// The creator pressed Stop while waiting.
     Stopped,
-    /// The attempts are spent: the session fails with this.
+    /// Reconnecting is over: the session fails with this.
     GaveUp(OnairError),
 }
 
-/// Announces the next attempt (a `Reconnecting` notice) and waits for it,
-/// unless the backoff is spent or Stop comes first. `server` names the
-/// kind of server in the sentence a creator reads ("LiveKit", "WHIP").
-pub async fn before_retry(
+/// Carries out the policy's `outputs` (notices, waits) until it asks for an
+/// attempt or gives up, or Stop comes. `server` names the kind of server
+/// in the sentence a creator reads ("LiveKit", "WHIP").
+pub async fn next_step<E: Failure + Into<OnairError>>(
     server: &str,
-    backoff: &mut Backoff,
-    reason: &str,
+    policy: &mut Reconnect,
+    outputs: Vec<Output<E>>,
     media: &mut mpsc::Receiver<Media>,
     stop: &mut oneshot::Receiver<()>,
     links: &SinkLinks,
-) -> Retry {
-    let Some(wait) = backoff.next_delay() else {
-        return Retry::GaveUp(OnairError::new(
-            ErrorCode::Unreachable,
-            format!(
-                "The {server} server could not be reached again after {} attempts ({reason}). Check your connection and go live again.",
-                backoff.max_attempts()
-            ),
-        ));
-    };
-    let _ = links.notices.send(SinkNotice::Reconnecting {
-        attempt: backoff.attempt(),
-        retry_in: wait,
-        reason: reason.to_string(),
-    });
-    if wait_or_stop(wait, media, stop, links).await {
-        Retry::Stopped
-    } else {
-        Retry::Go
+) -> Next {
+    let mut queue = VecDeque::from(outputs);
+    while let Some(output) = queue.pop_front() {
+        match output {
+            Output::Notice(notice) => {
+                let _ = links.notices.send(notice.into());
+            }
+            Output::WaitUntil(at) => {
+                if wait_or_stop(at, media, stop, links).await {
+                    return Next::Stopped;
+                }
+                queue.extend(policy.handle(Input::Tick, Instant::now()));
+            }
+            Output::Attempt(mode) => return Next::Attempt(mode),
+            Output::GiveUp(gave_up) => {
+                return Next::GaveUp(match gave_up.why {
+                    Why::Final => gave_up.error.into(),
+                    Why::Exhausted => OnairError::new(
+                        ErrorCode::Unreachable,
+                        format!(
+                            "The {server} server could not be reached again after {} attempts ({}). Check your connection and go live again.",
+                            gave_up.attempts, gave_up.reason
+                        ),
+                    ),
+                })
+            }
+        }
+    }
+    Next::GaveUp(OnairError::internal(
+        "the reconnect policy stopped without a decision",
+    ))
+}
+
+/// Sends the policy's notices (Restored, after `Connected`).
+pub fn tell<E>(outputs: Vec<Output<E>>, links: &SinkLinks) {
+    for output in outputs {
+        if let Output::Notice(notice) = output {
+            let _ = links.notices.send(notice.into());
+        }
     }
 }
 
-/// Waits `wait` or until Stop (true). Media that arrives while
+/// The policy for a WebRTC client: resume (an ICE restart) before a fresh publish.
+pub fn reconnect_policy(attempts: u32) -> Reconnect {
+    Reconnect::new(
+        reconnect::Policy::new(attempts).resuming(),
+        reconnect::XorShift::from_clock(),
+    )
+}
+
+/// Waits until `at` or until Stop (true). Media that arrives while
 /// disconnected is dropped, and counted.
 pub async fn wait_or_stop(
-    wait: Duration,
+    at: Instant,
     media: &mut mpsc::Receiver<Media>,
     stop: &mut oneshot::Receiver<()>,
     links: &SinkLinks,
 ) -> bool {
-    let deadline = tokio::time::Instant::now() + wait;
+    let deadline = tokio::time::Instant::from_std(at);
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(deadline) => return false,
@@ -168,26 +197,12 @@ impl Steering {
     }
 }
 
-/// A seed for reconnect jitter.
-pub fn seed() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos() as u64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::control::EncoderControl;
 
     fn steering(ceiling_kbps: u32) -> Steering {
-        let (notices, _) = crossbeam_channel::unbounded();
-        let links = SinkLinks {
-            notices,
-            control: Arc::new(EncoderControl::new(ceiling_kbps)),
-            dropped: Arc::default(),
-        };
+        let (links, _) = SinkLinks::alone(ceiling_kbps);
         Steering::new(&links)
     }
 

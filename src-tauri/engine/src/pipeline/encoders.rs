@@ -242,6 +242,7 @@ fn describe_step(step: Step, mean_ms: f64, lost: u32) -> Event {
             level.keep,
             level.of
         ),
+        destination: None,
     }
 }
 

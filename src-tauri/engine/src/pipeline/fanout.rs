@@ -2,7 +2,7 @@
 //! falls behind loses video until the next keyframe (and asks for one), never
 //! stalling the encoder or the other sinks.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
 use crossbeam_channel::{Sender, TrySendError};
@@ -16,9 +16,14 @@ pub struct SinkPort {
     layers: u32,
     /// A bit per simulcast layer that must restart on a keyframe.
     waiting_for_keyframe: u32,
+    /// A bit per layer this sink has started (what it never had is not a loss).
+    started: u32,
     dropped: Arc<AtomicU32>,
     /// Shared by every port onto the same sink queue.
     depth: Arc<QueueGauge>,
+    /// False until the destination is connected: nothing queues for it
+    /// before, and it joins at the next keyframe.
+    ready: Option<Arc<AtomicBool>>,
 }
 
 impl SinkPort {
@@ -27,9 +32,25 @@ impl SinkPort {
             tx,
             layers: u32::MAX,
             waiting_for_keyframe: u32::MAX,
+            started: 0,
             dropped,
             depth,
+            ready: None,
         }
+    }
+
+    /// Feeds the sink only once `ready` is set.
+    pub fn when_ready(self, ready: Arc<AtomicBool>) -> Self {
+        SinkPort {
+            ready: Some(ready),
+            ..self
+        }
+    }
+
+    fn is_ready(&self) -> bool {
+        self.ready
+            .as_ref()
+            .is_none_or(|ready| ready.load(Ordering::Acquire))
     }
 
     /// Takes the full-size picture only (a recording beside a simulcast stream).
@@ -53,11 +74,13 @@ impl Fanout {
         let mut want_keyframe = false;
         self.ports.retain_mut(|port| {
             let bit = 1u32 << video.layer.min(31);
-            if port.layers & bit == 0 {
+            if port.layers & bit == 0 || !port.is_ready() {
                 return true;
             }
             if port.waiting_for_keyframe & bit != 0 && !video.keyframe {
-                port.dropped.fetch_add(1, Ordering::Relaxed);
+                if port.started & bit != 0 {
+                    port.dropped.fetch_add(1, Ordering::Relaxed);
+                }
                 want_keyframe = true;
                 return true;
             }
@@ -66,6 +89,7 @@ impl Fanout {
             match sent {
                 Ok(()) => {
                     port.waiting_for_keyframe &= !bit;
+                    port.started |= bit;
                     true
                 }
                 Err(TrySendError::Full(_)) => {
@@ -82,6 +106,9 @@ impl Fanout {
 
     pub fn send_audio(&mut self, audio: &EncodedAudio) {
         self.ports.retain(|port| {
+            if !port.is_ready() {
+                return true;
+            }
             let sent = port.tx.try_send(Packet::Audio(audio.clone()));
             port.depth.observe(port.tx.len());
             !matches!(sent, Err(TrySendError::Disconnected(_)))
@@ -162,8 +189,43 @@ mod tests {
             .collect();
         assert_eq!(slow, vec![4]);
         assert_eq!(fast_rx.try_iter().count(), 4);
-        assert_eq!(slow_drops.load(Ordering::Relaxed), 3);
+        assert_eq!(
+            slow_drops.load(Ordering::Relaxed),
+            2,
+            "the delta frame before its first keyframe was never its to lose"
+        );
         assert_eq!(slow_depth.take().peak, 1, "the slow queue filled up");
         assert_eq!(fast_depth.take().peak, 4);
+    }
+
+    #[test]
+    fn a_destination_that_connects_late_joins_at_the_next_keyframe() {
+        let (tx, rx) = bounded(10);
+        let ready = Arc::new(AtomicBool::new(false));
+        let dropped = Arc::new(AtomicU32::new(0));
+        let mut fanout = Fanout::new(vec![SinkPort::new(
+            tx,
+            dropped.clone(),
+            Arc::new(QueueGauge::new(10)),
+        )
+        .when_ready(ready.clone())]);
+        assert!(
+            !fanout.send_video(&video(true, 0)),
+            "not connected: no keyframe asked"
+        );
+        fanout.send_audio(&EncodedAudio {
+            data: Arc::new(vec![0]),
+            pts_us: 0,
+        });
+        assert_eq!(rx.try_iter().count(), 0);
+        ready.store(true, Ordering::Release);
+        assert!(fanout.send_video(&video(false, 1)), "joins on a keyframe");
+        assert!(!fanout.send_video(&video(true, 2)));
+        assert_eq!(rx.try_iter().count(), 1);
+        assert_eq!(
+            dropped.load(Ordering::Relaxed),
+            0,
+            "what it never had is not lost"
+        );
     }
 }

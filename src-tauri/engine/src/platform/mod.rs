@@ -91,11 +91,9 @@ pub fn check_reachable(url: &str) -> Result<(), crate::error::OnairError> {
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let authority = authority.rsplit('@').next().unwrap_or_default();
-    let default_port = match scheme.to_ascii_lowercase().as_str() {
-        "rtmp" => 1935,
-        "ws" | "http" => 80,
-        _ => 443,
-    };
+    let default_port = crate::destination::Scheme::named(scheme)
+        .and_then(|s| s.default_port)
+        .unwrap_or(443);
     let has_port = authority
         .rsplit_once(':')
         .is_some_and(|(_, p)| p.chars().all(|c| c.is_ascii_digit()) && !authority.ends_with(']'));

@@ -4,6 +4,7 @@
 use super::handshake::HandshakeError;
 use super::publish::PublishError;
 use crate::error::{ErrorCode, OnairError};
+use crate::net::reconnect::{Cause, Failure};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RtmpError {
@@ -52,6 +53,10 @@ impl RtmpError {
                 KeyRejected,
                 format!("The server refused the stream key ({why}). Check or regenerate it."),
             ),
+            RtmpError::Publish(PublishError::StreamBusy(why)) => (
+                KeyRejected,
+                format!("The server says this stream key is already publishing ({why}). Stop any other encoder using it, or wait a minute and go live again."),
+            ),
             RtmpError::Publish(PublishError::AppRejected(why)) => (
                 InvalidDestination,
                 format!("The server refused the application in {shown_url} ({why}). Check the URL your platform gave you."),
@@ -69,9 +74,57 @@ impl RtmpError {
     }
 }
 
+impl Failure for RtmpError {
+    fn cause(&self) -> Cause {
+        match self {
+            RtmpError::Publish(PublishError::KeyRejected(_)) => Cause::Refused,
+            RtmpError::Publish(PublishError::StreamBusy(_)) => Cause::Busy,
+            RtmpError::Publish(PublishError::AppRejected(_)) => Cause::Unusable,
+            RtmpError::Tls(_) => Cause::Certificate,
+            // A name that stops resolving mid-stream is a network or DNS outage.
+            RtmpError::Dns { .. }
+            | RtmpError::Unreachable { .. }
+            | RtmpError::TimedOut { .. }
+            | RtmpError::Lost(_)
+            | RtmpError::Publish(PublishError::Closed) => Cause::Network,
+            RtmpError::Handshake(_)
+            | RtmpError::Publish(PublishError::Protocol(_) | PublishError::TooLarge(_)) => {
+                Cause::Server
+            }
+        }
+    }
+
+    fn reason(&self) -> String {
+        self.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::reconnect::is_final;
+
+    #[test]
+    fn a_refused_key_or_application_or_certificate_ends_reconnecting() {
+        let final_ = [
+            RtmpError::Publish(PublishError::KeyRejected("no".into())),
+            RtmpError::Publish(PublishError::AppRejected("no".into())),
+            RtmpError::Tls("unknown issuer".into()),
+        ];
+        assert!(final_.iter().all(|e| is_final(e.cause())));
+        let retried = [
+            RtmpError::Publish(PublishError::StreamBusy("Already publishing".into())),
+            RtmpError::Unreachable {
+                host: "h".into(),
+                port: 1935,
+                reason: "refused".into(),
+            },
+            RtmpError::TimedOut { seconds: 5 },
+            RtmpError::Lost("reset".into()),
+            RtmpError::Publish(PublishError::Closed),
+        ];
+        assert!(retried.iter().all(|e| !is_final(e.cause())));
+    }
 
     #[test]
     fn an_oversized_message_is_the_platform_s_fault_in_words() {

@@ -1,8 +1,7 @@
 //! RTMP and RTMPS publishing, written for Onair: sans-IO protocol cores
-//! (handshake, chunk stream, command flow, media gate, congestion, backoff)
+//! (handshake, chunk stream, command flow, media gate, congestion)
 //! that tests drive without sockets, and one thin blocking I/O layer over them.
 
-pub mod backoff;
 pub mod chunk;
 pub mod congestion;
 pub mod connection;

@@ -37,6 +37,10 @@ pub enum PublishError {
     /// NetStream.Publish.Start, which is how nginx-rtmp's on_publish says no).
     #[error("the server refused the stream key ({0})")]
     KeyRejected(String),
+    /// The server says the stream is already publishing: after a lost
+    /// connection, usually our own earlier publish it has not let go yet.
+    #[error("the server says the stream is already publishing ({0})")]
+    StreamBusy(String),
     #[error("the server refused the application ({0})")]
     AppRejected(String),
     #[error("the server closed the connection")]
@@ -297,7 +301,14 @@ impl Publisher {
                 "the server stopped the stream: {}",
                 self.describe(info)
             ))),
-            (true, _) => Err(PublishError::KeyRejected(self.describe(info))),
+            (true, _) => {
+                let why = self.describe(info);
+                Err(if names_a_busy_stream(&why) {
+                    PublishError::StreamBusy(why)
+                } else {
+                    PublishError::KeyRejected(why)
+                })
+            }
         }
     }
 
@@ -312,6 +323,14 @@ impl Publisher {
         };
         self.key.mask_in(&text)
     }
+}
+
+/// nginx-rtmp says "Already publishing", Wowza "already in use", when a
+/// publish still holds the stream name: a refusal that lifts once the server
+/// drops that publish, unlike a wrong key.
+fn names_a_busy_stream(status: &str) -> bool {
+    let status = status.to_ascii_lowercase();
+    status.contains("already publishing") || status.contains("already in use")
 }
 
 #[cfg(test)]
@@ -450,6 +469,19 @@ mod tests {
             panic!("{err:?}")
         };
         assert!(why.contains("BadName") && !why.contains(KEY), "{why}");
+    }
+
+    #[test]
+    fn a_stream_still_publishing_is_busy_not_a_refused_key() {
+        let mut p = publishing();
+        let err = p
+            .receive(&server_says(&[status(
+                "NetStream.Publish.BadName",
+                "error",
+                "Already publishing",
+            )]))
+            .unwrap_err();
+        assert!(matches!(err, PublishError::StreamBusy(_)), "{err:?}");
     }
 
     #[test]

@@ -195,6 +195,7 @@ impl PlatformSide {
                 viewers: None,
                 stale: true,
                 detail: Some(e.message),
+                destination: None,
             }),
         }
     }
@@ -207,6 +208,7 @@ impl PlatformSide {
                     viewers: self.last.1,
                     stale: true,
                     detail: Some(detail),
+                    destination: None,
                 });
                 return;
             }
@@ -218,9 +220,14 @@ impl PlatformSide {
             viewers,
             stale: false,
             detail: None,
+            destination: None,
         });
         if let (false, Some(count)) = (self.presence, viewers) {
-            events.emit(Event::Viewers { count });
+            events.emit(Event::Viewers {
+                count,
+                destination: None,
+                total: None,
+            });
         }
         match live {
             Some(false) => {
@@ -313,7 +320,7 @@ fn remember(plan: &PlatformPlan, flow: &Flow) {
 }
 
 fn health(events: &dyn EventSink, code: HealthCode, message: String) {
-    events.emit(Event::Health { code, message });
+    events.emit(Event::health(code, message));
 }
 
 /// Preflight for the declarations: every template fills in with the vars,

@@ -8,7 +8,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::{ErrorCode, OnairError};
-use crate::keys::{DestinationKind, Keychain, OsKeychain, Resolved, SavedDestination};
+use crate::keys::options::{DEFAULT_TOKEN_POINTER, DEFAULT_URL_POINTER};
+use crate::keys::{
+    DestinationKind, Keychain, OsKeychain, Resolved, SavedDestination, StatusOptions,
+};
 use crate::livekit::credentials::TokenSource;
 use crate::platform::hooks::{Hook, PlatformHooks, READ_LIVE, READ_VIEWERS};
 use crate::platform::journal::Journal;
@@ -17,10 +20,7 @@ use crate::secret::Secret;
 
 use super::LiveConfig;
 
-/// Where a plain status endpoint's answer says "live" and the viewer
-/// count, unless the destination's options name other JSON pointers.
-pub const DEFAULT_LIVE_POINTER: &str = "/isLive";
-pub const DEFAULT_VIEWERS_POINTER: &str = "/viewerCount";
+pub use crate::keys::options::{DEFAULT_LIVE_POINTER, DEFAULT_VIEWERS_POINTER};
 
 /// What the person going live typed besides DEST.
 #[derive(Debug, Clone, Default)]
@@ -64,15 +64,15 @@ pub fn live_config(
             config.token_source = Some(TokenSource::Fetch {
                 token_url,
                 bearer: config.secret.take().unwrap_or_else(|| Secret::new("")),
-                token_pointer: "/token".into(),
-                url_pointer: Some("/url".into()),
+                token_pointer: DEFAULT_TOKEN_POINTER.into(),
+                url_pointer: Some(DEFAULT_URL_POINTER.into()),
             });
         }
         if let Some(status_url) = overrides.status_url {
             config.platform = Some(status_plan(
                 "this stream",
                 &status_url,
-                &BTreeMap::new(),
+                &StatusOptions::default(),
                 stores,
             ));
         }
@@ -92,13 +92,18 @@ pub fn live_config(
     if saved.kind == DestinationKind::Livekit {
         config.room = overrides
             .room
-            .or_else(|| saved.options.get("room").cloned());
+            .or_else(|| saved.options.livekit.room.clone());
         config.token_source = Some(livekit_source(&saved, secret)?);
     } else {
         config.secret = secret;
     }
     if let Some(status_url) = saved.status_url.as_ref().or(overrides.status_url.as_ref()) {
-        config.platform = Some(status_plan(&saved.name, status_url, &saved.options, stores));
+        config.platform = Some(status_plan(
+            &saved.name,
+            status_url,
+            &saved.options.status,
+            stores,
+        ));
     }
     Ok(config)
 }
@@ -108,23 +113,14 @@ pub fn live_config(
 fn status_plan(
     name: &str,
     status_url: &str,
-    options: &BTreeMap<String, String>,
+    options: &StatusOptions,
     stores: &Stores,
 ) -> PlatformPlan {
-    let pointer = |option: &str, default: &str| {
-        options
-            .get(option)
-            .cloned()
-            .unwrap_or_else(|| default.to_string())
-    };
     let read = BTreeMap::from([
-        (
-            READ_LIVE.to_string(),
-            pointer("live_pointer", DEFAULT_LIVE_POINTER),
-        ),
+        (READ_LIVE.to_string(), options.live_pointer().to_string()),
         (
             READ_VIEWERS.to_string(),
-            pointer("viewers_pointer", DEFAULT_VIEWERS_POINTER),
+            options.viewers_pointer().to_string(),
         ),
     ]);
     PlatformPlan {
@@ -153,9 +149,9 @@ fn livekit_source(
     secret: Option<Secret>,
 ) -> Result<TokenSource, OnairError> {
     let secret = secret.unwrap_or_else(|| Secret::new(""));
-    let option = |k: &str| saved.options.get(k).cloned();
-    if let Some(api_key) = option("api_key") {
-        let room = option("room").ok_or_else(|| {
+    let options = &saved.options.livekit;
+    if let Some(api_key) = options.api_key.clone() {
+        let room = options.room.clone().ok_or_else(|| {
             OnairError::new(
                 ErrorCode::InvalidDestination,
                 format!(
@@ -168,15 +164,15 @@ fn livekit_source(
             api_key,
             api_secret: secret,
             room,
-            identity: option("identity").unwrap_or_else(|| "onair".into()),
+            identity: options.identity().to_string(),
         });
     }
     if let Some(token_url) = &saved.token_url {
         return Ok(TokenSource::Fetch {
             token_url: token_url.clone(),
             bearer: secret,
-            token_pointer: option("token_pointer").unwrap_or_else(|| "/token".into()),
-            url_pointer: Some(option("url_pointer").unwrap_or_else(|| "/url".into())),
+            token_pointer: options.token_pointer().to_string(),
+            url_pointer: Some(options.url_pointer().to_string()),
         });
     }
     Ok(TokenSource::Given(secret))
@@ -202,7 +198,7 @@ mod tests {
             url: url.into(),
             token_url: None,
             status_url: None,
-            options: BTreeMap::new(),
+            options: Default::default(),
             platform: None,
         }
     }
@@ -219,7 +215,7 @@ mod tests {
     fn an_rtmp_key_stays_the_stream_key_and_its_status_url_is_polled() {
         let mut dest = saved(DestinationKind::Rtmp, "rtmp://h/app");
         dest.status_url = Some("http://p/status".into());
-        dest.options.insert("viewers_pointer".into(), "/n".into());
+        dest.options.status.viewers_pointer = Some("/n".into());
         let config = live_config(resolved(dest, "sk_1"), Overrides::default(), &stores()).unwrap();
         assert_eq!(config.secret.unwrap().expose(), "sk_1");
         let plan = config.platform.expect("a status plan");
@@ -261,7 +257,7 @@ mod tests {
     fn a_livekit_destination_with_a_token_url_fetches_with_its_bearer() {
         let mut dest = saved(DestinationKind::Livekit, "wss://lk");
         dest.token_url = Some("https://p/token".into());
-        dest.options.insert("room".into(), "show".into());
+        dest.options.livekit.room = Some("show".into());
         let config =
             live_config(resolved(dest, "bearer"), Overrides::default(), &stores()).unwrap();
         assert!(config.secret.is_none());
@@ -280,7 +276,7 @@ mod tests {
     #[test]
     fn minting_without_a_room_is_refused_with_the_fix() {
         let mut dest = saved(DestinationKind::Livekit, "ws://lk");
-        dest.options.insert("api_key".into(), "devkey".into());
+        dest.options.livekit.api_key = Some("devkey".into());
         let e = live_config(resolved(dest, "secret"), Overrides::default(), &stores()).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidDestination);
         assert!(e.message.contains("room"), "{}", e.message);

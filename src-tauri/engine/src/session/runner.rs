@@ -1,64 +1,60 @@
-//! Runs one session: performs the machine's actions with real encoders, sink
-//! threads and the capture, and reports every step as an event.
+//! Runs one session: performs the machine's actions with one capture, one
+//! set of encoders and a thread per destination, and reports every step as
+//! an event. What is encoded for whom is decided by `plan`; where each
+//! destination stands, and what that means for the session, by `roster`.
 
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender};
 
 use super::machine::{Action, Input, Machine};
+use super::member::{self, Setup, Wiring};
+use super::plan::{plan, Carrier, PlanRequest, SessionPlan};
 use super::platform::PlatformSide;
+use super::roster::{Outcome, Report, Roster};
 use crate::cancel::Cancel;
 use crate::destination::Destination;
 use crate::encode::aac::AacEncoder;
 use crate::encode::h264::{H264Encoder, H264Settings};
 use crate::encode::opus::OpusEncoder;
-use crate::encode::simulcast::{standard_layers, LayerSpec, SimulcastEncoder};
+use crate::encode::simulcast::{LayerSpec, SimulcastEncoder};
 use crate::encode::{AudioEncoder, VideoEncoder};
-use crate::error::{ErrorCode, OnairError};
-use crate::events::{Event, EventSink, MaskingSink, SessionState};
+use crate::error::OnairError;
+use crate::events::{
+    DestinationEvents, DestinationState, DestinationStats, Event, EventSink, HealthCode,
+    MaskingSink, SessionState,
+};
 use crate::livekit::credentials::TokenSource;
-use crate::media::{AudioCodec, AudioInfo, Packet, StreamInfo};
+use crate::media::{AudioCodec, AudioInfo, StreamInfo};
 use crate::peer::publisher::LayerDesc;
 use crate::pipeline::capture::Capture;
-use crate::pipeline::control::EncoderControl;
+use crate::pipeline::control::{ControlPort, EncoderControl};
 use crate::pipeline::encoders::{self, Timeline};
 use crate::pipeline::fanout::{Fanout, SinkPort};
 use crate::pipeline::stats::{PipelineCounters, QueueGauge, StatsMeter};
-use crate::platform::flow::Obtained;
 use crate::platform::PlatformPlan;
 use crate::secret::Secret;
-use crate::sink::file::FileSink;
-use crate::sink::livekit::LiveKitSink;
-use crate::sink::rtmp::RtmpSink;
-use crate::sink::whip::WhipSink;
-use crate::sink::{Sink, SinkLinks, SinkNotice};
+use crate::sink::{NoticeSender, SinkLinks, SinkNotice, SinkReport};
 
+/// One destination of a session: where to, with what, and its platform.
 #[derive(Debug, Clone)]
 pub struct LiveConfig {
     pub destination: Destination,
     /// The stream key or bearer token, from the keychain or `--key-stdin`.
     pub secret: Option<Secret>,
-    pub video_kbps: u32,
-    pub audio_kbps: u32,
-    /// Stop by itself after this much media.
-    pub duration: Option<Duration>,
-    /// How often a network sink tries to reconnect before the session fails.
+    /// How often a network sink tries to reconnect before it gives up.
     pub reconnect_attempts: u32,
-    /// Three layers (full, half, quarter size) for WebRTC destinations.
-    pub simulcast: bool,
     /// The LiveKit room this destination streams to, when it names one.
     pub room: Option<String>,
     /// How a LiveKit token is obtained, when not given as `secret`.
     pub token_source: Option<TokenSource>,
     /// The creator's platform hooks, when the destination declares them.
     pub platform: Option<PlatformPlan>,
-    /// Also record locally while live (the same encoded media, no second encode).
-    pub record: Option<PathBuf>,
 }
 
 impl LiveConfig {
@@ -66,16 +62,75 @@ impl LiveConfig {
         LiveConfig {
             destination,
             secret: None,
-            video_kbps: 2500,
-            audio_kbps: 128,
-            duration: None,
             reconnect_attempts: crate::sink::rtmp::DEFAULT_RECONNECT_ATTEMPTS,
-            simulcast: false,
             room: None,
             token_source: None,
             platform: None,
+        }
+    }
+
+    /// Every secret this destination may show in a sentence.
+    fn secrets(&self) -> Vec<&Secret> {
+        let mut secrets: Vec<&Secret> = self.secret.iter().collect();
+        secrets.extend(self.platform.as_ref().and_then(|p| p.bearer.as_ref()));
+        match &self.token_source {
+            Some(TokenSource::Given(token)) => secrets.push(token),
+            Some(TokenSource::Mint { api_secret, .. }) => secrets.push(api_secret),
+            Some(TokenSource::Fetch { bearer, .. }) => secrets.push(bearer),
+            None => {}
+        }
+        secrets
+    }
+}
+
+/// A destination as the creator named it (a saved name, or its URL without
+/// the key): the name every event about it carries.
+#[derive(Debug, Clone)]
+pub struct NamedDestination {
+    pub name: String,
+    pub config: LiveConfig,
+}
+
+/// One Go Live: every destination, and how the one encode is made. The CLI
+/// and the desktop each build one and hand it over; the plan does the rest.
+#[derive(Debug, Clone)]
+pub struct SessionRequest {
+    pub destinations: Vec<NamedDestination>,
+    pub video_kbps: u32,
+    pub audio_kbps: u32,
+    /// Stop by itself after this much media.
+    pub duration: Option<Duration>,
+    /// Three layers (full, half, quarter size) for the WebRTC destinations.
+    pub simulcast: bool,
+    /// Also record locally while live (the same encoded media, no second encode).
+    pub record: Option<PathBuf>,
+}
+
+impl SessionRequest {
+    pub fn new(destinations: Vec<NamedDestination>) -> Self {
+        SessionRequest {
+            destinations,
+            video_kbps: 2500,
+            audio_kbps: 128,
+            duration: None,
+            simulcast: false,
             record: None,
         }
+    }
+
+    /// A session with one destination, named after its URL.
+    pub fn single(config: LiveConfig) -> Self {
+        let name = url_name(&config.destination);
+        Self::new(vec![NamedDestination { name, config }])
+    }
+}
+
+/// What a destination given as a URL is called in events: the URL with any
+/// key masked.
+pub fn url_name(destination: &Destination) -> String {
+    match destination {
+        Destination::File(path) => format!("file:{}", path.display()),
+        other => crate::redact::redact_url(other.url()),
     }
 }
 
@@ -141,7 +196,7 @@ impl Drop for SessionHandle {
 }
 
 pub fn start(
-    config: LiveConfig,
+    config: SessionRequest,
     capture: Arc<Capture>,
     events: Arc<dyn EventSink>,
 ) -> SessionHandle {
@@ -180,7 +235,7 @@ pub fn start(
 
 /// A panic as the creator sees it: an internal error, never a hang. Its
 /// words pass the secret mask (a panic may quote a value).
-fn panicked(part: &str, panic: &(dyn std::any::Any + Send)) -> OnairError {
+pub(super) fn panicked(part: &str, panic: &(dyn std::any::Any + Send)) -> OnairError {
     let said = panic
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
@@ -192,53 +247,44 @@ fn panicked(part: &str, panic: &(dyn std::any::Any + Send)) -> OnairError {
     ))
 }
 
-type SinkResult = Result<(), OnairError>;
-
 const STATS_INTERVAL: Duration = Duration::from_secs(1);
-/// How long Stop waits for a network sink to say goodbye (drain, leave,
-/// DELETE) before leaving it to finish alone. A recording is always waited
-/// for: its file must be complete.
+/// How long Stop waits for a network destination to say goodbye (drain,
+/// leave, DELETE) before leaving it to finish alone. A recording is always
+/// waited for: its file must be complete.
 const NETWORK_SINK_GOODBYE: Duration = Duration::from_secs(1);
-/// About four seconds of packets: a sink slower than that drops to a keyframe.
+/// About four seconds of packets: a destination slower than that drops to a
+/// keyframe, alone.
 const SINK_QUEUE: usize = 256;
 const CAPTURE_QUEUE: usize = 8;
+/// A destination that keeps falling behind is told about at most this often.
+const BEHIND_NOTICE_EVERY: Duration = Duration::from_secs(10);
+/// What the local recording is called in the roster (it is not a destination).
+const RECORDING: &str = "recording";
 
+/// The encoders, made before any destination connects.
 struct Prepared {
-    sinks: Vec<Box<dyn Sink>>,
-    /// Per sink: what it is sent (its audio codec may differ from the others').
+    plan: SessionPlan,
+    /// Per member: what it is sent (its audio codec may differ from the others').
     infos: Vec<StreamInfo>,
-    /// Per sink: video it could not deliver.
-    sink_drops: Vec<Arc<AtomicU32>>,
     video: Box<dyn VideoEncoder>,
     audio: Vec<AudioBranch>,
+    /// Per member, once connecting: the fan-out's ends of its queue.
+    video_ports: Vec<SinkPort>,
+    audio_ports: Vec<Option<SinkPort>>,
 }
 
-/// One audio encoder and the sinks that take its codec: a WebRTC stream
-/// carries Opus while its local recording holds AAC.
+/// One audio encoder and the members that take its codec: WebRTC rooms take
+/// Opus while RTMP platforms and the recording take AAC.
 struct AudioBranch {
     encoder: Box<dyn AudioEncoder>,
     codec: AudioCodec,
     kbps: u32,
-    sinks: Vec<usize>,
-    /// Whether its bytes count in the stream's bitrate (the recording's do not).
+    takers: Vec<usize>,
+    /// Whether its bytes count in the stream's bitrate (the first destination's codec).
     counted: bool,
 }
 
 impl AudioBranch {
-    fn new(codec: AudioCodec, kbps: u32, sink: usize, counted: bool) -> Result<Self, OnairError> {
-        let encoder: Box<dyn AudioEncoder> = match codec {
-            AudioCodec::Opus => Box::new(OpusEncoder::new(2, kbps)?),
-            AudioCodec::Aac => Box::new(AacEncoder::new(48_000, 2, kbps)?),
-        };
-        Ok(AudioBranch {
-            encoder,
-            codec,
-            kbps,
-            sinks: vec![sink],
-            counted,
-        })
-    }
-
     fn info(&self) -> AudioInfo {
         AudioInfo {
             codec: self.codec,
@@ -251,34 +297,45 @@ impl AudioBranch {
     }
 }
 
+/// The runner's side of one member (a destination, or the recording).
+struct Member {
+    name: String,
+    events: DestinationEvents,
+    /// A file on this computer: Stop waits for it.
+    local: bool,
+    /// The local recording beside the destinations (not a destination).
+    recording: bool,
+    recording_path: Option<PathBuf>,
+    thread: Option<JoinHandle<()>>,
+    platform: Arc<Mutex<PlatformSide>>,
+    plan: Option<PlatformPlan>,
+    depth: Arc<QueueGauge>,
+    dropped: Arc<AtomicU32>,
+    sent_bytes: Arc<AtomicU64>,
+    /// Bytes and losses at the last stats event.
+    last_bytes: u64,
+    last_dropped: u32,
+    behind_told_at: Option<Instant>,
+}
+
 struct Running {
     timeline: Arc<Timeline>,
     counters: Arc<PipelineCounters>,
-    sink_drops: Vec<Arc<AtomicU32>>,
     video_queue: Arc<QueueGauge>,
     audio_queue: Option<Arc<QueueGauge>>,
-    sink_queues: Vec<Arc<QueueGauge>>,
     encoders: Vec<JoinHandle<Result<(), OnairError>>>,
-    sinks: Vec<SinkThread>,
-    sinks_left: usize,
-}
-
-struct SinkThread {
-    thread: JoinHandle<()>,
-    /// A recording: Stop waits for it to finish its file.
-    local: bool,
 }
 
 impl Drop for Running {
     /// However the session ends (a panic included), the encoders reach the
-    /// end of the timeline and the sinks' queues close behind them.
+    /// end of the timeline and the members' queues close behind them.
     fn drop(&mut self) {
         self.timeline.stop_now();
     }
 }
 
 struct Runner {
-    config: LiveConfig,
+    request: SessionRequest,
     capture: Arc<Capture>,
     events: Arc<MaskingSink>,
     stop_rx: Receiver<()>,
@@ -287,47 +344,41 @@ struct Runner {
     go_live_at: Instant,
     machine: Machine,
     prepared: Option<Prepared>,
+    members: Vec<Member>,
+    roster: Roster,
     running: Option<Running>,
-    /// Each sink thread reports here once, when it has finished.
-    sink_done_tx: Sender<SinkResult>,
-    sink_done: Receiver<SinkResult>,
-    /// What live sinks report (reconnects, bitrate changes).
-    notice_tx: Sender<SinkNotice>,
-    notices: Receiver<SinkNotice>,
-    /// The back-edge to the video encoder, shared by every sink.
+    /// The timeline, for members closing their sinks.
+    timeline: Arc<OnceLock<Arc<Timeline>>>,
+    /// Everything members report, in order.
+    reports_tx: Sender<(usize, SinkReport)>,
+    reports: Receiver<(usize, SinkReport)>,
+    /// The back-edge to the video encoder, a port per destination.
     control: Arc<EncoderControl>,
     summary: SessionSummary,
     failure: Option<OnairError>,
     meter: StatsMeter,
-    platform: PlatformSide,
 }
 
 impl Runner {
     fn new(
-        config: LiveConfig,
+        request: SessionRequest,
         capture: Arc<Capture>,
         events: Arc<dyn EventSink>,
         stop_rx: Receiver<()>,
         cancel: Cancel,
     ) -> Self {
-        let (sink_done_tx, sink_done) = unbounded();
-        let (notice_tx, notices) = unbounded();
-        let control = Arc::new(EncoderControl::new(config.video_kbps));
+        let (reports_tx, reports) = unbounded();
+        let control = Arc::new(EncoderControl::new(request.video_kbps));
         let events = Arc::new(MaskingSink::new(events));
-        if let Some(secret) = &config.secret {
-            events.add(secret);
-        }
-        if let Some(bearer) = config.platform.as_ref().and_then(|p| p.bearer.as_ref()) {
-            events.add(bearer);
-        }
-        match &config.token_source {
-            Some(TokenSource::Given(token)) => events.add(token),
-            Some(TokenSource::Mint { api_secret, .. }) => events.add(api_secret),
-            Some(TokenSource::Fetch { bearer, .. }) => events.add(bearer),
-            None => {}
+        for destination in &request.destinations {
+            destination
+                .config
+                .secrets()
+                .into_iter()
+                .for_each(|s| events.add(s));
         }
         Runner {
-            config,
+            request,
             capture,
             events,
             stop_rx,
@@ -335,16 +386,16 @@ impl Runner {
             go_live_at: Instant::now(),
             machine: Machine::new(),
             prepared: None,
+            members: Vec::new(),
+            roster: Roster::new([]),
             running: None,
-            sink_done_tx,
-            sink_done,
-            notice_tx,
-            notices,
+            timeline: Arc::default(),
+            reports_tx,
+            reports,
             control,
             summary: SessionSummary::default(),
             failure: None,
             meter: StatsMeter::default(),
-            platform: PlatformSide::new(),
         }
     }
 
@@ -354,7 +405,7 @@ impl Runner {
             let step = std::panic::catch_unwind(AssertUnwindSafe(|| {
                 let input = match inputs.pop() {
                     Some(input) => input,
-                    None => self.wait_while_live(),
+                    None => self.wait(),
                 };
                 for action in self.machine.handle(input) {
                     if let Some(next) = self.perform(action) {
@@ -364,7 +415,7 @@ impl Runner {
             }));
             if let Err(panic) = step {
                 // Fail cleanly: unwinding runs (or counts as done when it
-                // was unwinding that panicked), the end hook included.
+                // was unwinding that panicked), the end hooks included.
                 inputs.clear();
                 if self.machine.state() == SessionState::Stopping {
                     inputs.push(Input::Unwound);
@@ -402,9 +453,6 @@ impl Runner {
                 None
             }
             Action::Fail(error) => {
-                if let Some(plan) = &self.config.platform {
-                    self.platform.on_failure(plan, &error);
-                }
                 self.emit_state(SessionState::Failed, Some(error.clone()));
                 self.failure = Some(error);
                 None
@@ -415,15 +463,15 @@ impl Runner {
                         self.prepared = Some(prepared);
                         Input::Prepared
                     }
-                    Err(e) => self.failed_unless_stopped(e),
+                    Err(e) => Input::Failed(e),
                 },
             )),
-            Action::Connect => Some(self.stop_requested().unwrap_or_else(
-                || match self.connect() {
-                    Ok(()) => Input::Connected,
-                    Err(e) => self.failed_unless_stopped(e),
-                },
-            )),
+            // Each destination connects on its own thread; the roster says
+            // when the session is live.
+            Action::Connect => {
+                self.connect();
+                None
+            }
             Action::StartMedia => {
                 self.start_media();
                 None
@@ -444,228 +492,191 @@ impl Runner {
         asked.then_some(Input::Stop)
     }
 
-    /// A step that Stop interrupted fails on the way out; that is a Stop.
-    fn failed_unless_stopped(&self, error: OnairError) -> Input {
-        if self.cancel.is_cancelled() {
-            Input::Stop
-        } else {
-            Input::Failed(error)
-        }
-    }
-
+    /// The plan and its encoders; nothing connects yet.
     fn prepare(&mut self) -> Result<Prepared, OnairError> {
-        if let Some(plan) = self.config.platform.clone() {
-            let obtained = self.platform.go_live(
-                &plan,
-                &self.config.destination,
-                &*self.events,
-                &self.cancel,
-            )?;
-            self.apply_platform(obtained)?;
-        }
         let spec = self.capture.spec();
-        let (width, height) = (spec.width & !1, spec.height & !1);
-        let layers = if self.config.simulcast {
-            standard_layers(width, height, self.config.video_kbps)
-        } else {
-            vec![LayerSpec {
-                width,
-                height,
-                kbps: self.config.video_kbps,
-            }]
-        };
-        let mut sink: Box<dyn Sink> = match &self.config.destination {
-            Destination::File(_) | Destination::Rtmp(_) if self.config.simulcast => {
-                return Err(OnairError::new(
-                    ErrorCode::InvalidDestination,
-                    "Simulcast needs a WebRTC destination (LiveKit or WHIP); RTMP and recordings carry one picture size.",
-                ))
-            }
-            Destination::File(path) => Box::new(FileSink::new(path.clone())),
-            Destination::Rtmp(url) => Box::new(
-                RtmpSink::new(url, self.config.secret.clone(), self.config.video_kbps)?
-                    .with_reconnect_attempts(self.config.reconnect_attempts),
-            ),
-            Destination::LiveKit(url) => Box::new(LiveKitSink::new(
-                url,
-                self.config
-                    .token_source
-                    .clone()
-                    .or_else(|| self.config.secret.clone().map(TokenSource::Given)),
-                self.config.room.clone(),
-                describe_layers(&layers),
-                self.config.reconnect_attempts,
-            )),
-            Destination::Whip(url) => Box::new(WhipSink::new(
-                url,
-                self.config.secret.clone(),
-                describe_layers(&layers),
-                self.config.reconnect_attempts,
-            )),
-        };
-        let dropped = Arc::new(AtomicU32::new(0));
-        sink.attach(SinkLinks {
-            notices: self.notice_tx.clone(),
-            control: self.control.clone(),
-            dropped: dropped.clone(),
-        });
-        let video: Box<dyn VideoEncoder> = if layers.len() > 1 {
-            Box::new(SimulcastEncoder::new(&layers, spec.fps)?)
+        let plan = plan(&PlanRequest {
+            destinations: self
+                .request
+                .destinations
+                .iter()
+                .map(|d| Carrier::of(&d.config.destination))
+                .collect(),
+            record: self.request.record.is_some(),
+            simulcast: self.request.simulcast,
+            width: spec.width,
+            height: spec.height,
+            video_kbps: self.request.video_kbps,
+            aac_kbps: self.request.audio_kbps,
+            opus_kbps: crate::encode::opus::STREAM_KBPS,
+            audio: self.capture.subscribe_audio(0).is_some(),
+        })?;
+        let video: Box<dyn VideoEncoder> = if plan.layers.len() > 1 {
+            Box::new(SimulcastEncoder::new(&plan.layers, spec.fps)?)
         } else {
             Box::new(H264Encoder::new(H264Settings {
                 fps: spec.fps,
-                bitrate_kbps: self.config.video_kbps,
+                bitrate_kbps: self.request.video_kbps,
             })?)
         };
-        let needs = sink.needs();
-        let mut audio = Vec::new();
-        if self.capture.subscribe_audio(0).is_some() && (needs.aac || needs.opus) {
-            let (codec, kbps) = if needs.opus {
-                (AudioCodec::Opus, crate::encode::opus::STREAM_KBPS)
-            } else {
-                (AudioCodec::Aac, self.config.audio_kbps)
-            };
-            audio.push(AudioBranch::new(codec, kbps, 0, true)?);
-        }
-        let picture = |audio: Option<AudioInfo>| StreamInfo {
-            width,
-            height,
-            fps: spec.fps,
-            video_kbps: self.config.video_kbps,
-            audio,
-        };
-        let mut infos = vec![picture(audio.first().map(AudioBranch::info))];
-        let mut sinks = vec![sink];
-        let mut sink_drops = vec![dropped];
-        if let Some(path) = &self.config.record {
-            // The recording holds the full-size picture and AAC: it shares the
-            // stream's AAC, or has its own encoder beside the stream's Opus.
-            let index = sinks.len();
-            match audio.first_mut() {
-                Some(stream) if stream.codec == AudioCodec::Aac => stream.sinks.push(index),
-                Some(_) => audio.push(AudioBranch::new(
-                    AudioCodec::Aac,
-                    self.config.audio_kbps,
-                    index,
-                    false,
-                )?),
-                None => {}
-            }
-            infos.push(picture(audio.last().map(AudioBranch::info)));
-            sinks.push(Box::new(FileSink::new(path.clone())));
-            // A room with nobody watching the full size pauses it; the
-            // recording must not lose those frames.
+        let audio = plan
+            .audio
+            .iter()
+            .map(|a| {
+                let encoder: Box<dyn AudioEncoder> = match a.codec {
+                    AudioCodec::Opus => Box::new(OpusEncoder::new(2, a.kbps)?),
+                    AudioCodec::Aac => Box::new(AacEncoder::new(48_000, 2, a.kbps)?),
+                };
+                Ok(AudioBranch {
+                    encoder,
+                    codec: a.codec,
+                    kbps: a.kbps,
+                    takers: a.takers.clone(),
+                    counted: a.counted,
+                })
+            })
+            .collect::<Result<Vec<_>, OnairError>>()?;
+        let full = &plan.layers[0];
+        let infos = (0..plan.members.len())
+            .map(|i| StreamInfo {
+                width: full.width,
+                height: full.height,
+                fps: spec.fps,
+                video_kbps: self.request.video_kbps,
+                audio: audio
+                    .iter()
+                    .find(|b| b.takers.contains(&i))
+                    .map(AudioBranch::info),
+            })
+            .collect();
+        if plan.keep_full_size {
+            // A room with nobody watching the full size pauses it; a file
+            // must not lose those frames.
             self.control.keep_layers(1);
-            sink_drops.push(Arc::new(AtomicU32::new(0)));
         }
         Ok(Prepared {
-            sinks,
+            plan,
             infos,
-            sink_drops,
             video,
             audio,
+            video_ports: Vec::new(),
+            audio_ports: Vec::new(),
         })
     }
 
-    /// Takes what the platform handed out: the server, the token, the key.
-    fn apply_platform(&mut self, got: Obtained) -> Result<(), OnairError> {
-        if let Some(url) = got.url {
-            self.config.destination = self.config.destination.from_platform(&url)?;
-        }
-        if let Some(token) = got.token {
-            self.events.add(&token);
-            self.config.token_source = Some(TokenSource::Given(token));
-        }
-        if let Some(key) = got.key {
-            self.events.add(&key);
-            self.config.secret = Some(key);
-        }
-        Ok(())
-    }
-
-    fn connect(&mut self) -> Result<(), OnairError> {
+    /// Starts every member's thread: each runs its platform's Go Live and
+    /// connects, and joins the media at a keyframe once connected.
+    fn connect(&mut self) {
         let prepared = self.prepared.as_mut().expect("prepared before connect");
-        let closed = std::mem::take(&mut prepared.sinks);
-        for (sink, info) in closed.into_iter().zip(prepared.infos.clone()) {
-            // On a thread of its own, so Stop need not wait out a connect or
-            // a token fetch; one that completes after Stop is closed at once.
-            let opened = self.cancel.run_blocking(
-                "onair-open",
-                move || {
-                    let mut sink = sink;
-                    let result = sink.open(&info);
-                    (sink, result)
-                },
-                |(mut late, result)| {
-                    if result.is_ok() {
-                        let _ = late.close(0);
-                    }
-                },
-            );
-            let Some((sink, result)) = opened else {
-                return Err(OnairError::internal(
-                    "Opening the destination stopped unexpectedly.",
-                ));
-            };
-            prepared.sinks.push(sink);
-            result?;
-        }
-        let recording = match &self.config.destination {
-            Destination::File(path) => Some(path),
-            _ => self.config.record.as_ref(),
-        };
-        if let Some(path) = recording {
-            let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
-            self.events.emit(Event::Recording {
-                path: path.display().to_string(),
+        let mut configs: Vec<NamedDestination> = self.request.destinations.clone();
+        if let Some(path) = &self.request.record {
+            configs.push(NamedDestination {
+                name: RECORDING.into(),
+                config: LiveConfig::new(Destination::File(path.clone())),
             });
-            self.summary.recording = Some(path);
         }
-        Ok(())
+        let names: Vec<String> = configs.iter().map(|d| d.name.clone()).collect();
+        let tagged = DestinationEvents::for_each(&names, self.events.clone());
+        self.roster = Roster::new(
+            prepared
+                .plan
+                .members
+                .iter()
+                .map(|m| (m.carrier == Carrier::Recording, m.recording)),
+        );
+        let layers = describe_layers(&prepared.plan.layers);
+        for (index, (named, events)) in configs.into_iter().zip(tagged).enumerate() {
+            let member_plan = prepared.plan.members[index];
+            let local = member_plan.carrier == Carrier::Recording;
+            let (tx, rx) = bounded(SINK_QUEUE);
+            let depth = Arc::new(QueueGauge::new(SINK_QUEUE));
+            let dropped = Arc::new(AtomicU32::new(0));
+            let ready = Arc::new(AtomicBool::new(false));
+            let sent_bytes = Arc::new(AtomicU64::new(0));
+            let platform = Arc::new(Mutex::new(PlatformSide::new()));
+            let video_port =
+                SinkPort::new(tx.clone(), dropped.clone(), depth.clone()).when_ready(ready.clone());
+            prepared.video_ports.push(match member_plan.all_layers {
+                true => video_port,
+                false => video_port.full_size_only(),
+            });
+            prepared.audio_ports.push(Some(
+                SinkPort::new(tx, dropped.clone(), depth.clone()).when_ready(ready.clone()),
+            ));
+            // A file never steers the encoder: it takes whatever is made.
+            let control = match (local, member_plan.all_layers) {
+                (true, _) => ControlPort::alone(self.request.video_kbps),
+                (false, true) => self.control.port(u32::MAX),
+                (false, false) => self.control.port(1),
+            };
+            let setup = Setup {
+                info: prepared.infos[index].clone(),
+                layers: match member_plan.all_layers {
+                    true => layers.clone(),
+                    false => layers[..1].to_vec(),
+                },
+                video_kbps: self.request.video_kbps,
+                config: named.config.clone(),
+            };
+            if !member_plan.recording {
+                self.events.emit(Event::Destination {
+                    destination: named.name.clone(),
+                    state: DestinationState::Connecting,
+                    at_ms: self.go_live_at.elapsed().as_millis() as u32,
+                    error: None,
+                });
+            }
+            let wiring = Wiring {
+                events: events.clone(),
+                masking: self.events.clone(),
+                links: SinkLinks {
+                    notices: NoticeSender::new(index, self.reports_tx.clone()),
+                    control,
+                    dropped: dropped.clone(),
+                },
+                packets: rx,
+                depth: depth.clone(),
+                ready,
+                sent_bytes: sent_bytes.clone(),
+                timeline: self.timeline.clone(),
+                cancel: self.cancel.clone(),
+                platform: platform.clone(),
+            };
+            self.members.push(Member {
+                name: named.name,
+                events,
+                local,
+                recording: member_plan.recording,
+                recording_path: match &named.config.destination {
+                    Destination::File(path) => Some(path.clone()),
+                    _ => None,
+                },
+                thread: Some(member::spawn(setup, wiring)),
+                platform,
+                plan: named.config.platform,
+                depth,
+                dropped,
+                sent_bytes,
+                last_bytes: 0,
+                last_dropped: 0,
+                behind_told_at: None,
+            });
+        }
     }
 
     fn start_media(&mut self) {
         let Prepared {
-            sinks,
-            sink_drops,
             video,
             audio,
+            video_ports,
+            mut audio_ports,
             ..
         } = self.prepared.take().expect("prepared before start");
         let clock = self.capture.clock();
-        let timeline = Arc::new(Timeline::new(clock, clock.now_us(), self.config.duration));
+        let timeline = Arc::new(Timeline::new(clock, clock.now_us(), self.request.duration));
+        let _ = self.timeline.set(timeline.clone());
         let counters = Arc::new(PipelineCounters::default());
         self.meter.sample(&counters, 0, 0);
-
-        let mut video_ports = Vec::new();
-        let mut audio_ports = Vec::new();
-        let mut sink_threads = Vec::new();
-        let mut sink_queues = Vec::new();
-        for (index, (sink, dropped)) in sinks.into_iter().zip(&sink_drops).enumerate() {
-            let local = sink.is_local();
-            let (tx, rx) = bounded(SINK_QUEUE);
-            let depth = Arc::new(QueueGauge::new(SINK_QUEUE));
-            let video_port = SinkPort::new(tx.clone(), dropped.clone(), depth.clone());
-            // The first sink is the stream; the others are recordings of it.
-            video_ports.push(if index == 0 {
-                video_port
-            } else {
-                video_port.full_size_only()
-            });
-            audio_ports.push(Some(SinkPort::new(tx, dropped.clone(), depth.clone())));
-            sink_threads.push(SinkThread {
-                thread: spawn_sink(
-                    sink,
-                    rx,
-                    depth.clone(),
-                    timeline.clone(),
-                    self.sink_done_tx.clone(),
-                ),
-                local,
-            });
-            sink_queues.push(depth);
-        }
-        let sinks_left = sink_threads.len();
 
         let video_input = self.capture.subscribe_video(CAPTURE_QUEUE);
         let video_queue = video_input.depth();
@@ -687,7 +698,7 @@ impl Runner {
                 audio_queue = Some(input.depth());
             }
             let ports = branch
-                .sinks
+                .takers
                 .iter()
                 .filter_map(|&i| audio_ports[i].take())
                 .collect();
@@ -702,53 +713,28 @@ impl Runner {
         self.running = Some(Running {
             timeline,
             counters,
-            sink_drops,
             video_queue,
             audio_queue,
-            sink_queues,
             encoders: encoder_threads,
-            sinks: sink_threads,
-            sinks_left,
         });
-        if let Some(plan) = &self.config.platform {
-            let presence = matches!(self.config.destination, Destination::LiveKit(_));
-            self.platform.watch_status(plan, presence, &*self.events);
-        }
     }
 
-    /// Blocks while live until Stop, the end of the requested duration or a
-    /// sink failure, emitting stats every second.
-    fn wait_while_live(&mut self) -> Input {
+    /// Blocks until something changes the session: Stop, a member's report
+    /// that matters to the whole session, an encoder that died. Emits stats
+    /// every second while media runs.
+    fn wait(&mut self) -> Input {
         let mut next_stats = Instant::now() + STATS_INTERVAL;
         loop {
             let timeout = next_stats.saturating_duration_since(Instant::now());
-            if self.running.is_none() {
-                return Input::Stop;
-            }
             select! {
                 recv(self.stop_rx) -> _ => return Input::Stop,
-                recv(self.platform.readings) -> reading => {
-                    if let Ok(reading) = reading {
-                        self.platform.on_reading(reading, &*self.events);
-                    }
-                }
-                recv(self.notices) -> notice => {
-                    if let Ok(notice) = notice {
-                        if let Some(input) = self.on_notice(notice) {
+                recv(self.reports) -> report => {
+                    if let Ok((index, report)) = report {
+                        if let Some(input) = self.on_report(index, report) {
                             return input;
                         }
                     }
                 }
-                recv(self.sink_done) -> done => match done {
-                    Ok(Err(e)) => return Input::Failed(e),
-                    _ => {
-                        let running = self.running.as_mut().expect("checked above");
-                        running.sinks_left -= 1;
-                        if running.sinks_left == 0 {
-                            return Input::MediaEnded;
-                        }
-                    }
-                },
                 default(timeout) => {
                     if let Some(failed) = self.encoder_failure() {
                         return Input::Failed(failed);
@@ -761,7 +747,7 @@ impl Runner {
     }
 
     /// An encoder that stopped before the end of the stream (an error or a
-    /// panic) fails the session: without it nothing new reaches the sinks.
+    /// panic) fails the session: without it nothing new reaches anyone.
     fn encoder_failure(&mut self) -> Option<OnairError> {
         let running = self.running.as_mut()?;
         if running.timeline.past_end() {
@@ -780,50 +766,93 @@ impl Runner {
         )
     }
 
-    /// A sink's report as an event, and as the machine's input when it
-    /// changes the session's state.
-    fn on_notice(&self, notice: SinkNotice) -> Option<Input> {
-        match notice {
-            SinkNotice::Reconnecting {
+    /// A member's report as events, and as the machine's input when it
+    /// changes the whole session.
+    fn on_report(&mut self, index: usize, report: SinkReport) -> Option<Input> {
+        let member = &self.members[index];
+        let at_ms = self.at_ms();
+        let heard = match report {
+            SinkReport::Opened => {
+                if let (true, Some(path)) = (member.local, &member.recording_path) {
+                    let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+                    self.events.emit(Event::Recording {
+                        path: path.display().to_string(),
+                    });
+                    self.summary.recording = Some(path);
+                }
+                Report::Opened
+            }
+            SinkReport::Finished(result) => Report::Finished(result),
+            SinkReport::Notice(SinkNotice::Reconnecting {
                 attempt,
                 retry_in,
                 reason,
-            } => {
-                self.events.emit(Event::Reconnect {
-                    at_ms: self.at_ms(),
+            }) => {
+                member.events.emit(Event::Reconnect {
+                    at_ms,
                     attempt,
                     retry_in_ms: retry_in.as_millis() as u32,
                     reason,
+                    destination: None,
                 });
-                Some(Input::Reconnecting)
+                Report::Reconnecting
             }
-            SinkNotice::Restored => Some(Input::Restored),
-            SinkNotice::Viewers(count) => {
-                self.events.emit(Event::Viewers { count });
-                None
+            SinkReport::Notice(SinkNotice::Restored) => Report::Restored,
+            SinkReport::Notice(SinkNotice::Viewers(count)) => {
+                member.events.emit(Event::Viewers {
+                    count,
+                    destination: None,
+                    total: None,
+                });
+                return None;
             }
-            SinkNotice::Bitrate {
+            SinkReport::Notice(SinkNotice::Bitrate {
                 kbps,
                 backlog_ms,
                 congested,
-            } => {
-                self.events.emit(Event::Bitrate {
-                    at_ms: self.at_ms(),
+            }) => {
+                member.events.emit(Event::Bitrate {
+                    at_ms,
                     kbps,
                     backlog_ms: backlog_ms.min(u32::MAX as u64) as u32,
                     congested,
+                    destination: None,
                 });
-                None
+                return None;
+            }
+        };
+        let mut session = None;
+        for outcome in self.roster.on(index, heard) {
+            match outcome {
+                Outcome::Destination {
+                    index,
+                    state,
+                    error,
+                } => self.events.emit(Event::Destination {
+                    destination: self.members[index].name.clone(),
+                    state,
+                    at_ms,
+                    error,
+                }),
+                Outcome::RecordingFailed(e) => self.events.emit(Event::health(
+                    HealthCode::RecordingStopped,
+                    format!(
+                        "The local recording stopped: {} The stream goes on.",
+                        e.message
+                    ),
+                )),
+                Outcome::Session(input) => session = Some(input),
             }
         }
+        session
     }
 
     fn emit_stats(&mut self) {
         let Some(running) = &self.running else { return };
-        let sink_dropped = running
-            .sink_drops
+        let sink_dropped = self
+            .members
             .iter()
-            .map(|d| d.load(Ordering::Relaxed))
+            .map(|m| m.dropped.load(Ordering::Relaxed))
             .max()
             .unwrap_or(0);
         let (mut video, mut audio) =
@@ -834,21 +863,60 @@ impl Runner {
             audio.capture_queue = queue.take();
             audio
         });
+        let mut destinations = Vec::new();
+        let mut deepest = crate::events::QueueDepth::default();
+        for (index, member) in self.members.iter_mut().enumerate() {
+            let queue = member.depth.take();
+            if queue.peak >= deepest.peak {
+                deepest = queue.clone();
+            }
+            if member.recording {
+                continue;
+            }
+            let bytes = member.sent_bytes.load(Ordering::Relaxed);
+            let dropped = member.dropped.load(Ordering::Relaxed);
+            let kbps =
+                (bytes - member.last_bytes) as f64 * 8.0 / 1000.0 / STATS_INTERVAL.as_secs_f64();
+            member.last_bytes = bytes;
+            let behind = dropped > member.last_dropped
+                && member
+                    .behind_told_at
+                    .is_none_or(|at| at.elapsed() >= BEHIND_NOTICE_EVERY);
+            if behind {
+                member.behind_told_at = Some(Instant::now());
+                member.events.emit(Event::health(
+                    HealthCode::DestinationBehind,
+                    format!(
+                        "{} could not keep up and skipped ahead to the next keyframe ({} frames so far); the other destinations lost nothing. Its connection is slower than the stream.",
+                        member.name, dropped
+                    ),
+                ));
+            }
+            member.last_dropped = dropped;
+            destinations.push(DestinationStats {
+                destination: member.name.clone(),
+                state: self.roster.state(index),
+                kbps,
+                dropped,
+                queue,
+            });
+        }
         self.events.emit(Event::Stats {
             at_ms: self.at_ms(),
             video,
             audio,
-            sink_queue: QueueGauge::take_deepest(running.sink_queues.iter().map(|q| q.as_ref())),
+            sink_queue: deepest,
+            destinations,
         });
     }
 
     /// Stops what was started, newest first: encoders finish at the end of the
-    /// timeline, sinks drain their queues and close. Idempotent.
+    /// timeline, members drain their queues and close, each platform hears
+    /// the end once. Idempotent.
     fn unwind(&mut self) -> Result<(), OnairError> {
         let mut first_error = None;
-        // The platform hears the end after the media has stopped: a viewer
-        // never sees the platform say "ended" while frames still arrive.
-        let platform = self.config.platform.clone();
+        // Members still connecting give up; their end hooks still run.
+        self.cancel.cancel();
         if let Some(mut running) = self.running.take() {
             running.timeline.stop_now();
             for thread in std::mem::take(&mut running.encoders) {
@@ -859,77 +927,60 @@ impl Runner {
                     first_error.get_or_insert(e);
                 }
             }
-            let goodbye = Instant::now() + NETWORK_SINK_GOODBYE;
-            for sink in std::mem::take(&mut running.sinks) {
-                while !sink.local && !sink.thread.is_finished() && Instant::now() < goodbye {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                if sink.local || sink.thread.is_finished() {
-                    let _ = sink.thread.join();
-                }
-            }
-            while let Ok(done) = self.sink_done.try_recv() {
-                if let Err(e) = done {
-                    first_error.get_or_insert(e);
-                }
-            }
             let c = &running.counters;
             self.summary.duration_ms =
                 (running.timeline.end_us().min(running.timeline.now_us()) / 1000) as u32;
             self.summary.frames_encoded = c.video_encoded.load(Ordering::Relaxed);
             self.summary.frames_dropped = c.dropped_total()
-                + running
-                    .sink_drops
+                + self
+                    .members
                     .iter()
-                    .map(|d| d.load(Ordering::Relaxed))
+                    .map(|m| m.dropped.load(Ordering::Relaxed))
                     .max()
                     .unwrap_or(0);
         }
-        if let Some(mut prepared) = self.prepared.take() {
-            for sink in &mut prepared.sinks {
-                if let Err(e) = sink.close(0) {
-                    first_error.get_or_insert(e);
-                }
+        // Media never started: closing the queues ends the members.
+        self.prepared = None;
+        let goodbye = Instant::now() + NETWORK_SINK_GOODBYE;
+        for member in &mut self.members {
+            let Some(thread) = member.thread.take() else {
+                continue;
+            };
+            while !member.local && !thread.is_finished() && Instant::now() < goodbye {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if member.local || thread.is_finished() {
+                let _ = thread.join();
             }
         }
-        if let Some(plan) = platform {
-            self.platform.end(&plan, &*self.events);
+        // The platforms hear the end after the media has stopped: a viewer
+        // never sees a platform say "ended" while frames still arrive. A
+        // member that ended already ended its platform; this runs it for
+        // the ones still saying goodbye (once: the flow owes one end).
+        for member in &self.members {
+            if let Some(plan) = &member.plan {
+                member.platform.lock().unwrap().end(plan, &member.events);
+            }
+        }
+        while let Ok((index, report)) = self.reports.try_recv() {
+            if matches!(report, SinkReport::Finished(_) | SinkReport::Opened) {
+                self.on_report(index, report);
+            }
+        }
+        let at_ms = self.at_ms();
+        for (index, member) in self.members.iter().enumerate() {
+            let state = self.roster.state(index);
+            if !state.is_terminal() && !member.recording {
+                self.events.emit(Event::Destination {
+                    destination: member.name.clone(),
+                    state: DestinationState::Ended,
+                    at_ms,
+                    error: None,
+                });
+            }
         }
         first_error.map_or(Ok(()), Err)
     }
-}
-
-fn spawn_sink(
-    mut sink: Box<dyn Sink>,
-    rx: Receiver<Packet>,
-    depth: Arc<QueueGauge>,
-    timeline: Arc<Timeline>,
-    done: Sender<SinkResult>,
-) -> JoinHandle<()> {
-    std::thread::Builder::new()
-        .name("onair-sink".into())
-        .spawn(move || {
-            // A panicking sink still reports: the session fails with
-            // `internal` instead of waiting for it forever.
-            let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                let mut written = 0u64;
-                let mut result = rx.iter().try_for_each(|packet| {
-                    depth.observe(rx.len());
-                    written += 1;
-                    fault_injection::sink_write(written);
-                    sink.write(&packet)
-                });
-                let duration = timeline.end_us().min(timeline.now_us());
-                let closed = sink.close(duration);
-                if result.is_ok() {
-                    result = closed;
-                }
-                result
-            }))
-            .unwrap_or_else(|panic| Err(panicked("a destination", &*panic)));
-            let _ = done.send(result);
-        })
-        .expect("spawn sink thread")
 }
 
 /// Simulcast layers as WebRTC names them: f(ull), h(alf), q(uarter).
@@ -945,26 +996,4 @@ fn describe_layers(layers: &[LayerSpec]) -> Vec<LayerDesc> {
             kbps: layer.kbps,
         })
         .collect()
-}
-
-/// Faults the end-to-end suites inject into a debug build, to prove a
-/// panic fails the session cleanly. Release builds carry none of it.
-mod fault_injection {
-    /// `ONAIR_TEST_PANIC_SINK_AFTER=N`: a sink panics on its Nth packet.
-    pub fn sink_write(written: u64) {
-        #[cfg(debug_assertions)]
-        {
-            static AFTER: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
-            let after = AFTER.get_or_init(|| {
-                std::env::var("ONAIR_TEST_PANIC_SINK_AFTER")
-                    .ok()
-                    .and_then(|n| n.parse().ok())
-            });
-            if *after == Some(written) {
-                panic!("injected sink panic (ONAIR_TEST_PANIC_SINK_AFTER)");
-            }
-        }
-        #[cfg(not(debug_assertions))]
-        let _ = written;
-    }
 }

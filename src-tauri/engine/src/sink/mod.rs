@@ -11,11 +11,11 @@ use std::sync::atomic::AtomicU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Receiver, SendError, Sender};
 
 use crate::error::OnairError;
 use crate::media::{Packet, StreamInfo};
-use crate::pipeline::control::EncoderControl;
+use crate::pipeline::control::ControlPort;
 
 /// What a sink needs from the encoders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,9 +51,56 @@ pub enum SinkNotice {
 /// (the pipeline's one back-edge), and where to count what the sink drops.
 #[derive(Clone)]
 pub struct SinkLinks {
-    pub notices: Sender<SinkNotice>,
-    pub control: Arc<EncoderControl>,
+    pub notices: NoticeSender,
+    pub control: ControlPort,
     pub dropped: Arc<AtomicU32>,
+}
+
+impl SinkLinks {
+    /// Links for a sink on its own (tests): its notices arrive on the receiver.
+    pub fn alone(target_kbps: u32) -> (SinkLinks, Receiver<(usize, SinkReport)>) {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let links = SinkLinks {
+            notices: NoticeSender::new(0, tx),
+            control: ControlPort::alone(target_kbps),
+            dropped: Arc::default(),
+        };
+        (links, rx)
+    }
+}
+
+/// Everything a destination tells the session, on one channel so the
+/// session hears it in the order it happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SinkReport {
+    Notice(SinkNotice),
+    /// Connected and publishing.
+    Opened,
+    /// Done: media ended or Stop (Ok), or it gave up (Err).
+    Finished(Result<(), OnairError>),
+}
+
+/// Reports for the session, labelled with the destination they come from.
+#[derive(Clone)]
+pub struct NoticeSender {
+    destination: usize,
+    tx: Sender<(usize, SinkReport)>,
+}
+
+type Sent = Result<(), SendError<(usize, SinkReport)>>;
+
+impl NoticeSender {
+    pub fn new(destination: usize, tx: Sender<(usize, SinkReport)>) -> Self {
+        NoticeSender { destination, tx }
+    }
+
+    pub fn send(&self, notice: SinkNotice) -> Sent {
+        self.report(SinkReport::Notice(notice))
+    }
+
+    pub fn report(&self, report: SinkReport) -> Sent {
+        self.tx.send((self.destination, report))
+    }
 }
 
 pub trait Sink: Send {

@@ -1,6 +1,6 @@
 //! Publishing to an RTMP(S) ingest: H.264 + AAC in FLV tag bodies, the same
 //! units the local recording gets. The sink keeps the stream up through a
-//! lost connection (bounded, jittered retries, restarting on a keyframe with
+//! lost connection (net::reconnect's policy, restarting on a keyframe with
 //! fresh headers) and through a slow link (dropping to the next keyframe and
 //! lowering the encoder's bitrate rather than queueing without bound).
 
@@ -12,8 +12,8 @@ use crate::error::{ErrorCode, OnairError};
 use crate::flv::amf0::Amf0;
 use crate::flv::{avc, tags};
 use crate::media::{Packet, StreamInfo};
+use crate::net::reconnect::{self, GiveUp, Policy, Reconnect, Why, XorShift};
 use crate::redact::redact_url;
-use crate::rtmp::backoff::Backoff;
 use crate::rtmp::congestion::{BitrateStep, Congestion};
 use crate::rtmp::connection::{self, LiveConnection};
 use crate::rtmp::error::RtmpError;
@@ -35,8 +35,7 @@ pub struct RtmpSink {
     conn: Option<LiveConnection>,
     /// Set while reconnecting: when to try next.
     retry_at: Option<Instant>,
-    last_error: Option<RtmpError>,
-    backoff: Backoff,
+    reconnect: Reconnect,
     congestion: Congestion,
     next_check: Instant,
     started: Instant,
@@ -67,10 +66,6 @@ impl RtmpSink {
                 format!("No stream key for {shown_url}. Pass it with --key-stdin, save it with the destination, or add it to the URL (rtmp://host/app/KEY)."),
             )
         })?;
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos() as u64;
         Ok(RtmpSink {
             shown_url,
             url: parsed,
@@ -79,8 +74,7 @@ impl RtmpSink {
             links: None,
             conn: None,
             retry_at: None,
-            last_error: None,
-            backoff: Backoff::new(DEFAULT_RECONNECT_ATTEMPTS, seed),
+            reconnect: reconnect_policy(DEFAULT_RECONNECT_ATTEMPTS),
             congestion: Congestion::new(video_kbps),
             next_check: Instant::now(),
             started: Instant::now(),
@@ -94,7 +88,7 @@ impl RtmpSink {
 
     /// How many reconnect attempts before giving up.
     pub fn with_reconnect_attempts(mut self, attempts: u32) -> Self {
-        self.backoff.set_max_attempts(attempts);
+        self.reconnect = reconnect_policy(attempts);
         self
     }
 
@@ -145,55 +139,56 @@ impl RtmpSink {
         Ok(())
     }
 
-    /// The connection died: schedule the next attempt, or give up.
+    /// The connection died: the policy says when to try again, or to give up.
     fn lost(&mut self, error: RtmpError) -> Result<(), OnairError> {
         if let Some(conn) = self.conn.take() {
             drop(conn);
         }
-        let reason = error.to_string();
-        // Once live, only a certificate problem is sure to repeat; even a refusal
-        // may be a restarting server, so it gets the bounded retries.
-        let fatal = matches!(error, RtmpError::Tls(_));
-        self.last_error = Some(error);
-        let delay = if fatal {
-            None
-        } else {
-            self.backoff.next_delay()
-        };
-        match delay {
-            Some(delay) => {
-                self.retry_at = Some(Instant::now() + delay);
-                self.notify(SinkNotice::Reconnecting {
-                    attempt: self.backoff.attempt(),
-                    retry_in: delay,
-                    reason,
-                });
-                Ok(())
-            }
-            None => {
-                let last = self.last_error.take().expect("just set");
-                let mut error = last.to_onair(&self.shown_url);
-                error.message = format!(
-                    "Lost the stream and could not reconnect after {} attempts. {}",
-                    self.backoff.attempt(),
-                    error.message
-                );
-                Err(error)
+        let outputs = self
+            .reconnect
+            .handle(reconnect::Input::Lost(error), Instant::now());
+        self.follow(outputs)
+    }
+
+    /// Does what the reconnect policy asks. RTMP has nothing to resume:
+    /// every attempt is a fresh connection.
+    fn follow(&mut self, outputs: Vec<reconnect::Output<RtmpError>>) -> Result<(), OnairError> {
+        for output in outputs {
+            match output {
+                reconnect::Output::Notice(notice) => self.notify(notice.into()),
+                reconnect::Output::WaitUntil(at) => self.retry_at = Some(at),
+                reconnect::Output::Attempt(_) => self.try_reconnect()?,
+                reconnect::Output::GiveUp(gave_up) => return Err(self.gave_up(gave_up)),
             }
         }
+        Ok(())
     }
 
     fn try_reconnect(&mut self) -> Result<(), OnairError> {
         self.retry_at = None;
-        match self.connect() {
+        let outputs = match self.connect() {
             Ok(()) => {
-                self.backoff.reset();
                 self.request_keyframe();
-                self.notify(SinkNotice::Restored);
-                Ok(())
+                self.reconnect
+                    .handle(reconnect::Input::Connected, Instant::now())
             }
-            Err(e) => self.lost(e),
-        }
+            Err(e) => self
+                .reconnect
+                .handle(reconnect::Input::AttemptFailed(e), Instant::now()),
+        };
+        self.follow(outputs)
+    }
+
+    fn gave_up(&self, gave_up: GiveUp<RtmpError>) -> OnairError {
+        let mut error = gave_up.error.to_onair(&self.shown_url);
+        error.message = match gave_up.why {
+            Why::Exhausted => format!(
+                "Lost the stream and could not reconnect after {} attempts. {}",
+                gave_up.attempts, error.message
+            ),
+            Why::Final => format!("Lost the stream and could not reconnect. {}", error.message),
+        };
+        error
     }
 
     fn check_congestion(&mut self, now: Instant) {
@@ -323,7 +318,8 @@ impl Sink for RtmpSink {
                 }
                 return Ok(());
             }
-            self.try_reconnect()?;
+            let outputs = self.reconnect.handle(reconnect::Input::Tick, now);
+            self.follow(outputs)?;
         }
         let Some(conn) = &self.conn else {
             return Ok(());
@@ -345,6 +341,10 @@ impl Sink for RtmpSink {
         }
         Ok(())
     }
+}
+
+fn reconnect_policy(attempts: u32) -> Reconnect {
+    Reconnect::new(Policy::new(attempts), XorShift::from_clock())
 }
 
 #[cfg(test)]

@@ -400,13 +400,13 @@ impl Camera {
             return;
         }
         self.lost = true;
-        self.events.emit(Event::Health {
-            code: HealthCode::DeviceLost,
-            message: format!(
+        self.events.emit(Event::health(
+            HealthCode::DeviceLost,
+            format!(
                 "{} stopped delivering pictures ({why}); sending the slate until it returns.",
                 self.label
             ),
-        });
+        ));
     }
 
     /// The slate, due one frame after the last picture (or now, after a stall).
@@ -458,10 +458,10 @@ impl VideoSource for Camera {
                 Ok(DeviceMessage::Frame(frame)) => {
                     if self.lost {
                         self.lost = false;
-                        self.events.emit(Event::Health {
-                            code: HealthCode::DeviceRestored,
-                            message: format!("{} is back.", self.label),
-                        });
+                        self.events.emit(Event::health(
+                            HealthCode::DeviceRestored,
+                            format!("{} is back.", self.label),
+                        ));
                     }
                     // A camera faster than the session: keep one frame per
                     // interval (with room for jitter), and times always rising.

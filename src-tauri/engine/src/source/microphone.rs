@@ -309,7 +309,7 @@ impl Microphone {
     }
 
     fn health(&self, code: HealthCode, message: String) {
-        self.events.emit(Event::Health { code, message });
+        self.events.emit(Event::health(code, message));
     }
 
     fn device_label(&self) -> String {

@@ -1,8 +1,13 @@
 //! Slow automatic gain: brings speech towards `TARGET_DBFS` RMS. It listens
-//! only while someone speaks (RNNoise's voice probability, or a level gate
-//! above the noise floor without it), holds its gain through pauses so noise
-//! is never pumped up, and moves at most `SLEW_DB_PER_S`, ramped sample by
-//! sample, so it is heard as a level, not as an effect.
+//! only while someone speaks (a level gate above the noise floor, and
+//! RNNoise's voice probability when it ran), holds its gain through pauses
+//! so noise is never pumped up, and moves at most `SLEW_DB_PER_S`, ramped
+//! sample by sample, so it is heard as a level, not as an effect.
+//!
+//! The level gate holds with RNNoise too: a fan's hum looks like a voice's
+//! pitch to it (it keeps the hum and calls it a voice), and alone in a quiet
+//! room that hum would have been raised by up to `MAX_GAIN_DB`. A steady
+//! sound never stands above its own floor.
 
 use super::{db_to_amplitude, power_to_db, FRAME, RATE};
 
@@ -20,10 +25,13 @@ pub const SLEW_DB_PER_S: f32 = 10.0;
 const LEVEL_SECONDS: f32 = 1.0;
 /// Frames quieter than this are never speech.
 const QUIET_DBFS: f32 = -60.0;
-/// Without a voice probability: speech is this far above the noise floor...
+/// Speech is this far above the noise floor...
 const GATE_ABOVE_FLOOR_DB: f32 = 10.0;
-/// ...whose estimate rises this slowly (and falls at once).
-const FLOOR_RISE_DB_PER_S: f32 = 3.0;
+/// ...the quietest frame of this long: speech dips between syllables and
+/// words several times a second, a steady sound never does. Short, because
+/// a steady sound that starts after silence counts as speech until then.
+const FLOOR_SECONDS: f32 = 0.5;
+const FLOOR_FRAMES: usize = (FLOOR_SECONDS * RATE as f32) as usize / FRAME;
 /// RNNoise's probability above which a frame holds a voice.
 const VOICE_PROBABILITY: f32 = 0.5;
 
@@ -35,7 +43,7 @@ pub struct AutoGain {
     /// loud syllable weighs as it sounds).
     speech_power: f64,
     speech_frames: u32,
-    floor_db: Option<f32>,
+    recent_levels: std::collections::VecDeque<f32>,
 }
 
 impl Default for AutoGain {
@@ -50,7 +58,7 @@ impl AutoGain {
             gain_db: 0.0,
             speech_power: 0.0,
             speech_frames: 0,
-            floor_db: None,
+            recent_levels: std::collections::VecDeque::with_capacity(FLOOR_FRAMES),
         }
     }
 
@@ -66,10 +74,8 @@ impl AutoGain {
         let level_db = power_to_db(power);
         let floor = self.track_floor(level_db);
         let speech = level_db > QUIET_DBFS
-            && match voice {
-                Some(p) => p >= VOICE_PROBABILITY,
-                None => level_db > floor + GATE_ABOVE_FLOOR_DB,
-            };
+            && level_db > floor + GATE_ABOVE_FLOOR_DB
+            && voice.is_none_or(|p| p >= VOICE_PROBABILITY);
         if speech {
             // A plain mean at first (the first words set the level at once),
             // then an exponential average over LEVEL_SECONDS.
@@ -78,7 +84,8 @@ impl AutoGain {
             self.speech_power += (power - self.speech_power) * weight;
         }
         let before = self.gain_db;
-        if self.speech_frames > 0 {
+        // Only while someone speaks: a pause, or a steady sound, holds it.
+        if speech {
             let wanted =
                 (TARGET_DBFS - power_to_db(self.speech_power)).clamp(MIN_GAIN_DB, MAX_GAIN_DB);
             let step = SLEW_DB_PER_S * FRAME_S;
@@ -93,13 +100,13 @@ impl AutoGain {
         }
     }
 
+    /// The quietest frame of the last `FLOOR_SECONDS`, this one included.
     fn track_floor(&mut self, level_db: f32) -> f32 {
-        let floor = match self.floor_db {
-            Some(floor) if level_db > floor => floor + FLOOR_RISE_DB_PER_S * FRAME_S,
-            _ => level_db,
-        };
-        self.floor_db = Some(floor);
-        floor
+        if self.recent_levels.len() == FLOOR_FRAMES {
+            self.recent_levels.pop_front();
+        }
+        self.recent_levels.push_back(level_db);
+        self.recent_levels.iter().copied().fold(f32::MAX, f32::min)
     }
 }
 
@@ -148,15 +155,38 @@ mod tests {
 
     #[test]
     fn the_voice_probability_decides_when_it_listens() {
-        // Steady noise the level gate would call a pause; told it is a voice,
-        // the gain brings it to the target.
-        let input = noise(0.03, 48_000 * 6, 3);
+        let speech = syllables(db_to_amplitude(-28.0), 48_000 * 6);
         let mut told = AutoGain::new();
-        let out = run(&mut told, &input, Some(0.9));
-        assert!((rms_db(&out[48_000 * 4..]) - TARGET_DBFS).abs() < 1.0);
+        let out = run(&mut told, &speech, Some(0.9));
+        let level = speech_db(&speech[48_000 * 4..], &out[48_000 * 4..]);
+        assert!((level - TARGET_DBFS).abs() < 1.0, "{level}");
         let mut not_voice = AutoGain::new();
-        run(&mut not_voice, &input, Some(0.1));
+        run(&mut not_voice, &speech, Some(0.1));
         assert_eq!(not_voice.gain_db(), 0.0);
+    }
+
+    #[test]
+    fn a_steady_hum_called_a_voice_is_not_raised() {
+        // What RNNoise leaves of a fan in a quiet room: a 100 Hz hum at
+        // -45 dBFS that it calls a voice. Six seconds of it: no gain.
+        let hum: Vec<f32> = super::super::signals::sine(100.0, db_to_amplitude(-42.0), 48_000 * 6)
+            .iter()
+            .zip(noise(db_to_amplitude(-60.0), 48_000 * 6, 4))
+            .map(|(h, n)| h + n)
+            .collect();
+        let mut gain = AutoGain::new();
+        run(&mut gain, &hum, Some(0.9));
+        assert_eq!(gain.gain_db(), 0.0);
+        // Starting after a second of silence it counts as speech until the
+        // floor has caught up: at most FLOOR_SECONDS of slew.
+        let mut gain = AutoGain::new();
+        run(&mut gain, &vec![0.0; 48_000], Some(0.9));
+        run(&mut gain, &hum, Some(0.9));
+        assert!(
+            gain.gain_db() <= SLEW_DB_PER_S * FLOOR_SECONDS + 0.1,
+            "{}",
+            gain.gain_db()
+        );
     }
 
     #[test]
@@ -175,14 +205,18 @@ mod tests {
     fn the_gain_moves_without_steps_at_frame_edges() {
         // On a constant input every change is the gain's own. Stepped once a
         // frame, a 0.1 dB move would jump 1.2 % at the edge; ramped, no two
-        // neighbouring samples differ by more than 0.01 %.
-        let input = vec![0.01; 48_000 * 3];
+        // neighbouring samples differ by more than 0.01 %. (A near-silent
+        // frame every 0.2 s, as between syllables, keeps the noise floor
+        // low so the steady level counts as speech.)
         let mut gain = AutoGain::new();
+        let input: Vec<f32> = (0..48_000 * 3)
+            .map(|i| if i % 9_600 < FRAME { 0.000_05 } else { 0.01 })
+            .collect();
         let out = run(&mut gain, &input, Some(1.0));
         assert!(gain.gain_db() > 20.0, "{}", gain.gain_db());
-        let worst = out
-            .windows(2)
-            .map(|pair| (pair[1] - pair[0]).abs() / pair[0])
+        let worst = (1..out.len())
+            .filter(|&i| input[i] == 0.01 && input[i - 1] == 0.01)
+            .map(|i| (out[i] - out[i - 1]).abs() / out[i - 1])
             .fold(0.0, f32::max);
         assert!(worst < 1e-4, "{worst}");
     }

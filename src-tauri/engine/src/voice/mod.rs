@@ -1,8 +1,9 @@
 //! The microphone's voice chain: noise suppression (RNNoise), a slow
-//! automatic gain towards a speech level, and a look-ahead limiter that
-//! keeps the stream under -1 dBFS, in that order. It runs on the audio capture thread
-//! between the source and everything downstream (meter, encoders), so what a
-//! creator hears in the meter is what is sent.
+//! automatic gain towards a speech level, and a look-ahead true-peak
+//! limiter (-2.5 dBTP) that keeps the decoded stream under -1 dBFS, in that
+//! order. It runs on the audio capture thread between the source and
+//! everything downstream (meter, encoders), so what a creator hears in the
+//! meter is what is sent.
 //!
 //! Each stage is a pure DSP unit on 48 kHz mono blocks of 480 samples (10 ms,
 //! RNNoise's frame and the period the sources deliver); `chain` strings them
@@ -152,5 +153,38 @@ pub(crate) mod signals {
 
     pub fn peak(samples: &[f32]) -> f32 {
         samples.iter().fold(0.0, |m, s| m.max(s.abs()))
+    }
+
+    /// The true peak, measured independently of the limiter's own
+    /// estimate: 16 points per sample interval, each a Blackman-windowed
+    /// sinc over 64 samples either side.
+    pub fn true_peak(samples: &[f32]) -> f32 {
+        const POINTS: usize = 16;
+        const HALF: isize = 64;
+        let kernels: Vec<Vec<f64>> = (1..POINTS)
+            .map(|k| {
+                let fraction = k as f64 / POINTS as f64;
+                (-HALF + 1..=HALF)
+                    .map(|j| {
+                        let t = j as f64 - fraction;
+                        let x = std::f64::consts::PI * t;
+                        let phase = std::f64::consts::PI * (t / HALF as f64 + 1.0);
+                        let blackman = 0.42 - 0.5 * phase.cos() + 0.08 * (2.0 * phase).cos();
+                        x.sin() / x * blackman
+                    })
+                    .collect()
+            })
+            .collect();
+        // Where the kernel would reach past either end, only the samples
+        // count: a cut kernel would invent peaks.
+        let mut most = peak(samples) as f64;
+        for m in HALF as usize..samples.len().saturating_sub(HALF as usize) {
+            let around = &samples[m + 1 - HALF as usize..=m + HALF as usize];
+            for kernel in &kernels {
+                let value: f64 = around.iter().zip(kernel).map(|(s, k)| *s as f64 * k).sum();
+                most = most.max(value.abs());
+            }
+        }
+        most as f32
     }
 }

@@ -2,21 +2,23 @@
 //! (or publish anew) after a loss, DELETE on Stop. One task owns the peer
 //! connection; the sink thread only hands it media.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::Url;
 use rtc::peer_connection::transport::RTCIceServer;
 use tokio::sync::{mpsc, oneshot};
 use webrtc::peer_connection::RTCPeerConnectionState;
 
+use super::error::WhipError;
 use super::http::Http;
 use super::protocol::{self, Accepted, IceServer};
-use crate::error::{ErrorCode, OnairError};
-use crate::peer::link::{before_retry, seed, Media, Retry, Steering, FEEDBACK_TICK};
+use crate::error::OnairError;
+use crate::net::reconnect::{Input, Mode};
+use crate::peer::link::{self, Media, Next, Steering, FEEDBACK_TICK};
 use crate::peer::publisher::{LayerDesc, PcEvent, Publisher, PublisherConfig};
-use crate::rtmp::backoff::Backoff;
+use crate::peer::PeerError;
 use crate::secret::Secret;
-use crate::sink::{SinkLinks, SinkNotice};
+use crate::sink::SinkLinks;
 
 /// POST, answer and ICE must all be done within this.
 const ESTABLISH_TIMEOUT: Duration = Duration::from_secs(20);
@@ -56,7 +58,7 @@ struct Connection {
 
 enum Served {
     Stopped,
-    Lost(String),
+    Lost(WhipError),
 }
 
 pub async fn run(
@@ -74,89 +76,73 @@ pub async fn run(
         }
         let http = Http::new(options.token.clone())?;
         let connection = establish(&options, &http, &endpoint, &[]).await?;
-        Ok::<_, OnairError>((endpoint, http, connection))
+        Ok::<_, WhipError>((endpoint, http, connection))
     };
     let (endpoint, http, mut connection) = match setup.await {
         Ok(ok) => ok,
         Err(e) => {
-            let _ = ready.send(Err(e));
+            let _ = ready.send(Err(e.into()));
             return Ok(());
         }
     };
     let _ = ready.send(Ok(()));
-    let mut backoff = Backoff::new(options.reconnect_attempts, seed());
+    let mut policy = link::reconnect_policy(options.reconnect_attempts);
     // Servers' ICE servers (Link headers) are kept for later publishes.
     let mut ice_servers = connection.accepted.ice_servers.clone();
     loop {
-        let reason = match serve(&mut connection, &http, &links, &mut media, &mut stop).await {
+        let lost = match serve(&mut connection, &http, &links, &mut media, &mut stop).await {
             Served::Stopped => {
                 hang_up(&http, &mut connection).await;
                 return Ok(());
             }
-            Served::Lost(reason) => reason,
+            Served::Lost(e) => e,
         };
-        let mut last_reason = reason;
+        let mut outputs = policy.handle(Input::Lost(lost), Instant::now());
         loop {
-            match before_retry(
-                "WHIP",
-                &mut backoff,
-                &last_reason,
-                &mut media,
-                &mut stop,
-                &links,
-            )
-            .await
-            {
-                Retry::Go => {}
-                Retry::Stopped => {
+            let next =
+                link::next_step("WHIP", &mut policy, outputs, &mut media, &mut stop, &links).await;
+            let mode = match next {
+                Next::Attempt(mode) => mode,
+                Next::Stopped => {
                     hang_up(&http, &mut connection).await;
                     return Ok(());
                 }
-                Retry::GaveUp(e) => {
+                Next::GaveUp(e) => {
                     hang_up(&http, &mut connection).await;
                     return Err(e);
                 }
-            }
+            };
             // Same resource, new ICE generation, where the server takes it;
             // otherwise (or when the resource is gone) a new publish.
-            let restart_error = if connection.accepted.patch && !connection.deleted {
-                match restart_ice(&mut connection, &http, &endpoint).await {
-                    Ok(()) => break,
-                    Err(e) => Some(e),
+            let failed = match mode {
+                Mode::Resume if connection.accepted.patch && !connection.deleted => {
+                    match restart_ice(&mut connection, &http, &endpoint).await {
+                        Ok(()) => break,
+                        Err(e) => Input::AttemptFailed(e),
+                    }
                 }
-            } else {
-                None
-            };
-            if !hang_up(&http, &mut connection).await {
+                Mode::Resume => Input::CannotResume,
                 // No answer to the DELETE: the old resource may still hold the
                 // endpoint (a second POST would be refused), so ask again next time.
-                last_reason = restart_error.map_or_else(
-                    || "the WHIP server does not answer".to_string(),
-                    |e| e.message,
-                );
-                continue;
-            }
-            match establish(&options, &http, &endpoint, &ice_servers).await {
-                Ok(fresh) => {
-                    connection = fresh;
-                    if !connection.accepted.ice_servers.is_empty() {
-                        ice_servers = connection.accepted.ice_servers.clone();
-                    }
-                    break;
+                Mode::Fresh if !hang_up(&http, &mut connection).await => {
+                    Input::AttemptFailed(WhipError::NoAnswer)
                 }
-                // A refused token will not get better by retrying.
-                Err(e) if e.code == ErrorCode::AuthFailed => return Err(e),
-                Err(e) => {
-                    last_reason = match restart_error {
-                        Some(r) => format!("{}; {}", r.message, e.message),
-                        None => e.message,
+                Mode::Fresh => match establish(&options, &http, &endpoint, &ice_servers).await {
+                    Ok(fresh) => {
+                        connection = fresh;
+                        if !connection.accepted.ice_servers.is_empty() {
+                            ice_servers = connection.accepted.ice_servers.clone();
+                        }
+                        break;
                     }
-                }
-            }
+                    Err(e) => Input::AttemptFailed(e),
+                },
+            };
+            outputs = policy.handle(failed, Instant::now());
         }
-        backoff.reset();
+        let restored = policy.handle(Input::<WhipError>::Connected, Instant::now());
         links.control.request_keyframe();
-        let _ = links.notices.send(SinkNotice::Restored);
+        link::tell(restored, &links);
     }
 }
 
@@ -183,10 +169,12 @@ async fn establish(
     http: &Http,
     endpoint: &Url,
     ice_servers: &[IceServer],
-) -> Result<Connection, OnairError> {
+) -> Result<Connection, WhipError> {
     match publish(options, http, endpoint, ice_servers).await {
         Err((e, learnt))
-            if e.code == ErrorCode::Unreachable && !learnt.is_empty() && ice_servers.is_empty() =>
+            if matches!(e, WhipError::IceFailed)
+                && !learnt.is_empty()
+                && ice_servers.is_empty() =>
         {
             publish(options, http, endpoint, &learnt)
                 .await
@@ -203,11 +191,11 @@ async fn publish(
     http: &Http,
     endpoint: &Url,
     ice_servers: &[IceServer],
-) -> Result<Connection, (OnairError, Vec<IceServer>)> {
+) -> Result<Connection, (WhipError, Vec<IceServer>)> {
     let (pc_tx, pc_events) = mpsc::unbounded_channel();
     let publisher = Publisher::new(&publisher_config(options, ice_servers), pc_tx)
         .await
-        .map_err(|e| (internal(e), vec![]))?;
+        .map_err(|e| (e.into(), vec![]))?;
     let offered = async {
         publisher.create_offer(false).await?;
         publisher.gathered_offer(GATHER_BUDGET).await
@@ -217,7 +205,7 @@ async fn publish(
         Ok(offer) => offer,
         Err(e) => {
             publisher.close().await;
-            return Err((internal(e), vec![]));
+            return Err((e.into(), vec![]));
         }
     };
     let (ufrag, pwd) = protocol::ice_credentials(&offer).unwrap_or_default();
@@ -271,12 +259,7 @@ async fn publish(
         .publisher
         .accept_answer(connection.accepted.answer.clone())
         .await
-        .map_err(|e| {
-            OnairError::new(
-                ErrorCode::PlatformError,
-                format!("The WHIP server's answer could not be used ({e})."),
-            )
-        });
+        .map_err(|e| WhipError::AnswerUnusable(e.to_string()));
     let connected = match answered {
         Ok(()) => tokio::time::timeout(ESTABLISH_TIMEOUT, connect(&mut connection, http))
             .await
@@ -292,15 +275,12 @@ async fn publish(
     }
 }
 
-fn ice_failed() -> OnairError {
-    OnairError::new(
-        ErrorCode::Unreachable,
-        "The WHIP server took the offer but media could not reach it within 20 s (ICE failed). A firewall may block UDP; ask your platform for a TURN server.",
-    )
+fn ice_failed() -> WhipError {
+    WhipError::IceFailed
 }
 
 /// Until the peer connection is up, trickling late candidates.
-async fn connect(connection: &mut Connection, http: &Http) -> Result<(), OnairError> {
+async fn connect(connection: &mut Connection, http: &Http) -> Result<(), WhipError> {
     while let Some(event) = connection.pc_events.recv().await {
         match event {
             PcEvent::Candidate(json) => trickle(connection, http, &json).await,
@@ -346,20 +326,13 @@ async fn restart_ice(
     connection: &mut Connection,
     http: &Http,
     endpoint: &Url,
-) -> Result<(), OnairError> {
+) -> Result<(), WhipError> {
     let attempt = async {
-        connection
-            .publisher
-            .create_offer(true)
-            .await
-            .map_err(internal)?;
-        let offer = connection
-            .publisher
-            .gathered_offer(GATHER_BUDGET)
-            .await
-            .map_err(internal)?;
-        let (ufrag, pwd) = protocol::ice_credentials(&offer)
-            .ok_or_else(|| OnairError::internal("the restart offer has no ICE credentials"))?;
+        connection.publisher.create_offer(true).await?;
+        let offer = connection.publisher.gathered_offer(GATHER_BUDGET).await?;
+        let (ufrag, pwd) = protocol::ice_credentials(&offer).ok_or_else(|| {
+            PeerError::Protocol("the restart offer has no ICE credentials".into())
+        })?;
         let candidates = protocol::candidates_in(&offer);
         let fragment = protocol::sdpfrag(&ufrag, &pwd, &connection.mid, &candidates, true);
         let reply = http
@@ -373,12 +346,7 @@ async fn restart_ice(
             .publisher
             .accept_answer(answer.clone())
             .await
-            .map_err(|e| {
-                OnairError::new(
-                    ErrorCode::PlatformError,
-                    format!("The WHIP server's ICE restart answer could not be used ({e})."),
-                )
-            })?;
+            .map_err(|e| WhipError::RestartAnswerUnusable(e.to_string()))?;
         connection.accepted.answer = answer;
         if reply.etag.is_some() {
             connection.accepted.etag = reply.etag;
@@ -390,12 +358,7 @@ async fn restart_ice(
     };
     tokio::time::timeout(RESTART_TIMEOUT, attempt)
         .await
-        .unwrap_or_else(|_| {
-            Err(OnairError::new(
-                ErrorCode::Unreachable,
-                "the ICE restart did not connect in time",
-            ))
-        })
+        .unwrap_or_else(|_| Err(WhipError::RestartTimedOut))
 }
 
 /// Ends the publish: DELETE the resource (briefly), close the peer
@@ -429,13 +392,13 @@ async fn serve(
                     Media::Audio { data, pts_us } => connection.publisher.write_audio(&data, pts_us).await,
                 };
                 if let Err(e) = result {
-                    return Served::Lost(format!("sending media failed: {e}"));
+                    return Served::Lost(WhipError::Interrupted(format!("sending media failed: {e}")));
                 }
             }
             Some(event) = connection.pc_events.recv() => match event {
                 PcEvent::Candidate(json) => trickle(connection, http, &json).await,
                 PcEvent::State(RTCPeerConnectionState::Failed | RTCPeerConnectionState::Disconnected) => {
-                    return Served::Lost("media stopped reaching the WHIP server".into());
+                    return Served::Lost(WhipError::Interrupted("media stopped reaching the WHIP server".into()));
                 }
                 PcEvent::State(_) | PcEvent::Ice(_) => {}
             },
@@ -444,11 +407,4 @@ async fn serve(
             }
         }
     }
-}
-
-fn internal(e: crate::peer::PeerError) -> OnairError {
-    OnairError::new(
-        ErrorCode::Internal,
-        format!("Setting up the WebRTC connection failed: {e}"),
-    )
 }

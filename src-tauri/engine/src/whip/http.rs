@@ -7,8 +7,8 @@ use std::time::Duration;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, Url};
 
+use super::error::WhipError;
 use super::protocol::{self, Reply};
-use crate::error::{ErrorCode, OnairError};
 use crate::net::http::{self as net_http, BodyError, BODY_LIMIT};
 use crate::secret::Secret;
 
@@ -22,13 +22,14 @@ pub struct Http {
 }
 
 impl Http {
-    pub fn new(token: Option<Secret>) -> Result<Http, OnairError> {
+    pub fn new(token: Option<Secret>) -> Result<Http, WhipError> {
         // The same roots and provider as RTMPS: SSL_CERT_FILE works for both.
-        let client = net_http::client(REQUEST_TIMEOUT, CONNECT_TIMEOUT)?;
+        let client =
+            net_http::client(REQUEST_TIMEOUT, CONNECT_TIMEOUT).map_err(WhipError::Setup)?;
         Ok(Http { client, token })
     }
 
-    pub async fn post_offer(&self, endpoint: &Url, sdp: &str) -> Result<Reply, OnairError> {
+    pub async fn post_offer(&self, endpoint: &Url, sdp: &str) -> Result<Reply, WhipError> {
         self.send(
             Method::POST,
             endpoint,
@@ -43,7 +44,7 @@ impl Http {
         resource: &Url,
         fragment: String,
         if_match: Option<&str>,
-    ) -> Result<Reply, OnairError> {
+    ) -> Result<Reply, WhipError> {
         self.send(
             Method::PATCH,
             resource,
@@ -53,7 +54,7 @@ impl Http {
         .await
     }
 
-    pub async fn delete(&self, resource: &Url) -> Result<Reply, OnairError> {
+    pub async fn delete(&self, resource: &Url) -> Result<Reply, WhipError> {
         self.send(Method::DELETE, resource, None, None).await
     }
 
@@ -63,16 +64,11 @@ impl Http {
         url: &Url,
         body: Option<(&'static str, String)>,
         if_match: Option<&str>,
-    ) -> Result<Reply, OnairError> {
+    ) -> Result<Reply, WhipError> {
         let mut headers = HeaderMap::new();
         if let Some(token) = &self.token {
             let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-                .map_err(|_| {
-                    OnairError::new(
-                        ErrorCode::KeyRejected,
-                        "The WHIP bearer token has characters an HTTP header cannot carry. Check that it was pasted whole.",
-                    )
-                })?;
+                .map_err(|_| WhipError::TokenUnusable)?;
             // Kept out of any debug output of the request.
             value.set_sensitive(true);
             headers.insert(header::AUTHORIZATION, value);
@@ -115,20 +111,17 @@ impl Http {
             .await
             .map_err(|e| match e {
                 BodyError::Network(e) => network_error(&e, url),
-                too_large => OnairError::new(
-                    ErrorCode::PlatformError,
-                    format!(
-                        "The WHIP server at {} sent an answer Onair does not read: {too_large}. An SDP answer is a few KiB; ask your platform.",
-                        url.host_str().unwrap_or("the server")
-                    ),
-                ),
+                too_large => WhipError::TooLarge {
+                    host: url.host_str().unwrap_or("the server").to_string(),
+                    what: too_large.to_string(),
+                },
             })?;
         Ok(reply)
     }
 }
 
 /// A request that got no HTTP answer: refused, timed out, or TLS.
-fn network_error(e: &reqwest::Error, url: &Url) -> OnairError {
+fn network_error(e: &reqwest::Error, url: &Url) -> WhipError {
     let host = match (url.host_str(), url.port_or_known_default()) {
         (Some(h), Some(p)) => format!("{h}:{p}"),
         (Some(h), None) => h.to_string(),
@@ -150,21 +143,10 @@ fn network_error(e: &reqwest::Error, url: &Url) -> OnairError {
         source = err.source();
     }
     if let Some(reason) = tls {
-        return OnairError::new(
-            ErrorCode::Tls,
-            format!(
-                "The secure connection to {host} failed ({reason}). Check the URL's host, or the machine's clock and certificates."
-            ),
-        );
+        return WhipError::Tls { host, reason };
     }
     if e.is_timeout() {
-        return OnairError::new(
-            ErrorCode::Unreachable,
-            format!("The WHIP server at {host} did not answer in time. Check your connection and the URL."),
-        );
+        return WhipError::TimedOut { host };
     }
-    OnairError::new(
-        ErrorCode::Unreachable,
-        format!("Could not reach the WHIP server at {host} ({cause}). Check the URL and your connection."),
-    )
+    WhipError::Unreachable { host, cause }
 }

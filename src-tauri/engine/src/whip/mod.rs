@@ -3,5 +3,6 @@
 //! uses (crate::peer); only the signalling differs.
 
 pub mod client;
+pub mod error;
 pub mod http;
 pub mod protocol;

@@ -4,7 +4,7 @@
 
 use reqwest::Url;
 
-use crate::error::{ErrorCode, OnairError};
+use super::error::WhipError;
 use crate::net::policy;
 use crate::redact::{redact_key_segments, redact_url};
 
@@ -50,18 +50,10 @@ pub struct Accepted {
 }
 
 /// The endpoint URL, checked before anything is sent.
-pub fn endpoint(url: &str) -> Result<Url, OnairError> {
-    let parsed = Url::parse(url).map_err(|e| {
-        OnairError::new(
-            ErrorCode::InvalidDestination,
-            format!("That WHIP endpoint is not a valid URL ({e}). Use http(s)://host/path."),
-        )
-    })?;
+pub fn endpoint(url: &str) -> Result<Url, WhipError> {
+    let parsed = Url::parse(url).map_err(|e| WhipError::BadEndpoint(e.to_string()))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(OnairError::new(
-            ErrorCode::InvalidDestination,
-            "A WHIP endpoint is an http(s)://host/path URL.",
-        ));
+        return Err(WhipError::NotHttp);
     }
     Ok(parsed)
 }
@@ -78,30 +70,20 @@ pub fn crlf(sdp: &str) -> String {
 
 /// The answer to the offer POST: 201 Created with a Location and an SDP
 /// answer, or the error a creator can act on.
-pub fn accept_post(endpoint: &Url, reply: &Reply) -> Result<Accepted, OnairError> {
+pub fn accept_post(endpoint: &Url, reply: &Reply) -> Result<Accepted, WhipError> {
     if reply.status != 201 {
         return Err(refusal(endpoint, reply, "publishing"));
     }
     let Some(location) = reply.location.as_deref().filter(|l| !l.trim().is_empty()) else {
-        return Err(OnairError::new(
-            ErrorCode::PlatformError,
-            format!(
-                "The WHIP server accepted the offer but gave no Location to end the stream with{}. It does not follow the WHIP standard; ask your platform.",
-                words(&reply.body).map(|w| format!(" (it said: {w})")).unwrap_or_default()
-            ),
-        ));
+        return Err(WhipError::NoLocation {
+            said: words(&reply.body),
+        });
     };
     let resource = resolve(endpoint, location)?;
     if !reply.body.trim_start().starts_with("v=0") {
-        return Err(OnairError::new(
-            ErrorCode::PlatformError,
-            format!(
-                "The WHIP server's answer is not SDP{}.",
-                words(&reply.body)
-                    .map(|w| format!(" (it said: {w})"))
-                    .unwrap_or_else(|| " (it was empty)".into())
-            ),
-        ));
+        return Err(WhipError::NotSdp {
+            said: words(&reply.body),
+        });
     }
     let patch = reply
         .accept_patch
@@ -118,54 +100,36 @@ pub fn accept_post(endpoint: &Url, reply: &Reply) -> Result<Accepted, OnairError
 
 /// A non-success status as the error a creator sees. `doing` names the
 /// request ("publishing", "restarting ICE").
-pub fn refusal(endpoint: &Url, reply: &Reply, doing: &str) -> OnairError {
+pub fn refusal(endpoint: &Url, reply: &Reply, doing: &str) -> WhipError {
     let said = words(&reply.body)
         .or_else(|| (!reply.reason.is_empty()).then(|| reply.reason.clone()))
-        .map(|w| format!(" {}: {w}", reply.status))
-        .unwrap_or_else(|| format!(" {}", reply.status));
-    let host = endpoint.host_str().unwrap_or("the server");
+        .map(|w| format!("{}: {w}", reply.status))
+        .unwrap_or_else(|| reply.status.to_string());
+    let host = endpoint.host_str().unwrap_or("the server").to_string();
+    let doing = doing.to_string();
     match reply.status {
         // Janus's WHIP server answers 403, never 401, for a wrong token.
-        401 | 403 => OnairError::new(
-            ErrorCode::AuthFailed,
-            format!(
-                "The WHIP server at {host} refused the bearer token while {doing} ({}). Check the token saved for this destination, or pass the right one with --key-stdin.",
-                said.trim()
-            ),
-        ),
+        401 | 403 => WhipError::Refused { host, doing, said },
         // Some services put the stream key in the path: it is not echoed.
-        404 => OnairError::new(
-            ErrorCode::InvalidDestination,
-            format!(
-                "The WHIP server at {host} has no endpoint at {} ({}). Check the endpoint URL your platform gave you.",
-                redact_key_segments(endpoint.path()),
-                said.trim()
-            ),
-        ),
+        404 => WhipError::NoEndpoint {
+            host,
+            path: redact_key_segments(endpoint.path()),
+            said,
+        },
         // Not followed: the bearer token would go along to wherever it points.
-        300..=399 => OnairError::new(
-            ErrorCode::PlatformError,
-            format!(
-                "The WHIP server at {host} redirected to {} while {doing} ({}). Onair follows no redirect with your token: if the endpoint moved, use the URL it points to.",
-                crate::net::http::redirect_target(reply.status, reply.location.as_deref(), endpoint)
-                    .unwrap_or_default(),
-                said.trim()
-            ),
-        ),
-        500..=599 => OnairError::new(
-            ErrorCode::PlatformError,
-            format!(
-                "The WHIP server at {host} failed while {doing} ({}). Try again shortly; if it persists, ask your platform.",
-                said.trim()
-            ),
-        ),
-        _ => OnairError::new(
-            ErrorCode::PlatformError,
-            format!(
-                "The WHIP server at {host} did not accept the request while {doing} ({}).",
-                said.trim()
-            ),
-        ),
+        300..=399 => WhipError::Redirected {
+            host,
+            doing,
+            target: crate::net::http::redirect_target(
+                reply.status,
+                reply.location.as_deref(),
+                endpoint,
+            )
+            .unwrap_or_default(),
+            said,
+        },
+        500..=599 => WhipError::ServerFailed { host, doing, said },
+        _ => WhipError::NotAccepted { host, doing, said },
     }
 }
 
@@ -195,24 +159,17 @@ fn media_type(value: &str) -> String {
 }
 
 /// The Location header against the endpoint: servers often answer a path.
-pub fn resolve(endpoint: &Url, location: &str) -> Result<Url, OnairError> {
-    let resolved = endpoint.join(location.trim()).map_err(|e| {
-        OnairError::new(
-            ErrorCode::PlatformError,
-            format!(
-                "The WHIP server's Location ({}) is not a URL: {e}.",
-                location.trim()
-            ),
-        )
-    })?;
+pub fn resolve(endpoint: &Url, location: &str) -> Result<Url, WhipError> {
+    let resolved = endpoint
+        .join(location.trim())
+        .map_err(|e| WhipError::BadLocation {
+            location: location.trim().to_string(),
+            why: e.to_string(),
+        })?;
     if !matches!(resolved.scheme(), "http" | "https") {
-        return Err(OnairError::new(
-            ErrorCode::PlatformError,
-            format!(
-                "The WHIP server's Location points to a {}: URL, not http(s).",
-                resolved.scheme()
-            ),
-        ));
+        return Err(WhipError::LocationNotHttp {
+            scheme: resolved.scheme().to_string(),
+        });
     }
     Ok(resolved)
 }
@@ -220,28 +177,18 @@ pub fn resolve(endpoint: &Url, location: &str) -> Result<Url, OnairError> {
 /// The bearer token goes to the endpoint; the resource (PATCH, DELETE) gets
 /// it too, so a Location may not take it to a weaker scheme or another
 /// origin.
-pub fn resource_may_carry_token(endpoint: &Url, resource: &Url) -> Result<(), OnairError> {
-    policy::may_follow(endpoint, resource).map_err(|e| {
-        OnairError::new(
-            ErrorCode::PlatformError,
-            format!(
-                "The WHIP server at {} answered with a resource Onair will not send your token to: {e}. Ask your platform; Onair keeps the token on the endpoint's own https server.",
-                endpoint.host_str().unwrap_or("the server")
-            ),
-        )
+pub fn resource_may_carry_token(endpoint: &Url, resource: &Url) -> Result<(), WhipError> {
+    policy::may_follow(endpoint, resource).map_err(|e| WhipError::ResourceNotForTheToken {
+        host: endpoint.host_str().unwrap_or("the server").to_string(),
+        why: e.to_string(),
     })
 }
 
 /// The endpoint may receive the bearer token: TLS, or this computer.
-pub fn endpoint_may_carry_token(endpoint: &Url) -> Result<(), OnairError> {
-    policy::secret_may_go_to(endpoint.as_str()).map_err(|e| {
-        OnairError::new(
-            ErrorCode::InvalidDestination,
-            format!(
-                "Onair will not send your WHIP token to {}: {e}.",
-                redact_url(endpoint.as_str())
-            ),
-        )
+pub fn endpoint_may_carry_token(endpoint: &Url) -> Result<(), WhipError> {
+    policy::secret_may_go_to(endpoint.as_str()).map_err(|e| WhipError::NotForTheToken {
+        shown: redact_url(endpoint.as_str()),
+        why: e.to_string(),
     })
 }
 
@@ -370,18 +317,11 @@ pub fn candidates_in(sdp: &str) -> Vec<String> {
 /// credentials (from the PATCH reply's fragment) and, when the fragment
 /// lists candidates, those instead of the old ones. Servers that keep their
 /// ports (Janus) send credentials only, so the old candidates stay.
-pub fn restarted_answer(previous: &str, fragment: &str) -> Result<String, OnairError> {
-    let (ufrag, pwd) = ice_credentials(fragment).ok_or_else(|| {
-        OnairError::new(
-            ErrorCode::PlatformError,
-            format!(
-                "The WHIP server's ICE restart answer has no credentials{}.",
-                words(fragment)
-                    .map(|w| format!(" (it said: {w})"))
-                    .unwrap_or_default()
-            ),
-        )
-    })?;
+pub fn restarted_answer(previous: &str, fragment: &str) -> Result<String, WhipError> {
+    let (ufrag, pwd) =
+        ice_credentials(fragment).ok_or_else(|| WhipError::RestartWithoutCredentials {
+            said: words(fragment),
+        })?;
     let fresh = candidates_in(fragment);
     let mut out = String::with_capacity(previous.len());
     let mut in_media = false;
@@ -416,6 +356,7 @@ pub fn restarted_answer(previous: &str, fragment: &str) -> Result<String, OnairE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
 
     fn url() -> Url {
         endpoint("http://10.77.0.1:7080/whip/endpoint/onair").unwrap()
@@ -439,7 +380,7 @@ mod tests {
         assert!(endpoint("https://x.example/whip").is_ok());
         for bad in ["ftp://x/whip", "http//x", "not a url"] {
             assert_eq!(
-                endpoint(bad).unwrap_err().code,
+                endpoint(bad).unwrap_err().to_onair().code,
                 ErrorCode::InvalidDestination
             );
         }
@@ -483,7 +424,7 @@ mod tests {
             "http://other:1/r"
         );
         assert_eq!(
-            resolve(&base, "mailto:x@y").unwrap_err().code,
+            resolve(&base, "mailto:x@y").unwrap_err().to_onair().code,
             ErrorCode::PlatformError
         );
     }
@@ -499,13 +440,16 @@ mod tests {
             "//other:1/r",
         ] {
             let resource = resolve(&https, moved).unwrap();
-            let e = resource_may_carry_token(&https, &resource).unwrap_err();
+            let e = resource_may_carry_token(&https, &resource)
+                .unwrap_err()
+                .to_onair();
             assert_eq!(e.code, ErrorCode::PlatformError, "{moved}");
             assert!(e.message.contains("whip.example"), "{e}");
         }
         let e =
             resource_may_carry_token(&https, &resolve(&https, "http://whip.example/r").unwrap())
-                .unwrap_err();
+                .unwrap_err()
+                .to_onair();
         assert!(e.message.contains("drops the encryption"), "{e}");
     }
 
@@ -513,7 +457,7 @@ mod tests {
     fn a_cleartext_endpoint_does_not_get_the_token() {
         endpoint_may_carry_token(&endpoint("https://whip.example/whip").unwrap()).unwrap();
         endpoint_may_carry_token(&endpoint("http://127.0.0.1:7080/whip").unwrap()).unwrap();
-        let e = endpoint_may_carry_token(&url()).unwrap_err();
+        let e = endpoint_may_carry_token(&url()).unwrap_err().to_onair();
         assert_eq!(e.code, ErrorCode::InvalidDestination);
         assert!(
             e.message
@@ -530,7 +474,7 @@ mod tests {
             location: Some("http://127.0.0.2:9/whip?token=abc".into()),
             ..Default::default()
         };
-        let e = accept_post(&url(), &reply).unwrap_err();
+        let e = accept_post(&url(), &reply).unwrap_err().to_onair();
         assert_eq!(e.code, ErrorCode::PlatformError);
         assert!(
             e.message.contains("http://127.0.0.2:9/whip?token=••••"),
@@ -551,7 +495,8 @@ mod tests {
                 ..Default::default()
             },
             "publishing",
-        );
+        )
+        .to_onair();
         assert_eq!(e.code, ErrorCode::InvalidDestination);
         assert!(!e.message.contains("3f9a1c0b7e2d"), "{e}");
         assert!(e.message.contains("/••••/webRTC/publish"), "{e}");
@@ -570,17 +515,19 @@ mod tests {
     fn created_without_location_is_a_platform_error_with_the_servers_words() {
         let mut reply = created("v=0\r\n");
         reply.location = None;
-        let e = accept_post(&url(), &reply).unwrap_err();
+        let e = accept_post(&url(), &reply).unwrap_err().to_onair();
         assert_eq!(e.code, ErrorCode::PlatformError);
         assert!(e.message.contains("Location"), "{e}");
     }
 
     #[test]
     fn an_answer_that_is_not_sdp_is_a_platform_error_quoting_it() {
-        let e = accept_post(&url(), &created("<html>Oops\n upstream\tdown</html>")).unwrap_err();
+        let e = accept_post(&url(), &created("<html>Oops\n upstream\tdown</html>"))
+            .unwrap_err()
+            .to_onair();
         assert_eq!(e.code, ErrorCode::PlatformError);
         assert!(e.message.contains("<html>Oops upstream down</html>"), "{e}");
-        let e = accept_post(&url(), &created("")).unwrap_err();
+        let e = accept_post(&url(), &created("")).unwrap_err().to_onair();
         assert!(e.message.contains("empty"), "{e}");
     }
 
@@ -600,14 +547,16 @@ mod tests {
             (503, ErrorCode::PlatformError),
             (200, ErrorCode::PlatformError),
         ] {
-            let e = accept_post(&url(), &reply(status, "Unauthorized")).unwrap_err();
+            let e = accept_post(&url(), &reply(status, "Unauthorized"))
+                .unwrap_err()
+                .to_onair();
             assert_eq!(e.code, code, "{status}");
             assert!(
                 e.message.contains(&format!("{status}: Unauthorized")),
                 "{e}"
             );
         }
-        let e = refusal(&url(), &reply(404, ""), "publishing");
+        let e = refusal(&url(), &reply(404, ""), "publishing").to_onair();
         assert!(
             e.message.contains("/whip/endpoint/onair") && e.message.contains("(404)"),
             "{e}"
@@ -624,7 +573,8 @@ mod tests {
                 ..Default::default()
             },
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_onair();
         assert!(
             e.message.len() < 400 && e.message.contains('…'),
             "{}",
@@ -727,7 +677,10 @@ mod tests {
         assert!(with.find("a=candidate:9").unwrap() > with.find("a=mid:0").unwrap());
         assert!(with.find("a=candidate:9").unwrap() < with.find("m=audio").unwrap());
         assert_eq!(
-            restarted_answer(answer, "Restart error").unwrap_err().code,
+            restarted_answer(answer, "Restart error")
+                .unwrap_err()
+                .to_onair()
+                .code,
             ErrorCode::PlatformError
         );
     }
