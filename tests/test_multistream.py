@@ -258,7 +258,8 @@ def test_one_go_live_reaches_livekit_two_rtmp_servers_and_the_recording(
             heard = sub.audio()
             numbers = sub.stamp_numbers()
             sizes = sub.sizes()
-            tail_sizes = {(r.width, r.height) for r in sub.frames()[-90:]}
+            # LiveKit's decoder hands out a 2x2 placeholder when a track ends: not a layer.
+            tail_sizes = {(r.width, r.height) for r in sub.frames()[-90:] if r.width >= 16}
         for server, key in ((a, key_a), (b, key_b)):
             wait_closed(server.recording(key))
         analysed = {
@@ -428,8 +429,12 @@ def test_a_slow_destination_and_a_dead_one_hurt_nobody_else(k, livekit, ffmpeg, 
         assert later in ([], ["ended"]), f"{name} noticed the other server's death: {later}"
     assert dropped(events, "lk") == 0, dest_stats(events, "lk")
     assert dropped(events, "rtmp-b") == b_dropped_at_kill, "B lost frames while A was away"
-    behinds = [e for e in onair.of_type(events, "health") if e.get("code") == "destination_behind"]
+    # B while capped; A may skip ahead too while its server is away (its own
+    # queue fills during the outage), never LiveKit.
+    behinds = [e for e in onair.of_type(events[:since_kill], "health") if e.get("code") == "destination_behind"]
     assert {e.get("destination") for e in behinds} == {"rtmp-b"}, behinds
+    later_behinds = [e for e in onair.of_type(events[since_kill:], "health") if e.get("code") == "destination_behind"]
+    assert {e.get("destination") for e in later_behinds} <= {"rtmp-a", "rtmp-b"}, later_behinds
     # The encoder follows the most capable destination: one slow one does not pull it down.
     assert kbps_capped and min(kbps_capped[1:] or kbps_capped) >= 0.6 * kbps_before, (kbps_before, kbps_capped)
 
