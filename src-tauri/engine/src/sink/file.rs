@@ -8,7 +8,7 @@ use std::fs::{File, OpenOptions};
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-use super::{Sink, SinkNeeds};
+use super::Sink;
 use crate::error::{ErrorCode, OnairError};
 use crate::flv::avc;
 use crate::flv::tags;
@@ -54,13 +54,6 @@ impl FileSink {
 }
 
 impl Sink for FileSink {
-    fn needs(&self) -> SinkNeeds {
-        SinkNeeds {
-            aac: true,
-            opus: false,
-        }
-    }
-
     fn open(&mut self, info: &StreamInfo) -> Result<(), OnairError> {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| self.io_error(e))?;
@@ -126,10 +119,6 @@ impl Sink for FileSink {
             .expect("opened")
             .write_tag(kind, ts, &body);
         result.map_err(|e| self.io_error(e))
-    }
-
-    fn is_local(&self) -> bool {
-        true
     }
 
     fn close(&mut self, duration_us: u64) -> Result<(), OnairError> {

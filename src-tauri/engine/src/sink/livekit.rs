@@ -4,7 +4,7 @@
 use std::time::SystemTime;
 
 use super::bridge::AsyncBridge;
-use super::{Sink, SinkLinks, SinkNeeds};
+use super::{Sink, SinkLinks};
 use crate::destination::Destination;
 use crate::error::{ErrorCode, OnairError};
 use crate::livekit::client::{self, LiveKitOptions};
@@ -46,13 +46,6 @@ impl LiveKitSink {
 }
 
 impl Sink for LiveKitSink {
-    fn needs(&self) -> SinkNeeds {
-        SinkNeeds {
-            aac: false,
-            opus: true,
-        }
-    }
-
     fn attach(&mut self, links: SinkLinks) {
         self.links = Some(links);
     }

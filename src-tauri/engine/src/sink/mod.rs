@@ -17,14 +17,6 @@ use crate::error::OnairError;
 use crate::media::{Packet, StreamInfo};
 use crate::pipeline::control::ControlPort;
 
-/// What a sink needs from the encoders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SinkNeeds {
-    pub aac: bool,
-    /// WebRTC sinks take Opus instead.
-    pub opus: bool,
-}
-
 /// What a live sink tells the session while it runs; the runner turns these
 /// into state changes and events.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,7 +96,6 @@ impl NoticeSender {
 }
 
 pub trait Sink: Send {
-    fn needs(&self) -> SinkNeeds;
     /// Called once before `open` by sinks that report back or steer the encoder.
     fn attach(&mut self, _links: SinkLinks) {}
     /// Opens the destination (create the file, connect, publish).
@@ -112,8 +103,4 @@ pub trait Sink: Send {
     fn write(&mut self, packet: &Packet) -> Result<(), OnairError>;
     /// Finishes cleanly; `duration_us` is the session's final length.
     fn close(&mut self, duration_us: u64) -> Result<(), OnairError>;
-    /// A recording on this computer: Stop always waits for it to finish.
-    fn is_local(&self) -> bool {
-        false
-    }
 }

@@ -7,7 +7,7 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::{Sink, SinkLinks, SinkNeeds, SinkNotice};
+use super::{Sink, SinkLinks, SinkNotice};
 use crate::error::{ErrorCode, OnairError};
 use crate::flv::amf0::Amf0;
 use crate::flv::{avc, tags};
@@ -291,13 +291,6 @@ impl RtmpSink {
 }
 
 impl Sink for RtmpSink {
-    fn needs(&self) -> SinkNeeds {
-        SinkNeeds {
-            aac: true,
-            opus: false,
-        }
-    }
-
     fn attach(&mut self, links: SinkLinks) {
         self.links = Some(links);
     }

@@ -2,7 +2,7 @@
 //! client on its own small runtime on the other (see bridge.rs).
 
 use super::bridge::AsyncBridge;
-use super::{Sink, SinkLinks, SinkNeeds};
+use super::{Sink, SinkLinks};
 use crate::error::OnairError;
 use crate::media::{Packet, StreamInfo};
 use crate::peer::publisher::LayerDesc;
@@ -39,13 +39,6 @@ impl WhipSink {
 }
 
 impl Sink for WhipSink {
-    fn needs(&self) -> SinkNeeds {
-        SinkNeeds {
-            aac: false,
-            opus: true,
-        }
-    }
-
     fn attach(&mut self, links: SinkLinks) {
         self.links = Some(links);
     }
