@@ -509,7 +509,7 @@ impl Runner {
             video_kbps: self.request.video_kbps,
             aac_kbps: self.request.audio_kbps,
             opus_kbps: crate::encode::opus::STREAM_KBPS,
-            audio: self.capture.subscribe_audio(0).is_some(),
+            audio: self.capture.has_audio(),
         })?;
         let video: Box<dyn VideoEncoder> = if plan.layers.len() > 1 {
             Box::new(SimulcastEncoder::new(&plan.layers, spec.fps)?)
