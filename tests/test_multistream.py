@@ -33,7 +33,7 @@ import pytest
 
 from onair_testkit import media, onair, report, secrets, uplink
 from onair_testkit.keyring import KeyringEnv, missing_tools
-from onair_testkit.nginx import Nginx
+from onair_testkit.nginx import Nginx, wait_closed
 
 SECONDS = float(os.environ.get("ONAIR_MULTI_SECONDS", "20"))
 ROOM = "multi"
@@ -152,18 +152,6 @@ def assert_keys_not_in(session_or_run, *keys: str) -> None:
     text = "\n".join(map(str, events)) + session_or_run.stderr + getattr(session_or_run, "stdout", "")
     for key in keys:
         assert key not in text, "a stream key or token leaked into onair's output"
-
-
-def wait_closed(path: Path, timeout: float = 10) -> None:
-    """nginx finishes a recording when the publisher leaves; wait for that."""
-    deadline = time.monotonic() + timeout
-    last = -1
-    while time.monotonic() < deadline:
-        size = path.stat().st_size if path.exists() else -1
-        if size > 0 and size == last:
-            return
-        last = size
-        time.sleep(0.5)
 
 
 def decoded_share(numbers: list[int]) -> tuple[int, int]:

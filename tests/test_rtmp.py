@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from onair_testkit import media, onair, report
-from onair_testkit.nginx import GOOD_KEY, Nginx, free_port
+from onair_testkit.nginx import GOOD_KEY, Nginx, free_port, wait_closed
 
 SECONDS = float(os.environ.get("ONAIR_RTMP_SECONDS", "10"))
 FPS = 30
@@ -41,18 +41,6 @@ def env_with(ca: Path | None) -> dict:
     else:
         env["SSL_CERT_FILE"] = str(ca)
     return env
-
-
-def wait_closed(path: Path, timeout: float = 10) -> None:
-    """nginx finishes a recording when the publisher leaves; wait for that."""
-    deadline = time.monotonic() + timeout
-    last = -1
-    while time.monotonic() < deadline:
-        size = path.stat().st_size if path.exists() else -1
-        if size > 0 and size == last:
-            return
-        last = size
-        time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")

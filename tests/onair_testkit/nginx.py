@@ -235,3 +235,15 @@ class Nginx:
     def __exit__(self, *exc) -> None:
         self.stop()
         self.cleanup()
+
+
+def wait_closed(path: Path, timeout: float = 10) -> None:
+    """nginx finishes a recording when the publisher leaves; wait for that."""
+    deadline = time.monotonic() + timeout
+    last = -1
+    while time.monotonic() < deadline:
+        size = path.stat().st_size if path.exists() else -1
+        if size > 0 and size == last:
+            return
+        last = size
+        time.sleep(0.5)

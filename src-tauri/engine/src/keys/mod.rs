@@ -313,16 +313,7 @@ impl Keys {
             url::check_no_credentials(endpoint)?;
         }
         if let Some(hooks) = &new.platform {
-            for hook in [
-                &hooks.start,
-                &hooks.token,
-                &hooks.ingress,
-                &hooks.status,
-                &hooks.end,
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for hook in hooks.declared() {
                 url::check_no_credentials(&hook.url)?;
             }
         }

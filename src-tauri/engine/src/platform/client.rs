@@ -181,17 +181,7 @@ pub fn uses_secret(hook: &Hook) -> bool {
 /// server does not come from a platform's answer (an answer could otherwise
 /// send the token anywhere).
 pub fn check_secret_transport(hooks: &PlatformHooks, destination: &str) -> Result<(), OnairError> {
-    let answers: Vec<&String> = [
-        &hooks.start,
-        &hooks.token,
-        &hooks.ingress,
-        &hooks.status,
-        &hooks.end,
-    ]
-    .into_iter()
-    .flatten()
-    .flat_map(|h| h.read.keys())
-    .collect();
+    let answers: Vec<&String> = hooks.declared().flat_map(|h| h.read.keys()).collect();
     let probe = |fill: &str| {
         let mut vars = hooks.vars.clone();
         for name in &answers {
@@ -209,14 +199,7 @@ pub fn check_secret_transport(hooks: &PlatformHooks, destination: &str) -> Resul
             format!("{destination}'s platform hooks would send your platform token where it is not safe: {why}. Fix the hooks file and add the destination again."),
         )
     };
-    let hooks = [
-        &hooks.start,
-        &hooks.token,
-        &hooks.ingress,
-        &hooks.status,
-        &hooks.end,
-    ];
-    for hook in hooks.into_iter().flatten().filter(|h| uses_secret(h)) {
+    for hook in hooks.declared().filter(|h| uses_secret(h)) {
         // A hook that cannot be filled in is reported by the template check.
         let (Ok(one), Ok(other)) = (hook.render(&a), hook.render(&b)) else {
             continue;

@@ -49,6 +49,21 @@ pub struct PlatformHooks {
     pub end: Option<Hook>,
 }
 
+impl PlatformHooks {
+    /// Every hook the platform declared, in the order of a Go Live.
+    pub fn declared(&self) -> impl Iterator<Item = &Hook> {
+        [
+            &self.start,
+            &self.token,
+            &self.ingress,
+            &self.status,
+            &self.end,
+        ]
+        .into_iter()
+        .flatten()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Hook {

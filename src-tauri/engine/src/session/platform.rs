@@ -326,23 +326,16 @@ fn health(events: &dyn EventSink, code: HealthCode, message: String) {
 /// Preflight for the declarations: every template fills in with the vars,
 /// the names the hooks read, and the bearer.
 fn check_templates(hooks: &PlatformHooks, plan: &PlatformPlan) -> Result<(), OnairError> {
-    let all = [
-        &hooks.start,
-        &hooks.token,
-        &hooks.ingress,
-        &hooks.status,
-        &hooks.end,
-    ];
     let mut ctx = Context {
         vars: hooks.vars.clone(),
         secret: plan.bearer.clone(),
     };
-    for hook in all.iter().copied().flatten() {
+    for hook in hooks.declared() {
         for name in hook.read.keys() {
             ctx.vars.entry(name.clone()).or_insert_with(|| "x".into());
         }
     }
-    for hook in all.into_iter().flatten() {
+    for hook in hooks.declared() {
         hook.render(&ctx).map_err(|e| {
             OnairError::new(
                 ErrorCode::InvalidDestination,
