@@ -24,7 +24,7 @@ import time
 import pytest
 
 from onair_testkit import media
-from onair_testkit.studio import ARTIFACTS, app_on_keyring, tally, wait_for_state
+from onair_testkit.studio import ARTIFACTS, app_on_keyring, pick_destination, tally, wait_for_state
 from onair_testkit.x11 import X11
 
 
@@ -52,7 +52,7 @@ def text_now(wd, css: str) -> str:
 
 def go_live_locally(wd) -> None:
     wd.click("#tab-studio")
-    wd.choose("#pick-destination", "")
+    pick_destination(wd, "")
     wd.wait_for("Go Live to be ready", lambda: not wd.visible("#confirm")
                 and wd.script("return !document.getElementById('golive').disabled"))
     wd.click("#golive")
@@ -95,7 +95,7 @@ def test_the_tray_shows_live_and_stops_after_the_window_confirms(desktop):
 def test_the_global_shortcut_goes_live_and_stops_from_another_application(desktop):
     wd, _, _, x11 = desktop
     wd.click("#tab-studio")
-    wd.choose("#pick-destination", "")
+    pick_destination(wd, "")
     wd.wait_for("Go Live to be ready", lambda: wd.script("return !document.getElementById('golive').disabled"))
     x11.focus_another_application()
     x11.press("Control_L", "Shift_L", "l")

@@ -7,7 +7,9 @@ A creator adds an RTMP destination in the Destinations view (the key goes
 to the keychain and never into the page unless revealed), reveals it
 (saying yes in the shell's own dialog) and watches it hide again, goes live to it, sees LIVE, the platform's live flag
 and its viewer count, and stops (after confirming). A wrong key shows the
-actionable key_rejected banner. Screenshots of each screen land in
+actionable key_rejected banner. Several destinations ticked go live in one
+session, each with its own row: one refused, one whose server dies and comes
+back, while the big tally stays LIVE. Screenshots of each screen land in
 tests/artifacts/."""
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from pathlib import Path
 import pytest
 
 from onair_testkit import media, secrets
-from onair_testkit.nginx import Nginx
+from onair_testkit.nginx import Nginx, wait_closed
 from onair_testkit.platform_backend import PlatformBackend
-from onair_testkit.studio import ARTIFACTS, answer_reveal, app_on_keyring, pick_destination, tally, wait_for_state
+from onair_testkit.studio import ARTIFACTS, answer_reveal, app_on_keyring, pick_destinations, tally, wait_for_state
 from onair_testkit.x11 import X11
 
 REVEAL_SECONDS = 5  # ui/src/mask.ts REVEAL_MS
@@ -75,9 +77,9 @@ def key_cell(wd, name: str) -> str:
     return wd.script("return document.querySelector(`tr[data-name='${arguments[0]}'] td.key`).textContent", name)
 
 
-def go_live_to(wd, name: str) -> None:
+def go_live_to(wd, *names: str, record: bool = False) -> None:
     wd.click("#tab-studio")
-    pick_destination(wd, name)
+    pick_destinations(wd, list(names), record=record)
     # After a confirmed Stop, the confirm overlay and a busy button can
     # still be there for a moment: a click then would land on neither.
     wd.wait_for(
@@ -125,12 +127,7 @@ def test_add_reveal_go_live_with_platform_viewers_and_stop(app, platform_rtmp, m
     assert time.monotonic() - revealed_at >= REVEAL_SECONDS - 1.5, "stays long enough to read"
     assert key not in wd.page(), "hidden again means gone from the page"
 
-    wd.click("#tab-settings")
-    wd.click("#s-record")  # record locally while live
-    wd.click("#s-save")
-    wd.wait_for("saved", lambda: wd.visible("#s-saved"))
-
-    go_live_to(wd, "studio")
+    go_live_to(wd, "studio", record=True)  # and record locally while live
     wait_for_state(wd, "live")
     assert wd.text("#tally-label") == "LIVE"
     wd.wait_for("the platform's viewer count", lambda: wd.text("#stat-viewers") == "3", timeout=15)
@@ -151,7 +148,7 @@ def test_add_reveal_go_live_with_platform_viewers_and_stop(app, platform_rtmp, m
     assert recording.is_file() and recording.stat().st_size > 50_000, "nginx received the stream"
     assert platform.calls("ingress.status") >= 1
     settings = json.loads((env.config / "onair" / "settings.json").read_text())
-    assert settings["last_destination"] == "studio", "the last destination is remembered"
+    assert (settings["destinations"], settings["record"]) == (["studio"], True), "what was ticked is remembered"
     measurements.record(f"desktop RTMP via the UI: {recording.stat().st_size} bytes at nginx, viewers 3 from the platform")
 
 
@@ -169,6 +166,71 @@ def test_a_wrong_key_shows_the_key_rejected_banner(app, platform_rtmp):
     assert wrong not in wd.page()
     assert wd.text("#golive") == "Go Live", "one button, ready to try again"
     wd.screenshot(ARTIFACTS / "studio-key-rejected.png")
+
+
+def row(wd, name: str) -> dict:
+    """One destination's line in the studio: its state, tally, bitrate, viewers and message."""
+    return wd.script(
+        "const li = document.querySelector(`#destination-rows li[data-name='${arguments[0]}']`);"
+        "if (!li) return null;"
+        "const text = c => li.querySelector(c).textContent;"
+        "return {state: li.dataset.state, tally: text('.row-tally'), kbps: text('.row-kbps'),"
+        " viewers: text('.row-viewers'), message: li.querySelector('.row-message').hidden ? null : text('.row-message')}",
+        name)
+
+
+def wait_for_row(wd, name: str, state: str, timeout: float = 20) -> dict:
+    wd.wait_for(f"{name} to show {state}", lambda: (row(wd, name) or {}).get("state") == state, timeout)
+    return row(wd, name)
+
+
+def test_several_destinations_in_one_go_live_each_with_its_own_row(app, platform_rtmp, tmp_path, measurements):
+    wd, env = app
+    _, nginx = platform_rtmp
+    main_key = secrets.SESSION.register("sk_main_" + stdlib_secrets.token_urlsafe(12))
+    backup_key = secrets.SESSION.register("sk_backup_" + stdlib_secrets.token_urlsafe(12))
+    wrong = secrets.SESSION.register("sk_wrong_" + stdlib_secrets.token_urlsafe(12))
+    with Nginx(tmp_path / "nginx-backup") as backup:
+        add_rtmp(wd, "main", nginx.url("live"), main_key)
+        add_rtmp(wd, "backup", backup.url("live"), backup_key)
+        add_rtmp(wd, "refused", nginx.url("secure"), wrong)
+        go_live_to(wd, "main", "backup", "refused")
+        wait_for_state(wd, "live")
+        wait_for_row(wd, "main", "live")
+        wait_for_row(wd, "backup", "live")
+        refused = wait_for_row(wd, "refused", "failed", timeout=10)
+        assert refused["tally"] == "FAILED" and refused["message"].startswith("[key_rejected]"), refused
+        assert "key" in refused["message"].lower(), "says what to do"
+        assert tally(wd) == "live" and wd.text("#tally-label") == "LIVE", "one refusal does not take the others down"
+        assert not wd.visible("#banner"), "the session did not fail"
+        wd.wait_for("each row's bitrate", lambda: all(row(wd, n)["kbps"].endswith("kbps") for n in ("main", "backup")))
+        wd.screenshot(ARTIFACTS / "studio-several-destinations.png")
+
+        backup.kill()
+        dropped = wait_for_row(wd, "backup", "reconnecting", timeout=15)
+        assert dropped["tally"] == "RECONNECTING", dropped
+        wd.wait_for("the countdown to the next try", lambda: "try" in (row(wd, "backup")["message"] or "").lower())
+        assert row(wd, "main")["state"] == "live" and tally(wd) == "live", "the others never notice"
+        wd.screenshot(ARTIFACTS / "studio-one-destination-reconnecting.png")
+        backup.start()
+        wait_for_row(wd, "backup", "live", timeout=30)
+        assert row(wd, "main")["state"] == "live"
+
+        # The tray and the global shortcut act on the whole session: the
+        # window's Ctrl+Shift+L is the same call; Stop asks once, ends all.
+        stop_with_confirm(wd)
+        wait_for_state(wd, "ended")
+        assert [row(wd, n)["tally"] for n in ("main", "backup")] == ["ENDED", "ENDED"]
+        for key, server in ((main_key, nginx), (backup_key, backup)):
+            recording = server.recording(key)
+            wait_closed(recording)
+            codecs = sorted(st["codec_name"] for st in media.probe(recording)["streams"])
+            assert codecs == ["aac", "h264"], f"{server.url()} received the stream (after the restart for backup)"
+        settings = json.loads((env.config / "onair" / "settings.json").read_text())
+        assert settings["destinations"] == ["main", "backup", "refused"], "the set ticked is remembered"
+        for key in (main_key, backup_key, wrong):
+            assert key not in wd.page()
+    measurements.record(f"desktop, three destinations in one Go Live: main {nginx.recording(main_key).stat().st_size} bytes")
 
 
 def test_settings_are_saved_with_the_config_and_start_on_login_is_off(app):

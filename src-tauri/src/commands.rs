@@ -103,13 +103,18 @@ pub async fn list_devices() -> Devices {
     .expect("listing devices cannot fail")
 }
 
-/// Goes live to a saved destination, or records locally when none is
-/// given. Pressing it while a session runs does nothing.
+/// Goes live to the saved destinations ticked, all in one session, keeping
+/// a local recording when `record`; with none ticked, only records.
+/// Pressing it while a session runs does nothing.
 #[tauri::command]
 #[specta::specta]
-pub async fn go_live(app: AppHandle, destination: Option<String>) -> Result<(), OnairError> {
+pub async fn go_live(
+    app: AppHandle,
+    destinations: Vec<String>,
+    record: bool,
+) -> Result<(), OnairError> {
     let studio = studio(&app);
-    off_main(move || studio.go_live(destination)).await
+    off_main(move || studio.go_live(destinations, record)).await
 }
 
 /// Stops the session in whatever state it is, starting included; its last

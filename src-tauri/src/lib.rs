@@ -64,10 +64,11 @@ fn forward_events(app: tauri::AppHandle) -> studio::Emit {
                 return;
             }
         }
-        if let Event::State { state, .. } = &event {
-            if let Some(tray) = app.try_state::<tray::Tray>() {
-                tray.show_state(*state);
-            }
+        if let (Some(tray), Some(studio)) = (
+            app.try_state::<tray::Tray>(),
+            app.try_state::<Arc<Studio>>(),
+        ) {
+            tray.follow(&event, studio.state());
         }
         let _ = SessionEvent(event).emit(&app);
     })

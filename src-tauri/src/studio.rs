@@ -198,47 +198,29 @@ impl Studio {
         let _ = self.store.save(&settings);
     }
 
-    /// Goes live to a saved destination, or records locally when none is
-    /// given. Pressing it while a session runs does nothing. Blocks while the
-    /// keychain answers: call it off the UI's thread.
-    pub fn go_live(&self, destination: Option<String>) -> Result<(), OnairError> {
+    /// Goes live to the saved destinations, all in one session, keeping a
+    /// local recording when `record`; with no destination, only records.
+    /// The choice is remembered. Pressing it while a session runs does
+    /// nothing. Blocks while the keychain answers: call it off the UI's thread.
+    pub fn go_live(&self, destinations: Vec<String>, record: bool) -> Result<(), OnairError> {
         let mut current = self.session.lock().unwrap();
         if current.as_ref().is_some_and(|s| !s.done.is_done()) {
             return Ok(());
         }
         let settings = self.settings();
-        let mut config = match &destination {
-            None => SessionRequest::single(LiveConfig::new(Destination::File(
-                self.new_recording_path(),
-            ))),
-            Some(name) => {
-                let resolved = Keys::open()?.resolve(name)?;
-                let overrides = Overrides {
-                    status_url: settings.status_url.clone(),
-                    ..Default::default()
-                };
-                let config =
-                    prepare::live_config(resolved, overrides, &Stores::os(&self.config_dir))?;
-                let mut request = SessionRequest::new(vec![NamedDestination {
-                    name: name.clone(),
-                    config,
-                }]);
-                request.simulcast = settings.simulcast;
-                if settings.record_while_live {
-                    request.record = Some(self.new_recording_path());
-                }
-                request
-            }
-        };
-        config.video_kbps = settings.video_kbps;
-        if destination != settings.last_destination {
-            self.remember(|s| s.last_destination = destination.clone());
+        if destinations != settings.destinations || record != settings.record {
+            self.remember(|s| {
+                s.destinations = destinations.clone();
+                s.record = record;
+            });
         }
+        let mut request = self.request(&settings, &destinations, record)?;
+        request.video_kbps = settings.video_kbps;
         *self.state.lock().unwrap() = SessionState::Preparing;
         let (state, emit) = (self.state.clone(), self.emit.clone());
         let events = move |event: Event| report(&state, &emit, event);
         let started = Instant::now();
-        let handle = session::start(config, self.capture(), Arc::new(events));
+        let handle = session::start(request, self.capture(), Arc::new(events));
         let running = Running {
             stopper: handle.stopper(),
             done: Arc::new(Done::default()),
@@ -273,6 +255,47 @@ impl Studio {
             }
             None => finished(),
         }
+    }
+
+    /// What Go Live asks the engine for: each destination resolved from the
+    /// store and the keychain, the recording when ticked.
+    fn request(
+        &self,
+        settings: &Settings,
+        destinations: &[String],
+        record: bool,
+    ) -> Result<SessionRequest, OnairError> {
+        if destinations.is_empty() {
+            if !record {
+                return Err(OnairError::new(
+                    ErrorCode::InvalidDestination,
+                    "Tick where to go live: one or more destinations, or Local recording.",
+                ));
+            }
+            let local = LiveConfig::new(Destination::File(self.new_recording_path()));
+            return Ok(SessionRequest::single(local));
+        }
+        let keys = Keys::open()?;
+        let stores = Stores::os(&self.config_dir);
+        let mut named = Vec::with_capacity(destinations.len());
+        for name in destinations {
+            if named.iter().any(|d: &NamedDestination| &d.name == name) {
+                continue;
+            }
+            let overrides = Overrides {
+                status_url: settings.status_url.clone(),
+                ..Default::default()
+            };
+            let config = prepare::live_config(keys.resolve(name)?, overrides, &stores)?;
+            named.push(NamedDestination {
+                name: name.clone(),
+                config,
+            });
+        }
+        let mut request = SessionRequest::new(named);
+        request.simulcast = settings.simulcast;
+        request.record = record.then(|| self.new_recording_path());
+        Ok(request)
     }
 
     fn new_recording_path(&self) -> PathBuf {

@@ -32,12 +32,25 @@ def wait_until_loaded(wd) -> None:
     wd.wait_for("the window to load", lambda: wd.script("return document.body.dataset.ready === 'true'"))
 
 
+def pick_destinations(wd, names: list[str], record: bool = False) -> None:
+    """Ticks exactly NAMES (once the studio lists them: the list is refilled
+    after the Destinations view saves) and Local recording when ``record``,
+    clicking each box that must change, as the creator would."""
+    boxes = "#pick-destination-list input[type=checkbox]"
+    wd.wait_for(f"{names} in the destination list", lambda: wd.script(
+        f"const listed = [...document.querySelectorAll('{boxes}')].map(b => b.value);"
+        "return arguments[0].every(n => listed.includes(n))", names))
+    listed = wd.script(f"return [...document.querySelectorAll('{boxes}')].map(b => [b.value, b.checked])")
+    for index, (name, checked) in enumerate(listed):
+        if checked != (name in names):
+            wd.click(f"#pick-destination-list label:nth-child({index + 1}) input")
+    if wd.script("return document.getElementById('pick-record').checked") != record:
+        wd.click("#pick-record")
+
+
 def pick_destination(wd, name: str) -> None:
-    """Picks NAME in the studio's destination picker once it lists it (the
-    picker is refilled after the Destinations view saves)."""
-    wd.wait_for(f"{name!r} in the destination picker", lambda: wd.script(
-        "return [...document.getElementById('pick-destination').options].some(o => o.value === arguments[0])", name))
-    wd.choose("#pick-destination", name)
+    """Ticks NAME alone; an empty name ticks Local recording alone."""
+    pick_destinations(wd, [name] if name else [], record=not name)
 
 
 def tally(wd) -> str:

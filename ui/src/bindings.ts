@@ -10,10 +10,11 @@ export const commands = {
 	sourceInfo: () => __TAURI_INVOKE<SourceInfo_Serialize>("source_info"),
 	listDevices: () => __TAURI_INVOKE<Devices>("list_devices"),
 	/**
-	 *  Goes live to a saved destination, or records locally when none is
-	 *  given. Pressing it while a session runs does nothing.
+	 *  Goes live to the saved destinations ticked, all in one session, keeping
+	 *  a local recording when `record`; with none ticked, only records.
+	 *  Pressing it while a session runs does nothing.
 	 */
-	goLive: (destination: string | null) => typedError<null, OnairError>(__TAURI_INVOKE("go_live", { destination })),
+	goLive: (destinations: string[], record: boolean) => typedError<null, OnairError>(__TAURI_INVOKE("go_live", { destinations, record })),
 	/**
 	 *  Stops the session in whatever state it is, starting included; its last
 	 *  events (stopping, ended) follow. Idempotent. The UI asks the creator
@@ -525,8 +526,11 @@ export type Settings_Deserialize = {
 	video_kbps?: number,
 	/**  Three picture sizes for WebRTC destinations. */
 	simulcast?: boolean,
-	/**  Also keep a local recording while live (RTMP destinations). */
-	record_while_live?: boolean,
+	/**
+	 *  Keep a local recording (the studio's "Local recording" tick): alone,
+	 *  Go Live records to a file; beside destinations, it records while live.
+	 */
+	record?: boolean,
 	/**  A status endpoint polled while live when the destination names none. */
 	status_url?: string | null,
 	start_on_login?: boolean,
@@ -537,8 +541,8 @@ export type Settings_Deserialize = {
 	 *  audio input (clean for a microphone, off for the test tone).
 	 */
 	voice?: VoiceMode | null,
-	/**  The destination picked last; Go Live uses it again. */
-	last_destination?: string | null,
+	/**  The destinations ticked last; Go Live uses them again. */
+	destinations?: string[],
 	window?: WindowGeometry | null,
 };
 
@@ -550,8 +554,11 @@ export type Settings_Serialize = {
 	video_kbps: number,
 	/**  Three picture sizes for WebRTC destinations. */
 	simulcast: boolean,
-	/**  Also keep a local recording while live (RTMP destinations). */
-	record_while_live: boolean,
+	/**
+	 *  Keep a local recording (the studio's "Local recording" tick): alone,
+	 *  Go Live records to a file; beside destinations, it records while live.
+	 */
+	record: boolean,
 	/**  A status endpoint polled while live when the destination names none. */
 	status_url: string | null,
 	start_on_login: boolean,
@@ -562,8 +569,8 @@ export type Settings_Serialize = {
 	 *  audio input (clean for a microphone, off for the test tone).
 	 */
 	voice: VoiceMode | null,
-	/**  The destination picked last; Go Live uses it again. */
-	last_destination: string | null,
+	/**  The destinations ticked last; Go Live uses them again. */
+	destinations: string[],
 	window: WindowGeometry | null,
 };
 

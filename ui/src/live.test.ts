@@ -81,6 +81,71 @@ describe("the studio's view model", () => {
   });
 });
 
+describe("several destinations", () => {
+  const dest = (destination: string, s: "connecting" | "live" | "reconnecting" | "failed" | "ended", extra = {}): Event =>
+    ({ type: "destination", destination, state: s, at_ms: 0, ...extra });
+  const start = goLivePressed(initialModel(), ["room", "twitch", "youtube"]);
+
+  it("gives each ticked destination its own row, in the order ticked, starting", () => {
+    expect(view(start, 0).destinations.map((r) => [r.name, r.label])).toEqual([
+      ["room", "STARTING"], ["twitch", "STARTING"], ["youtube", "STARTING"],
+    ]);
+  });
+
+  it("keeps the big tally LIVE while one row fails and another reconnects, with each one's sentence", () => {
+    const error = { code: "key_rejected" as const, message: "The server refused the stream key. Check or regenerate it." };
+    const m = play([
+      [0, state("connecting")],
+      [500, dest("room", "live")],
+      [500, state("live")],
+      [600, dest("twitch", "failed", { error })],
+      [700, dest("youtube", "live")],
+      [5000, dest("youtube", "reconnecting")],
+      [5000, { type: "reconnect", at_ms: 5000, attempt: 1, retry_in_ms: 2000, reason: "connection reset", destination: "youtube" }],
+    ], start);
+    const v = view(m, 5500);
+    expect(v.tally.label).toBe("LIVE");
+    expect(v.banner).toBeNull();
+    const [room, twitch, youtube] = v.destinations;
+    expect([room.label, room.tone, room.message]).toEqual(["LIVE", "live", null]);
+    expect([twitch.label, twitch.tone]).toEqual(["FAILED", "failed"]);
+    expect(twitch.message).toBe(`[key_rejected] ${error.message}`);
+    expect([youtube.label, youtube.message]).toEqual(["RECONNECTING", "Next try in 2 s: connection reset"]);
+    const back = view(reduce(m, dest("youtube", "live"), 7000), 7000).destinations[2];
+    expect([back.label, back.message]).toEqual(["LIVE", null]);
+  });
+
+  it("shows each row's bitrate and viewers, and the total at the top", () => {
+    const queue = { now: 0, peak: 0, capacity: 64 };
+    const m = play([
+      [0, dest("room", "live")],
+      [0, dest("twitch", "live")],
+      [1000, { type: "viewers", count: 3, destination: "room", total: 3 }],
+      [1000, { type: "viewers", count: 4, destination: "twitch", total: 7 }],
+      [1000, {
+        type: "stats", at_ms: 1000, sink_queue: queue,
+        video: { fps: 30, kbps: 2500, encoded: 30, dropped: 0, encode_ms: 4, dropped_by: { capture: 0, encoder: 0, overload: 0, sink: 0 }, capture_queue: queue },
+        destinations: [
+          { destination: "room", state: "live", kbps: 2410.6, dropped: 0, queue },
+          { destination: "twitch", state: "live", kbps: 2590, dropped: 0, queue },
+          { destination: "/tmp/rec.mp4", state: "live", kbps: 2600, dropped: 0, queue },
+        ],
+      }],
+    ], start);
+    const v = view(m, 1000);
+    expect(v.viewers).toBe("7");
+    expect(v.destinations.map((r) => [r.name, r.bitrate, r.viewers])).toEqual([
+      ["room", "2411 kbps", "3"], ["twitch", "2590 kbps", "4"], ["youtube", "–", "–"],
+    ]);
+  });
+
+  it("ends every row with the session", () => {
+    const m = play([[0, dest("room", "live")], [1000, dest("room", "ended")], [1000, state("ended")]], start);
+    expect(view(m, 1000).destinations[0].label).toBe("ENDED");
+    expect(view(m, 1000).tally.label).toBe("OFF AIR");
+  });
+});
+
 describe("small formatters", () => {
   it("counts down in whole seconds, rounding up", () => {
     expect(countdown(10_001, 9_000)).toBe("next try in 2 s");

@@ -1,6 +1,6 @@
 // The studio's state as the engine's events build it, and the view the
 // window shows. Pure: `now` is passed in, so tests can drive the clock.
-import type { Event, HealthCode, OnairError, SessionState } from "./bindings";
+import type { DestinationState, Event, HealthCode, OnairError, SessionState } from "./bindings";
 import { formatElapsed, formatNumber, tallyFor, type TallyView } from "./tally";
 
 export interface Reconnect {
@@ -9,8 +9,21 @@ export interface Reconnect {
   reason: string;
 }
 
+/** One destination of the session, as its own events tell it. */
+export interface DestinationRow {
+  name: string;
+  state: DestinationState;
+  kbps: number | null;
+  viewers: number | null;
+  reconnect: Reconnect | null;
+  error: OnairError | null;
+  notice: string | null;
+}
+
 export interface LiveModel {
   state: SessionState;
+  /** Each destination ticked at Go Live, in the order ticked. */
+  destinations: DestinationRow[];
   liveSince: number | null;
   viewers: number | null;
   platformLive: boolean | null;
@@ -31,6 +44,7 @@ export interface LiveModel {
 export function initialModel(state: SessionState = "idle"): LiveModel {
   return {
     state,
+    destinations: [],
     liveSince: null,
     viewers: null,
     platformLive: null,
@@ -48,9 +62,32 @@ export function initialModel(state: SessionState = "idle"): LiveModel {
   };
 }
 
-/// Go Live was pressed: what the last session left is cleared.
-export function goLivePressed(model: LiveModel): LiveModel {
-  return { ...initialModel("preparing"), peakDbfs: model.peakDbfs };
+/// Go Live was pressed for NAMES: what the last session left is cleared.
+export function goLivePressed(model: LiveModel, names: string[] = []): LiveModel {
+  const destinations = names.map((name): DestinationRow => ({
+    name,
+    state: "connecting",
+    kbps: null,
+    viewers: null,
+    reconnect: null,
+    error: null,
+    notice: null,
+  }));
+  return { ...initialModel("preparing"), destinations, peakDbfs: model.peakDbfs };
+}
+
+/// Applies CHANGE to the row of NAME; events of anything not ticked (the
+/// local recording) change nothing.
+function withRow(
+  model: LiveModel,
+  name: string | null | undefined,
+  change: (row: DestinationRow) => Partial<DestinationRow>,
+): LiveModel {
+  if (!name || !model.destinations.some((row) => row.name === name)) return model;
+  return {
+    ...model,
+    destinations: model.destinations.map((row) => (row.name === name ? { ...row, ...change(row) } : row)),
+  };
 }
 
 export function failed(model: LiveModel, error: OnairError): LiveModel {
@@ -73,32 +110,50 @@ export function reduce(model: LiveModel, event: Event, now: number): LiveModel {
         if (event.state === "ended") next.savedRecording = model.recording;
       }
       if (event.error) next.error = event.error;
+      if (event.state === "ended" || event.state === "failed") {
+        next.destinations = model.destinations.map((row) => ({ ...row, reconnect: null, viewers: null }));
+      }
       return next;
     }
-    case "stats":
-      return { ...model, fps: event.video.fps, kbps: event.video.kbps, dropped: event.video.dropped };
+    case "stats": {
+      let next: LiveModel = { ...model, fps: event.video.fps, kbps: event.video.kbps, dropped: event.video.dropped };
+      for (const d of event.destinations ?? []) {
+        next = withRow(next, d.destination, () => ({ state: d.state, kbps: d.kbps }));
+      }
+      return next;
+    }
+    case "destination":
+      return withRow(model, event.destination, (row) => ({
+        state: event.state,
+        error: event.error ?? (event.state === "live" ? null : row.error),
+        reconnect: event.state === "reconnecting" ? row.reconnect : null,
+      }));
     case "viewers":
-      return { ...model, viewers: event.total ?? event.count };
-    case "platform":
-      return {
+      return withRow({ ...model, viewers: event.total ?? event.count }, event.destination, () => ({
+        viewers: event.count,
+      }));
+    case "platform": {
+      const next = {
         ...model,
         platformLive: event.live ?? model.platformLive,
         platformStale: event.stale,
-        viewers: event.viewers ?? model.viewers,
+        viewers: event.destination ? model.viewers : (event.viewers ?? model.viewers),
       };
-    case "reconnect":
-      return {
-        ...model,
-        reconnect: { attempt: event.attempt, retryAt: now + event.retry_in_ms, reason: event.reason },
-      };
+      return withRow(next, event.destination, (row) => ({ viewers: event.viewers ?? row.viewers }));
+    }
+    case "reconnect": {
+      const reconnect = { attempt: event.attempt, retryAt: now + event.retry_in_ms, reason: event.reason };
+      return withRow({ ...model, reconnect }, event.destination, () => ({ reconnect }));
+    }
     case "recording":
       return { ...model, recording: event.path };
     case "health":
-      return { ...model, notice: { code: event.code, message: event.message } };
+      return withRow({ ...model, notice: { code: event.code, message: event.message } }, event.destination, () => ({
+        notice: event.message,
+      }));
     case "levels":
       return { ...model, peakDbfs: event.peak_dbfs, limiterDb: event.limiter_db ?? 0 };
     case "bitrate":
-    case "destination":
       return model;
   }
 }
@@ -108,8 +163,21 @@ export interface Banner {
   message: string;
 }
 
+/** One destination's line while live: its own tally, bitrate and viewers. */
+export interface RowView {
+  name: string;
+  state: DestinationState;
+  label: string;
+  tone: "off" | "busy" | "live" | "failed";
+  bitrate: string;
+  viewers: string;
+  /** What went wrong and what to do, or what is happening. */
+  message: string | null;
+}
+
 export interface LiveView {
   tally: TallyView;
+  destinations: RowView[];
   elapsed: string;
   viewers: string;
   platform: string;
@@ -144,10 +212,46 @@ function platformText(model: LiveModel): string {
   return model.platformStale ? `${said} (not answering)` : said;
 }
 
+export function rowView(row: DestinationRow, now: number): RowView {
+  const common = {
+    name: row.name,
+    state: row.state,
+    bitrate: row.kbps === null || row.state !== "live" ? "–" : `${formatNumber(row.kbps, 0)} kbps`,
+    viewers: row.viewers === null ? "–" : String(row.viewers),
+  };
+  switch (row.state) {
+    case "connecting":
+      return { ...common, label: "STARTING", tone: "busy", message: null };
+    case "live":
+      return { ...common, label: "LIVE", tone: "live", message: row.notice };
+    case "reconnecting":
+      return {
+        ...common,
+        label: "RECONNECTING",
+        tone: "busy",
+        message: row.reconnect ? `${capitalise(countdown(row.reconnect.retryAt, now))}: ${row.reconnect.reason}` : null,
+      };
+    case "failed":
+      return {
+        ...common,
+        label: "FAILED",
+        tone: "failed",
+        message: row.error ? `[${row.error.code}] ${row.error.message}` : null,
+      };
+    case "ended":
+      return { ...common, label: "ENDED", tone: "off", message: null };
+  }
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
 export function view(model: LiveModel, now: number): LiveView {
   const onAir = model.liveSince !== null;
   return {
     tally: tallyFor(model.state),
+    destinations: model.destinations.map((row) => rowView(row, now)),
     elapsed: onAir ? formatElapsed(now - (model.liveSince ?? now)) : "",
     viewers: model.viewers === null ? "–" : String(model.viewers),
     platform: platformText(model),

@@ -17,14 +17,13 @@ function writeForm(s: Settings) {
   fillSelect($("s-fps"), rates.map((r) => ({ value: String(r), label: `${r} fps` })), String(s.fps));
   input("s-bitrate").value = String(s.video_kbps);
   input("s-simulcast").checked = s.simulcast;
-  input("s-record").checked = s.record_while_live;
   input("s-status-url").value = s.status_url ?? "";
   input("s-login").checked = s.start_on_login;
 }
 
 async function save(e: SubmitEvent) {
   e.preventDefault();
-  // Devices, window and last destination are kept as they are now.
+  // Devices, window and the destinations ticked are kept as they are now.
   const current = await commands.getSettings();
   const [width, height] = parseSize($<HTMLSelectElement>("s-size").value) ?? [current.width, current.height];
   const statusUrl = input("s-status-url").value.trim();
@@ -35,7 +34,6 @@ async function save(e: SubmitEvent) {
     fps: Number($<HTMLSelectElement>("s-fps").value),
     video_kbps: Math.round(Number(input("s-bitrate").value)),
     simulcast: input("s-simulcast").checked,
-    record_while_live: input("s-record").checked,
     status_url: statusUrl || null,
     start_on_login: input("s-login").checked,
   };
@@ -48,7 +46,7 @@ async function save(e: SubmitEvent) {
 export async function startSettings(onApplied: () => void) {
   applied = onApplied;
   $<HTMLFormElement>("settings-form").addEventListener("submit", (e) => save(e).catch((err) => showBanner(asError(err))));
-  for (const id of ["s-size", "s-fps", "s-bitrate", "s-simulcast", "s-record", "s-status-url", "s-login"]) {
+  for (const id of ["s-size", "s-fps", "s-bitrate", "s-simulcast", "s-status-url", "s-login"]) {
     $(id).addEventListener("input", () => ($("s-saved").hidden = true));
   }
   writeForm(await commands.getSettings());

@@ -3,12 +3,11 @@
 import { commands, events, type Settings_Serialize as Settings } from "./bindings";
 import { ask } from "./confirm";
 import { $, asError, el, fillSelect, setText, showBanner } from "./dom";
-import { failed, goLivePressed, initialModel, reduce, view, type LiveModel } from "./live";
+import { failed, goLivePressed, initialModel, reduce, view, type LiveModel, type RowView } from "./live";
 import { createPreview } from "./preview";
 import { stopAsks } from "./tally";
 import { audioChoices, audioInput, audioValue, videoChoices, videoInput, videoValue, voiceMode } from "./settingsForm";
 
-const LOCAL = "";
 const STOP_QUESTION = "End the live stream? Viewers will see it end.";
 let model: LiveModel = initialModel();
 let shownError: unknown = null;
@@ -36,7 +35,7 @@ function render() {
   setText(button, v.tally.button);
   button.classList.toggle("stop", v.tally.button === "Stop");
   button.disabled = !ready || v.tally.busy;
-  $<HTMLSelectElement>("pick-destination").disabled = onAir();
+  $<HTMLFieldSetElement>("pick-destinations").disabled = onAir();
   $<HTMLSelectElement>("pick-video").disabled = onAir();
   $<HTMLSelectElement>("pick-audio").disabled = onAir();
   $<HTMLFieldSetElement>("pick-voice").disabled = onAir();
@@ -50,6 +49,7 @@ function render() {
     $(id).hidden = text === null;
     setText($(id), text ?? "");
   }
+  renderRows(v.destinations);
   $("meter-fill").style.width = `${v.meter}%`;
   $("limiter").classList.toggle("on", v.limiting);
   // A new error gets the banner once; dismissing it sticks until the next.
@@ -57,6 +57,52 @@ function render() {
     shownError = model.error;
     if (model.error) showBanner(model.error);
   }
+}
+
+/// One line per destination of the session: its tally, name, bitrate,
+/// viewers and, when it has one, what happened and what to do.
+function renderRows(rows: RowView[]) {
+  const list = $("destination-rows");
+  list.hidden = rows.length === 0;
+  const names = rows.map((r) => r.name);
+  const shown = [...list.children].map((li) => (li as HTMLElement).dataset.name);
+  if (names.join("\n") !== shown.join("\n")) {
+    list.replaceChildren(
+      ...names.map((name) => {
+        const li = el("li");
+        li.dataset.name = name;
+        li.append(
+          el("span", { className: "row-tally" }),
+          el("span", { className: "row-name", textContent: name }),
+          el("span", { className: "row-figures" }, el("span", { className: "row-kbps" }), " · ", el("span", { className: "row-viewers" })),
+          el("p", { className: "row-message" }),
+        );
+        return li;
+      }),
+    );
+  }
+  rows.forEach((row, i) => {
+    const li = list.children[i] as HTMLElement;
+    li.dataset.state = row.state;
+    const tally = li.querySelector<HTMLElement>(".row-tally")!;
+    tally.className = `row-tally ${row.tone}`;
+    setText(tally, row.label);
+    li.querySelector<HTMLElement>(".row-figures")!.hidden = row.state !== "live" && row.state !== "reconnecting";
+    setText(li.querySelector<HTMLElement>(".row-kbps")!, row.bitrate);
+    setText(li.querySelector<HTMLElement>(".row-viewers")!, `${row.viewers} watching`);
+    const message = li.querySelector<HTMLElement>(".row-message")!;
+    message.hidden = row.message === null;
+    setText(message, row.message ?? "");
+  });
+}
+
+/// What is ticked: the saved destinations, in the list's order, and the local recording.
+function ticked(): { destinations: string[]; record: boolean } {
+  const boxes = document.querySelectorAll<HTMLInputElement>("#pick-destination-list input[type=checkbox]");
+  return {
+    destinations: [...boxes].filter((b) => b.checked).map((b) => b.value),
+    record: $<HTMLInputElement>("pick-record").checked,
+  };
 }
 
 async function goLiveOrStop() {
@@ -70,10 +116,10 @@ async function goLiveOrStop() {
     return;
   }
   showBanner(null);
-  const destination = $<HTMLSelectElement>("pick-destination").value;
-  model = goLivePressed(model);
+  const { destinations, record } = ticked();
+  model = goLivePressed(model, destinations);
   render();
-  const call = commands.goLive(destination === LOCAL ? null : destination);
+  const call = commands.goLive(destinations, record);
   starting = call;
   const result = await call;
   if (result.status === "error") {
@@ -82,18 +128,27 @@ async function goLiveOrStop() {
   }
 }
 
+/// Lists the saved destinations to tick. What was ticked stays ticked; on
+/// first load, the set of the last Go Live. With nothing ticked, Local recording is.
 export async function refreshDestinations(settings?: Settings) {
-  const select = $<HTMLSelectElement>("pick-destination");
-  const want = select.value || settings?.last_destination || LOCAL;
+  const list = $("pick-destination-list");
+  const loaded = list.dataset.loaded === "true";
+  const want = loaded ? ticked() : { destinations: settings?.destinations ?? [], record: settings?.record ?? true };
   const listed = await commands.listDestinations();
   const info = await commands.sourceInfo();
-  const choices = [{ value: LOCAL, label: `Local recording (${info.recordings_dir})` }];
-  if (listed.status === "ok") {
-    choices.push(...listed.data.map((d) => ({ value: d.name, label: `${d.name} (${d.kind})` })));
-  } else {
+  setText($("pick-record-label"), `Local recording (${info.recordings_dir})`);
+  if (listed.status === "error") {
     showBanner(listed.error);
+    return;
   }
-  fillSelect(select, choices, want);
+  list.replaceChildren(
+    ...listed.data.map((d) => {
+      const box = el("input", { type: "checkbox", value: d.name, checked: want.destinations.includes(d.name) });
+      return el("label", { className: "check" }, box, ` ${d.name} `, el("span", { className: "kind", textContent: `(${d.kind})` }));
+    }),
+  );
+  list.dataset.loaded = "true";
+  $<HTMLInputElement>("pick-record").checked = want.record || ticked().destinations.length === 0;
 }
 
 export async function refreshSource() {

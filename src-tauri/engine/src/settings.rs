@@ -63,8 +63,9 @@ pub struct Settings {
     pub video_kbps: u32,
     /// Three picture sizes for WebRTC destinations.
     pub simulcast: bool,
-    /// Also keep a local recording while live (RTMP destinations).
-    pub record_while_live: bool,
+    /// Keep a local recording (the studio's "Local recording" tick): alone,
+    /// Go Live records to a file; beside destinations, it records while live.
+    pub record: bool,
     /// A status endpoint polled while live when the destination names none.
     pub status_url: Option<String>,
     pub start_on_login: bool,
@@ -73,8 +74,8 @@ pub struct Settings {
     /// The voice chain on the microphone; None is the default for the
     /// audio input (clean for a microphone, off for the test tone).
     pub voice: Option<VoiceMode>,
-    /// The destination picked last; Go Live uses it again.
-    pub last_destination: Option<String>,
+    /// The destinations ticked last; Go Live uses them again.
+    pub destinations: Vec<String>,
     pub window: Option<WindowGeometry>,
 }
 
@@ -86,16 +87,34 @@ impl Default for Settings {
             fps: 30,
             video_kbps: 2500,
             simulcast: false,
-            record_while_live: false,
+            record: true,
             status_url: None,
             start_on_login: false,
             video: VideoInput::TestPattern,
             audio: AudioInput::TestTone,
             voice: None,
-            last_destination: None,
+            destinations: Vec::new(),
             window: None,
         }
     }
+}
+
+/// Reads a settings file, older ones included: before several destinations
+/// went live at once, the file kept one `last_destination` (or none) and
+/// `record_while_live`.
+fn parse(text: &[u8]) -> Result<Settings, serde_json::Error> {
+    let mut value: serde_json::Value = serde_json::from_slice(text)?;
+    if let Some(file) = value.as_object_mut() {
+        if let Some(last) = file.remove("last_destination") {
+            let names = last.as_str().map(|name| vec![name.to_string()]);
+            file.entry("destinations")
+                .or_insert(serde_json::json!(names.unwrap_or_default()));
+        }
+        if let Some(record) = file.remove("record_while_live") {
+            file.entry("record").or_insert(record);
+        }
+    }
+    serde_json::from_value(value)
 }
 
 /// The values `check` looks at, each reset on its own when out of range.
@@ -233,7 +252,7 @@ impl SettingsStore {
     pub fn load(&self) -> (Settings, Option<OnairError>) {
         let path = self.path();
         let parsed = match std::fs::read(&path) {
-            Ok(text) => serde_json::from_slice::<Settings>(&text).map_err(|e| parse_failure(&e)),
+            Ok(text) => parse(&text).map_err(|e| parse_failure(&e)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return (Settings::default(), None)
             }
@@ -266,7 +285,7 @@ impl SettingsStore {
         let path = self.path();
         match std::fs::read(&path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Ok(text) if serde_json::from_slice::<Settings>(&text).is_ok() => {}
+            Ok(text) if parse(&text).is_ok() => {}
             Ok(_) | Err(_) => {
                 keep_aside(&path)
                     .map_err(|e| OnairError::new(ErrorCode::Internal, e.to_string()))?;
@@ -309,12 +328,47 @@ mod tests {
         assert!(!Settings::default().start_on_login);
         let changed = Settings {
             fps: 25,
-            last_destination: Some("main".into()),
+            destinations: vec!["main".into(), "backup".into()],
             audio: AudioInput::Microphone { name: None },
             ..Settings::default()
         };
         store.save(&changed).unwrap();
         assert_eq!(store.load(), (changed, None));
+    }
+
+    #[test]
+    fn an_older_file_with_one_destination_and_record_while_live_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SettingsStore::beside(&ConfigStore::in_dir(dir.path()));
+        for (old, destinations, record) in [
+            (
+                r#"{"last_destination": "main", "record_while_live": false}"#,
+                vec!["main"],
+                false,
+            ),
+            (
+                r#"{"last_destination": null, "record_while_live": true}"#,
+                vec![],
+                true,
+            ),
+            (
+                r#"{"destinations": ["a", "b"], "record": false}"#,
+                vec!["a", "b"],
+                false,
+            ),
+        ] {
+            std::fs::write(store.path(), old).unwrap();
+            let (loaded, note) = store.load();
+            assert_eq!(
+                (loaded.destinations, loaded.record, note),
+                (
+                    destinations.iter().map(|s| s.to_string()).collect(),
+                    record,
+                    None
+                ),
+                "{old}"
+            );
+        }
     }
 
     #[test]
@@ -419,7 +473,11 @@ mod tests {
         );
         // The values that fit are kept.
         assert!(settings.simulcast);
-        assert_eq!(settings.last_destination.as_deref(), Some("main"));
+        assert_eq!(
+            settings.destinations,
+            ["main"],
+            "an older single pick is read"
+        );
         settings.check().unwrap();
         let note = note.unwrap();
         assert_eq!(note.code, ErrorCode::InvalidSettings);
