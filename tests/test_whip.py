@@ -50,6 +50,12 @@ def test_publishes_h264_and_opus_that_janus_records(janus: JanusWhip, ffmpeg, me
     (a,) = media.streams_of(info, "audio")
     assert a["codec_name"] == "opus" and int(a["sample_rate"]) == 48_000, a
     assert video_s >= SECONDS, video_s
+    # Restreaming and recording services often decode with ffmpeg's own
+    # Opus decoder: it must hear what libopus hears.
+    native = media.decode_audio(converted.audio, decoder="opus").samples
+    reference = media.decode_audio(converted.audio, decoder="libopus").samples
+    agreement = media.agreement_db(native, reference)
+    assert agreement > 30, f"ffmpeg's Opus decoder and libopus differ: {agreement:.1f} dB"
 
     analysed = report.analyse_file(converted.muxed)
     frames = analysed.frames
@@ -62,7 +68,8 @@ def test_publishes_h264_and_opus_that_janus_records(janus: JanusWhip, ffmpeg, me
         f"WHIP -> Janus, {SECONDS:.0f} s+: live {to_live:.2f} s after Go Live (POST answered in {post['ms']} ms); "
         f"recorded {len(frames.numbers)} frames ({frames.first}..{frames.last}), lost {len(frames.lost)}, "
         f"consecutive {frames.consecutive}; A/V offset mean {analysed.av.mean_offset * 1000:.1f} ms, "
-        f"max {analysed.av.max_abs_offset * 1000:.1f} ms over {len(analysed.av.matches)} beeps"
+        f"max {analysed.av.max_abs_offset * 1000:.1f} ms over {len(analysed.av.matches)} beeps; "
+        f"ffmpeg's Opus decoder agrees with libopus to {agreement:.1f} dB"
     )
 
 

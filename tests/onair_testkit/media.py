@@ -300,9 +300,11 @@ class DecodedAudio:
         return self.start + sample_index / self.rate
 
 
-def decode_audio(path: str | Path, stream: int = 0, rate: int = AUDIO_RATE) -> DecodedAudio:
+def decode_audio(path: str | Path, stream: int = 0, rate: int = AUDIO_RATE,
+                 decoder: Optional[str] = None) -> DecodedAudio:
     """Decodes audio stream number ``stream`` to mono float32 at ``rate`` (the
-    channels are averaged here rather than by ffmpeg's downmix matrix)."""
+    channels are averaged here rather than by ffmpeg's downmix matrix), with
+    ``decoder`` if given (e.g. ffmpeg's own ``opus``)."""
     info = probe(path)
     audios = streams_of(info, "audio")
     if len(audios) <= stream:
@@ -313,11 +315,11 @@ def decode_audio(path: str | Path, stream: int = 0, rate: int = AUDIO_RATE) -> D
     # the stream's start_time if ffprobe cannot say.
     first = _frame_times(path, selector, limit=1)
     start = float(first[0]) if len(first) and np.isfinite(first[0]) else _float(audios[stream].get("start_time")) or 0.0
-    # ffmpeg's own Opus decoder garbles some libopus streams (20 ms packets
-    # came out as alternating 10 ms slices of the right and an earlier
-    # signal, seen on Onair's WHIP stream as Janus recorded it); libopus is
-    # the reference decoder, and what browsers use.
-    decoder = "libopus" if audios[stream].get("codec_name") == "opus" and _libopus_available() else None
+    # libopus is the reference decoder, and what browsers use. (ffmpeg 5.1's
+    # own garbles stereo hybrid packets with in-band FEC; Onair's Opus is
+    # mono so that it does not, which test_whip checks.)
+    if decoder is None and audios[stream].get("codec_name") == "opus" and _libopus_available():
+        decoder = "libopus"
     done = _run(
         [
             *_ffmpeg_reading(path, selector, decoder),
@@ -335,6 +337,21 @@ def decode_audio(path: str | Path, stream: int = 0, rate: int = AUDIO_RATE) -> D
     return DecodedAudio(
         samples=pcm.mean(axis=1).astype(np.float32), rate=rate, start=start, channels=channels
     )
+
+
+def agreement_db(a: np.ndarray, b: np.ndarray, max_lag: int = 64) -> float:
+    """How closely two decodes of the same audio agree: signal over
+    difference in dB at their best alignment (within ``max_lag`` samples,
+    for decoders that trim their start differently)."""
+    n = min(len(a), len(b)) - max_lag
+    if n <= 0:
+        raise MediaError("too little audio to compare")
+    best = min(
+        float(np.mean((a[max(0, lag):max(0, lag) + n] - b[max(0, -lag):max(0, -lag) + n]) ** 2))
+        for lag in range(-max_lag, max_lag + 1)
+    )
+    signal = float(np.mean(b[:n] ** 2))
+    return 10 * np.log10(signal / max(best, 1e-20))
 
 
 def tone_envelope(samples: np.ndarray, rate: int, freq: float, window: int) -> np.ndarray:

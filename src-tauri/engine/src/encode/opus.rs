@@ -1,5 +1,14 @@
-//! Opus for WebRTC: 48 kHz stereo, 20 ms frames, in-band FEC so a lost
+//! Opus for WebRTC: 48 kHz mono, 20 ms frames, in-band FEC so a lost
 //! packet can be rebuilt from the next one.
+//!
+//! Mono because what Onair sends is one voice (the voice chain works on
+//! mono; the test tone is the same on both sides), and because of how
+//! libopus carries FEC: it needs SILK, so with 10 % expected loss a stereo
+//! stream is all hybrid packets with stereo redundancy, which ffmpeg's own
+//! Opus decoder (5.1, what restreaming and recording services often use)
+//! turns into noise; ffmpeg's libopus encoder makes the same packets with
+//! `-fec 1 -packet_loss 10` and they garble the same way. Mono hybrid
+//! packets decode alike in both decoders.
 
 use std::sync::Arc;
 
@@ -9,8 +18,8 @@ use super::{AudioEncoder, EncodeError};
 use crate::media::EncodedAudio;
 
 pub const RATE: u32 = 48_000;
-/// What a stream sends: 64 kbit/s stereo is transparent for speech and
-/// music alike.
+/// What a stream sends: 64 kbit/s mono is transparent for a voice, with
+/// room for its redundancy.
 pub const STREAM_KBPS: u32 = 64;
 /// 20 ms at 48 kHz, what WebRTC endpoints expect.
 pub const FRAME_SAMPLES: usize = 960;
@@ -21,18 +30,17 @@ const MAX_PACKET: usize = 4000;
 
 pub struct OpusEncoder {
     encoder: Encoder,
-    channels: u16,
+    /// Channels of the interleaved input, mixed down to one.
+    input_channels: u16,
     delay_samples: usize,
+    mono: Vec<f32>,
 }
 
 impl OpusEncoder {
-    pub fn new(channels: u16, kbps: u32) -> Result<Self, EncodeError> {
+    /// Takes `input_channels` interleaved, sends mono.
+    pub fn new(input_channels: u16, kbps: u32) -> Result<Self, EncodeError> {
         let err = |e: opus::Error| EncodeError::Opus(e.to_string());
-        let layout = match channels {
-            1 => Channels::Mono,
-            _ => Channels::Stereo,
-        };
-        let mut encoder = Encoder::new(RATE, layout, Application::Audio).map_err(err)?;
+        let mut encoder = Encoder::new(RATE, Channels::Mono, Application::Audio).map_err(err)?;
         encoder
             .set_bitrate(Bitrate::Bits((kbps * 1000) as i32))
             .map_err(err)?;
@@ -43,8 +51,9 @@ impl OpusEncoder {
         let delay_samples = encoder.get_lookahead().map_err(err)? as usize;
         Ok(OpusEncoder {
             encoder,
-            channels: channels.clamp(1, 2),
+            input_channels: input_channels.max(1),
             delay_samples,
+            mono: Vec::with_capacity(FRAME_SAMPLES),
         })
     }
 }
@@ -64,10 +73,16 @@ impl AudioEncoder for OpusEncoder {
     }
 
     fn encode(&mut self, pcm: &[f32], pts_us: i64) -> Result<Option<EncodedAudio>, EncodeError> {
-        debug_assert_eq!(pcm.len(), FRAME_SAMPLES * self.channels as usize);
+        let channels = self.input_channels as usize;
+        debug_assert_eq!(pcm.len(), FRAME_SAMPLES * channels);
+        self.mono.clear();
+        self.mono.extend(
+            pcm.chunks_exact(channels)
+                .map(|frame| frame.iter().sum::<f32>() / channels as f32),
+        );
         let data = self
             .encoder
-            .encode_vec_float(pcm, MAX_PACKET)
+            .encode_vec_float(&self.mono, MAX_PACKET)
             .map_err(|e| EncodeError::Opus(e.to_string()))?;
         Ok(Some(EncodedAudio {
             data: Arc::new(data),
@@ -112,6 +127,24 @@ mod tests {
             .count();
         let hz = crossings as f64 * RATE as f64 / left.len() as f64;
         assert!((hz - 440.0).abs() < 3.0, "{hz} Hz");
+    }
+
+    #[test]
+    fn stereo_input_goes_out_as_mono_packets() {
+        let mut enc = OpusEncoder::new(2, 64).unwrap();
+        for n in 0..10 {
+            let packet = enc
+                .encode(&tone(FRAME_SAMPLES, 440.0, n * FRAME_SAMPLES), 0)
+                .unwrap()
+                .unwrap();
+            // The TOC byte's stereo flag (RFC 6716, 3.1) is clear.
+            assert_eq!(
+                packet.data[0] & 0b100,
+                0,
+                "packet {n}: {:#04x}",
+                packet.data[0]
+            );
+        }
     }
 
     #[test]
