@@ -49,6 +49,7 @@ def test_publish_720p30_is_decoded_at_size_with_its_tone(livekit, measurements):
             frames = sub.frames(start)
             numbers = sub.stamp_numbers(start)
             audio = sub.audio()
+            av = sub.av_offsets(start)
             info = sub.video_publication()
             session.stop()
     assert session.returncode == 0, session.describe()
@@ -66,12 +67,22 @@ def test_publish_720p30_is_decoded_at_size_with_its_tone(livekit, measurements):
     beeps = media.find_beeps(audio)
     assert len(beeps) >= SECONDS - 2, f"{len(beeps)} beeps in {audio.duration:.1f} s"
     p50, p95 = sub.latency_ms(50, start), sub.latency_ms(95, start)
+    # Sound with picture at LiveKit's own client. Onair sends both with one
+    # capture-to-send delay (peer/lipsync.rs; the sound was 41 ms late
+    # before). What is left is the viewer's own: its audio buffer reads +2 to
+    # +17 ms from run to run, in steps of its 10 ms chunks, and libwebrtc's
+    # lip sync leaves differences under 30 ms alone. LiveKit's own SDK as
+    # the publisher reads +44 to +57 ms on the same viewer.
+    assert len(av) >= SECONDS - 3, f"{len(av)} flashes paired with beeps: {av}"
+    av_ms = np.array(av) * 1000
     measurements.record(
         f"LiveKit 720p30, {SECONDS:.0f} s: decoded {len(numbers)} of {sent} frames; "
         f"capture-to-decode p50 {p50:.0f} ms, p95 {p95:.0f} ms; Go Live to first frame decoded "
-        f"{first_frame_s:.2f} s; {len(beeps)} beeps heard; CPU {cpu / SECONDS:.3f} s per stream-second (one layer)"
+        f"{first_frame_s:.2f} s; {len(beeps)} beeps heard; CPU {cpu / SECONDS:.3f} s per stream-second (one layer); "
+        f"A/V at the viewer median {np.median(av_ms):+.1f} ms, range {av_ms.min():+.1f}..{av_ms.max():+.1f} ms over {len(av)} flashes"
     )
     assert p50 <= 150, p50
+    assert abs(np.median(av_ms)) <= 20, f"A/V at the viewer: {np.round(av_ms, 1)} ms"
 
 
 def test_simulcast_gives_each_layer_at_its_size(livekit, measurements):
@@ -103,22 +114,23 @@ def test_record_while_live_keeps_the_full_size_picture_with_aac(livekit, tmp_pat
     """The stream carries Opus and three sizes; its local recording holds the
     full-size picture and AAC (an FLV cannot hold Opus), from one capture."""
     recording = tmp_path / "while-live.flv"
-    with live(livekit, "--simulcast", "--record", str(recording), "--duration", "6") as session:
+    with live(livekit, "--simulcast", "--record", str(recording), "--duration", "10") as session:
         session.wait_for_state("live", timeout=30)
         with livekit.subscriber(ROOM) as sub:
             sub.wait_for_frames(10, timeout=15)
+            # The sound is its own track, and is sometimes subscribed a few
+            # seconds after the picture: wait for it while the stream lasts.
+            sub.wait_until(lambda s: media.find_beeps(s.audio()), timeout=8, what="the stream's Opus (a beep)")
             session.wait(timeout=30)
-            heard = sub.audio()
     assert session.returncode == 0, session.describe()
     assert [e["path"] for e in onair.of_type(session.events, "recording")] == [str(recording)]
-    assert len(media.find_beeps(heard)) >= 1, "the viewer hears the stream's Opus"
 
     streams = {s["codec_type"]: s for s in media.probe(recording)["streams"]}
     assert streams["video"]["codec_name"] == "h264"
     assert (streams["video"]["width"], streams["video"]["height"]) == (1280, 720), "the full size only"
     assert streams["audio"]["codec_name"] == "aac"
     found = report.analyse_file(recording)
-    assert 150 <= found.frames.frames <= 190, found.frames.frames
+    assert 270 <= found.frames.frames <= 310, found.frames.frames
     video_stats = [e["video"] for e in onair.of_type(session.events, "stats")]
     assert not found.frames.lost and not found.frames.unreadable, (
         f"lost {found.frames.lost}, unreadable {found.frames.unreadable}; onair's video stats: {video_stats}"

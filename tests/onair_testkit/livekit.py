@@ -890,6 +890,25 @@ class Subscriber:
             start = self._audio_first or 0.0
         return DecodedAudio(samples=samples, rate=48_000, start=start, channels=1)
 
+    def av_offsets(self, since: int = 0, fps: int = 30) -> list[float]:
+        """Sound against picture as this viewer gets them, in seconds
+        (positive: the sound comes late): for each flash of the test pattern
+        (a stamped frame on a whole second, bright below the stamp), the
+        arrival of the nearest beep's onset less the flash frame's arrival.
+        libwebrtc's own lip sync (from the sender's reports) is in both."""
+        from . import media
+
+        audio = self.audio()
+        beeps = [self.audio_arrival((b.onset - audio.start) * audio.rate) for b in media.find_beeps(audio)]
+        flashes = [r.received for r in self.frames(since)
+                   if r.frame is not None and r.frame % fps == 0 and r.below_mean > 200]
+        offsets = []
+        for shown in flashes:
+            heard = min(beeps, key=lambda t: abs(t - shown), default=None)
+            if heard is not None and abs(heard - shown) < 0.3:
+                offsets.append(heard - shown)
+        return offsets
+
     def audio_arrival(self, sample: float) -> float:
         """Wall time (Unix s) audio sample number ``sample`` reached the
         subscriber: the arrival of the chunk that held it, less the samples

@@ -20,7 +20,7 @@ use super::socket::{JoinMode, SignalSocket};
 use crate::error::OnairError;
 use crate::net::reconnect::{Input, Mode};
 pub use crate::peer::link::Media;
-use crate::peer::link::{self, Next, Steering, FEEDBACK_TICK};
+use crate::peer::link::{self, sleep_until_held, Next, Steering, FEEDBACK_TICK};
 use crate::peer::publisher::{
     LayerDesc, PcEvent, Publisher, PublisherConfig, AUDIO_TRACK_ID, VIDEO_TRACK_ID,
 };
@@ -572,14 +572,16 @@ async fn serve(
     let mut steering = Steering::new(links);
     loop {
         let deadline = tokio::time::Instant::from_std(connection.machine.next_deadline());
+        let held = connection.publisher.next_release();
         tokio::select! {
             _ = &mut *stop => return Served::Stopped,
             Some(m) = media.recv() => {
-                let result = match m {
-                    Media::Video { layer, data, pts_us } => connection.publisher.write_video(layer, &data, pts_us).await,
-                    Media::Audio { data, pts_us } => connection.publisher.write_audio(&data, pts_us).await,
-                };
-                if let Err(e) = result {
+                if let Err(e) = connection.publisher.send(m, Instant::now()).await {
+                    return Served::Lost(LiveKitError::Interrupted(format!("sending media failed: {e}")));
+                }
+            }
+            _ = sleep_until_held(held) => {
+                if let Err(e) = connection.publisher.send_due(Instant::now()).await {
                     return Served::Lost(LiveKitError::Interrupted(format!("sending media failed: {e}")));
                 }
             }

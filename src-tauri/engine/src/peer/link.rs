@@ -197,6 +197,15 @@ impl Steering {
     }
 }
 
+/// Sleeps until the publisher's held media is due; with none held, never
+/// wakes (a `select!` branch that stays quiet).
+pub async fn sleep_until_held(held: Option<Instant>) {
+    match held {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 pub mod bandwidth;
 pub mod feedback;
 pub mod link;
+pub mod lipsync;
 pub mod loss_control;
 pub mod publisher;
 pub mod subscriber;

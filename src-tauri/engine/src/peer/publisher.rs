@@ -4,7 +4,7 @@
 //! into RTP with timestamps from their presentation times.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use rtc::data_channel::{RTCDataChannelInit, RTCDataChannelState};
@@ -38,7 +38,9 @@ use webrtc::peer_connection::{
 
 use super::bandwidth::{DelayLossEstimate, PACING_FACTOR};
 use super::feedback::{Feedback, VIDEO_SHARE_OF_ESTIMATE};
+use super::link::Media;
 use super::link::MIN_VIDEO_KBPS;
+use super::lipsync::LipSync;
 use super::PeerError as WebRtcError;
 use crate::encode::opus::STREAM_KBPS;
 
@@ -204,6 +206,8 @@ pub struct Publisher {
     _lossy: Option<Arc<dyn DataChannel>>,
     /// Set by `close`: background sends end with the connection.
     closed: watch::Sender<bool>,
+    /// Holds the picture so it leaves in step with the sound.
+    lipsync: LipSync,
 }
 
 impl Publisher {
@@ -382,6 +386,7 @@ impl Publisher {
             reliable,
             _lossy: lossy,
             closed: watch::Sender::new(false),
+            lipsync: LipSync::new(config.audio),
         };
         publisher.watch_feedback();
         Ok(publisher)
@@ -495,7 +500,40 @@ impl Publisher {
         Ok(())
     }
 
-    /// Sends one H.264 access unit (Annex B) on `layer`.
+    /// Sends a packet handed over `now`, or holds it until its turn (see
+    /// `lipsync`); held packets now due go first.
+    pub async fn send(&mut self, media: Media, now: Instant) -> Result<(), WebRtcError> {
+        for due in self.lipsync.push(media, now) {
+            self.write(due).await?;
+        }
+        Ok(())
+    }
+
+    /// When a held packet is next due, if one is held.
+    pub fn next_release(&self) -> Option<Instant> {
+        self.lipsync.next_release()
+    }
+
+    /// Sends the held packets due by `now`.
+    pub async fn send_due(&mut self, now: Instant) -> Result<(), WebRtcError> {
+        for due in self.lipsync.due(now) {
+            self.write(due).await?;
+        }
+        Ok(())
+    }
+
+    async fn write(&mut self, media: Media) -> Result<(), WebRtcError> {
+        match media {
+            Media::Video {
+                layer,
+                data,
+                pts_us,
+            } => self.write_video(layer, &data, pts_us).await,
+            Media::Audio { data, pts_us } => self.write_audio(&data, pts_us).await,
+        }
+    }
+
+    /// Sends one H.264 access unit (Annex B) on `layer`, now.
     pub async fn write_video(
         &mut self,
         layer: usize,
@@ -541,7 +579,7 @@ impl Publisher {
         Ok(())
     }
 
-    /// Sends one Opus packet.
+    /// Sends one Opus packet, now.
     pub async fn write_audio(&mut self, opus: &[u8], pts_us: i64) -> Result<(), WebRtcError> {
         let Some((track, stream)) = self.audio.as_mut() else {
             return Ok(());

@@ -14,7 +14,7 @@ use super::http::Http;
 use super::protocol::{self, Accepted, IceServer};
 use crate::error::OnairError;
 use crate::net::reconnect::{Input, Mode};
-use crate::peer::link::{self, Media, Next, Steering, FEEDBACK_TICK};
+use crate::peer::link::{self, sleep_until_held, Media, Next, Steering, FEEDBACK_TICK};
 use crate::peer::publisher::{LayerDesc, PcEvent, Publisher, PublisherConfig};
 use crate::peer::PeerError;
 use crate::secret::Secret;
@@ -384,14 +384,16 @@ async fn serve(
     let mut feedback_tick = tokio::time::interval(FEEDBACK_TICK);
     let mut steering = Steering::new(links);
     loop {
+        let held = connection.publisher.next_release();
         tokio::select! {
             _ = &mut *stop => return Served::Stopped,
             Some(m) = media.recv() => {
-                let result = match m {
-                    Media::Video { layer, data, pts_us } => connection.publisher.write_video(layer, &data, pts_us).await,
-                    Media::Audio { data, pts_us } => connection.publisher.write_audio(&data, pts_us).await,
-                };
-                if let Err(e) = result {
+                if let Err(e) = connection.publisher.send(m, Instant::now()).await {
+                    return Served::Lost(WhipError::Interrupted(format!("sending media failed: {e}")));
+                }
+            }
+            _ = sleep_until_held(held) => {
+                if let Err(e) = connection.publisher.send_due(Instant::now()).await {
                     return Served::Lost(WhipError::Interrupted(format!("sending media failed: {e}")));
                 }
             }
