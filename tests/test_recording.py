@@ -257,8 +257,9 @@ def test_av_offset_within_one_frame(full):
             f"flash at {t:.3f} s has no beep: {av.summary()}"
         )
     # And a beep may only miss its flash where there is no picture to flash.
-    # The first picture comes about 70 ms into the file (the first two frames
-    # after Go Live are not in it, a known gap), so a beep before it is alone.
+    # The file's clock starts at the AAC encoder's priming, about 43 ms before
+    # Go Live, and the first picture is the first one captured after Go Live
+    # (up to a frame later): a beep before it is alone.
     frame = 1 / full.case.fps
     video_start, video_end = r.video.pts[0], r.video.pts[-1]
     for t in av.lone_beeps:
