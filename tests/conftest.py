@@ -7,6 +7,7 @@ in CI logs.
 
 from __future__ import annotations
 
+import os
 import secrets as stdlib_secrets
 import shutil
 import sys
@@ -99,6 +100,16 @@ def platform_nginx(platform, tmp_path):
         platform.rtmp_url = nginx.url("platform")
         yield nginx
     platform.rtmp_url = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def state_home(tmp_path_factory):
+    """Every onair run of the session logs into one private state folder
+    (not the real home), which the secret scan reads at the end."""
+    folder = tmp_path_factory.mktemp("state")
+    os.environ["XDG_STATE_HOME"] = str(folder)
+    secrets.SESSION.watch_folder(folder)
+    return folder
 
 
 @pytest.fixture(scope="session", autouse=True)

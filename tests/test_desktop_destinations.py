@@ -233,6 +233,21 @@ def test_several_destinations_in_one_go_live_each_with_its_own_row(app, platform
     measurements.record(f"desktop, three destinations in one Go Live: main {nginx.recording(main_key).stat().st_size} bytes")
 
 
+def test_show_log_says_where_the_log_is_and_it_holds_the_sessions_without_keys(app):
+    wd, env = app
+    wd.click("#tab-settings")
+    wd.click("#s-show-log")
+    wd.wait_for("where the log is", lambda: wd.visible("#s-log-path"))
+    folder = env.state / "onair" / "logs"
+    assert str(folder) in wd.text("#s-log-path"), wd.text("#s-log-path")
+    (daily,) = folder.iterdir()
+    log = daily.read_text()
+    # The earlier tests' sessions are there, each destination by name.
+    assert '"destination":"main"' in log and '"state":"live"' in log, log[-2000:]
+    for secret in secrets.SESSION.secrets:
+        assert secret not in log
+
+
 def test_settings_are_saved_with_the_config_and_start_on_login_is_off(app):
     wd, env = app
     wd.click("#tab-settings")

@@ -139,6 +139,32 @@ pub fn session_state(studio: State<'_, Arc<Studio>>) -> SessionState {
     studio.state()
 }
 
+/// Where the log is (events, diagnostics, what libraries print; secrets
+/// masked), opened in the file manager when the desktop has one. None when
+/// Onair could not start its log.
+#[tauri::command]
+#[specta::specta]
+pub fn show_log(app: AppHandle) -> Option<String> {
+    let folder = app
+        .try_state::<onair_engine::logbook::Logbook>()?
+        .target
+        .folder()
+        .to_path_buf();
+    // Best effort: a desktop without an opener still gets the path.
+    for opener in [&["xdg-open"][..], &["gio", "open"][..]] {
+        let spawned = std::process::Command::new(opener[0])
+            .args(&opener[1..])
+            .arg(&folder)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        if spawned.is_ok() {
+            break;
+        }
+    }
+    Some(folder.display().to_string())
+}
+
 /// Stops whatever is live, finishes the recording, then closes Onair.
 #[tauri::command]
 #[specta::specta]

@@ -37,6 +37,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::stop,
             commands::session_state,
             commands::quit,
+            commands::show_log,
             commands::get_settings,
             commands::save_settings,
             destinations::list_destinations,
@@ -90,6 +91,16 @@ pub fn run() {
         .on_window_event(window::on_event)
         .setup(move |app| {
             builder.mount_events(app);
+            // The log a creator can hand over; the window opens without it.
+            match onair_engine::logbook::LogTarget::default_daily()
+                .map(onair_engine::logbook::start)
+            {
+                Some(Ok(log)) => {
+                    app.manage(log);
+                }
+                Some(Err(e)) => eprintln!("onair: {}", e.message),
+                None => eprintln!("onair: no folder for the log"),
+            }
             // No home at all: a new private folder, never a shared /tmp path.
             let videos = match app.path().video_dir().or_else(|_| app.path().home_dir()) {
                 Ok(dir) => dir,

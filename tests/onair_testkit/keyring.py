@@ -68,6 +68,11 @@ class KeyringEnv:
     # --- lifecycle -----------------------------------------------------------
 
     @property
+    def state(self) -> Path:
+        """Where onair keeps its log (``onair/logs``)."""
+        return self.root / "state"
+
+    @property
     def env(self) -> dict:
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -77,6 +82,7 @@ class KeyringEnv:
             "XDG_DATA_HOME": str(self.data),
             "XDG_RUNTIME_DIR": str(self.runtime),
             "XDG_CACHE_HOME": str(self.root / "cache"),
+            "XDG_STATE_HOME": str(self.state),
         }
         if self.bus_address:
             env["DBUS_SESSION_BUS_ADDRESS"] = self.bus_address

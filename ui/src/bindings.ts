@@ -25,6 +25,12 @@ export const commands = {
 	sessionState: () => __TAURI_INVOKE<SessionState>("session_state"),
 	/**  Stops whatever is live, finishes the recording, then closes Onair. */
 	quit: () => __TAURI_INVOKE<void>("quit"),
+	/**
+	 *  Where the log is (events, diagnostics, what libraries print; secrets
+	 *  masked), opened in the file manager when the desktop has one. None when
+	 *  Onair could not start its log.
+	 */
+	showLog: () => __TAURI_INVOKE<string | null>("show_log"),
 	getSettings: () => __TAURI_INVOKE<Settings_Serialize>("get_settings"),
 	/**
 	 *  Saves the settings (checked first: an out-of-range value is refused

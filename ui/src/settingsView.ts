@@ -1,5 +1,5 @@
-// Settings: picture, encoding, recording while live, status polling,
-// start on login. Saved with the destinations' config by the engine.
+// Settings: picture, encoding, status polling, start on login, and where
+// the log is. Saved with the destinations' config by the engine.
 import { commands, type Settings_Serialize as Settings } from "./bindings";
 import { $, asError, fillSelect, showBanner } from "./dom";
 import { FRAME_RATES, parseSize, RESOLUTIONS, sizeValue } from "./settingsForm";
@@ -49,7 +49,17 @@ export async function startSettings(onApplied: () => void) {
   for (const id of ["s-size", "s-fps", "s-bitrate", "s-simulcast", "s-status-url", "s-login"]) {
     $(id).addEventListener("input", () => ($("s-saved").hidden = true));
   }
+  $("s-show-log").addEventListener("click", () => showLog().catch((err) => showBanner(asError(err))));
   writeForm(await commands.getSettings());
   // Saving is offered once the form shows what is saved, never its blanks.
   $<HTMLButtonElement>("s-save").disabled = false;
+}
+
+/// Opens the log's folder (when the desktop can) and says where it is, so it
+/// can be attached to a message to whoever helps.
+async function showLog() {
+  const folder = await commands.showLog();
+  const path = $("s-log-path");
+  path.hidden = false;
+  path.textContent = folder ? `The log is in ${folder} (one file a day, secrets masked).` : "Onair could not start its log.";
 }

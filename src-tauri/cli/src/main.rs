@@ -10,12 +10,18 @@ mod token;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use onair_engine::logbook::{self, LogTarget, Logbook};
 
 #[derive(Parser)]
 #[command(name = "onair", version, about = "Go live from the command line")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Write the log to FILE (appended) instead of the daily files in
+    /// ~/.local/state/onair/logs: events, diagnostics and what libraries
+    /// print, with every secret masked.
+    #[arg(long, global = true, value_name = "FILE")]
+    log: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -35,11 +41,35 @@ enum Command {
 fn main() -> ExitCode {
     onair_engine::secret::harden_process();
     let cli = Cli::parse();
+    let _log = match open_log(cli.log) {
+        Ok(log) => log,
+        Err(code) => return code,
+    };
     match cli.command {
         Command::Devices(args) => devices::run(args),
         Command::Live(args) => live::run(args),
         Command::Keys(args) => keys::run(args),
         Command::Token(args) => token::run(args),
         Command::Status(args) => status::run(args),
+    }
+}
+
+/// The log for this run. A file the creator named that cannot be written is
+/// a usage error; the default folder failing is only a warning.
+fn open_log(file: Option<std::path::PathBuf>) -> Result<Option<Logbook>, ExitCode> {
+    let named = file.is_some();
+    let Some(target) = file.map(LogTarget::File).or_else(LogTarget::default_daily) else {
+        return Ok(None);
+    };
+    match logbook::start(target) {
+        Ok(log) => Ok(Some(log)),
+        Err(e) if named => {
+            eprintln!("onair: {}", e.message);
+            Err(ExitCode::from(2))
+        }
+        Err(e) => {
+            eprintln!("onair: warning: {}", e.message);
+            Ok(None)
+        }
     }
 }

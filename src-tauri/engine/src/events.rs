@@ -313,6 +313,7 @@ impl EventSink for MaskingSink {
             Event::Health { message, .. } => self.mask(message),
             _ => {}
         }
+        crate::logbook::record(&event);
         self.inner.emit(event);
     }
 }

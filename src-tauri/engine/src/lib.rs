@@ -10,6 +10,7 @@ pub mod events;
 pub mod flv;
 pub mod keys;
 pub mod livekit;
+pub mod logbook;
 pub mod media;
 pub mod net;
 pub mod peer;

@@ -43,7 +43,12 @@ pub struct MicInfo {
 
 /// Input devices with their native configuration. An unreachable sound
 /// system is an empty list, not an error: the test tone is still there.
+/// ALSA and JACK print their probing; it goes to the log.
 pub fn list_microphones() -> Vec<MicInfo> {
+    crate::logbook::into_log(probe_microphones)
+}
+
+fn probe_microphones() -> Vec<MicInfo> {
     let host = cpal::default_host();
     let default_name = host.default_input_device().map(|d| d.to_string());
     let Ok(devices) = host.input_devices() else {
@@ -67,6 +72,10 @@ pub fn list_microphones() -> Vec<MicInfo> {
 /// Finds a device by exact name, then by case-insensitive substring; `None`
 /// picks the system's default input.
 fn find_device(name: Option<&str>) -> Result<cpal::Device, SourceError> {
+    crate::logbook::into_log(|| probe_device(name))
+}
+
+fn probe_device(name: Option<&str>) -> Result<cpal::Device, SourceError> {
     let host = cpal::default_host();
     let Some(wanted) = name else {
         return host
