@@ -192,6 +192,9 @@ pub trait Grabber: Send {
     fn grab(&mut self) -> Result<(Bgrx<'_>, Option<Cursor>), ScreenError>;
 }
 
+/// How many frames a stalled capture catches up before it skips ahead.
+const CATCH_UP: u64 = 5;
+
 /// The stream the screen is drawn into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Output {
@@ -278,18 +281,23 @@ impl VideoSource for Screen {
     }
 
     fn next_frame(&mut self) -> Result<VideoFrame, SourceError> {
-        // Sampled on the stream's clock; a slow grab skips the frames it
-        // overran instead of bunching them up.
+        // Sampled on the stream's clock. A stall (a busy machine) is caught
+        // up frame by frame, as the test pattern does, so no frame is lost;
+        // only a grab slower than the frame rate for long (more than
+        // CATCH_UP frames behind) skips ahead, so latency stays bounded.
         let now = self.clock.now_us();
         let mut n = self.next_frame;
-        if self.frame_time_us(n + 1) <= now {
+        if self.frame_time_us(n + CATCH_UP) <= now {
             n = now * self.output.fps as u64 / 1_000_000;
         }
         let due = self.frame_time_us(n);
         self.clock.sleep_until(due);
         self.next_frame = n + 1;
-        let capture_us = self.clock.now_us().max(due);
-        match self.capture(capture_us) {
+        // Stamped with the frame's own instant, as the test pattern is: the
+        // grab starts then, give or take the scheduler, and regular stamps
+        // keep the encoder's frame times even.
+        let r = self.capture(due);
+        match r {
             Ok(frame) => {
                 self.last = Some(frame.clone());
                 Ok(frame)
@@ -307,9 +315,12 @@ impl VideoSource for Screen {
                     width,
                     height,
                     data: std::sync::Arc::new(crate::compose::blit::black(width, height)),
-                    capture_us,
+                    capture_us: due,
                 });
-                Ok(VideoFrame { capture_us, ..last })
+                Ok(VideoFrame {
+                    capture_us: due,
+                    ..last
+                })
             }
         }
     }
@@ -419,6 +430,8 @@ mod tests {
         data: Vec<u8>,
         grabs: Arc<Mutex<u32>>,
         fail_after: Option<u32>,
+        /// The grab with this number takes this long.
+        stall: Option<(u32, std::time::Duration)>,
     }
 
     impl Grabber for Still {
@@ -428,6 +441,9 @@ mod tests {
         fn grab(&mut self) -> Result<(Bgrx<'_>, Option<Cursor>), ScreenError> {
             let mut grabs = self.grabs.lock().unwrap();
             *grabs += 1;
+            if let Some((_, how_long)) = self.stall.filter(|(at, _)| *at == *grabs) {
+                std::thread::sleep(how_long);
+            }
             if self.fail_after.is_some_and(|n| *grabs > n) {
                 return Err(ScreenError::Lost("the test screen".into()));
             }
@@ -444,11 +460,19 @@ mod tests {
     }
 
     fn still(fail_after: Option<u32>) -> (Box<dyn Grabber>, Arc<Mutex<u32>>) {
+        stalling(fail_after, None)
+    }
+
+    fn stalling(
+        fail_after: Option<u32>,
+        stall: Option<(u32, std::time::Duration)>,
+    ) -> (Box<dyn Grabber>, Arc<Mutex<u32>>) {
         let grabs = Arc::new(Mutex::new(0));
         let grabber = Still {
             data: vec![200; 64 * 36 * 4],
             grabs: grabs.clone(),
             fail_after,
+            stall,
         };
         (Box::new(grabber), grabs)
     }
@@ -477,6 +501,39 @@ mod tests {
             (180_000..=220_000).contains(&span),
             "{span} us for 19 frames"
         );
+    }
+
+    fn frame_numbers(stall: std::time::Duration) -> Vec<u64> {
+        let (grabber, _) = stalling(None, Some((3, stall)));
+        let output = Output {
+            width: 64,
+            height: 36,
+            fps: 100,
+        };
+        let mut screen = Screen::with_grabber(
+            grabber,
+            output,
+            MediaClock::start(),
+            Arc::new(|_: Event| {}),
+        );
+        (0..12)
+            .map(|_| screen.next_frame().unwrap().capture_us / 10_000)
+            .collect()
+    }
+
+    #[test]
+    fn a_short_stall_is_caught_up_and_a_long_one_skips_ahead() {
+        // 35 ms at 100 fps: three frames late, all still made.
+        let numbers = frame_numbers(std::time::Duration::from_millis(35));
+        assert!(
+            numbers.windows(2).all(|p| p[1] == p[0] + 1),
+            "nothing lost: {numbers:?}"
+        );
+        // 120 ms: twelve frames late, more than the catch-up allows.
+        let numbers = frame_numbers(std::time::Duration::from_millis(120));
+        let jumps = numbers.windows(2).filter(|p| p[1] > p[0] + 1).count();
+        assert_eq!(jumps, 1, "one skip ahead: {numbers:?}");
+        assert!(numbers.windows(2).all(|p| p[1] > p[0]), "{numbers:?}");
     }
 
     #[test]

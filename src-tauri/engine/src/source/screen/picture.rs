@@ -173,7 +173,11 @@ mod tests {
         assert_eq!(luma(&frame, 300, 90), 16, "black bar");
         // White in limited range (libyuv's fixed point lands a step or two under 235).
         for (x, y) in [(41, 90), (278, 179)] {
-            assert!((232..=235).contains(&luma(&frame, x, y)), "{}", luma(&frame, x, y));
+            assert!(
+                (232..=235).contains(&luma(&frame, x, y)),
+                "{}",
+                luma(&frame, x, y)
+            );
         }
     }
 

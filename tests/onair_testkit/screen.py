@@ -1,0 +1,221 @@
+"""A real X screen for the screen-capture suites: Xvfb at 1920x1080 and a
+painter, a window of its own process (python-xlib, so its pace is not the
+test's) that covers the screen and draws, every frame:
+
+* a **clock stamp** at the top left (960 px wide, the test pattern's stamp
+  format): its frame number and the Unix milliseconds when it was drawn, so a
+  recording tells when what it shows was on the screen;
+* the **per-run code** as a second, still stamp at ``CODE_AT``;
+* a white **marker** square that moves along a row.
+
+The painter reads commands on stdin: ``freeze`` stops drawing (a static
+screen), ``move`` starts again, ``quit`` ends it.
+
+Scaled from 1920x1080 to a 1280x720 stream every position and block size is
+multiplied by 2/3, exactly (all are multiples of 3).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+try:  # as a module of the test kit, and as the painter's own script
+    from . import stamp as stamp_mod
+except ImportError:  # pragma: no cover
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from onair_testkit import stamp as stamp_mod  # type: ignore
+
+SCREEN = (1920, 1080)
+#: The clock stamp: x, y, width on the screen.
+CLOCK_AT = (0, 0, 960)
+#: The code stamp: x, y, width on the screen.
+CODE_AT = (480, 360, 960)
+#: Where the marker moves: its row, size and step a frame.
+MARKER_Y, MARKER_SIZE, MARKER_STEP = 852, 48, 24
+#: Background grey (so neither stamp level is the background).
+BACKGROUND = 0x606060
+#: Where the test parks the pointer (on the background, away from stamps).
+POINTER_AT = (1650, 210)
+
+
+def scaled(value: int, screen_w: int = SCREEN[0], stream_w: int = 1280) -> int:
+    return value * stream_w // screen_w
+
+
+class VirtualScreen:
+    """Xvfb on a free display number; ``env`` runs a client on it."""
+
+    def __init__(self, size: tuple[int, int] = SCREEN):
+        self.size = size
+        self.proc: Optional[subprocess.Popen] = None
+        self.display = ""
+
+    def start(self) -> "VirtualScreen":
+        number = next(
+            n for n in range(300, 400)
+            if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists()
+        )
+        self.display = f":{number}"
+        w, h = self.size
+        self.proc = subprocess.Popen(
+            # -noreset: the last client leaving must not reset the server (and the pointer).
+            ["Xvfb", self.display, "-screen", "0", f"{w}x{h}x24", "-nolisten", "tcp", "-noreset"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        from Xlib import display as xdisplay
+        from Xlib.error import DisplayError
+
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                xdisplay.Display(self.display).close()
+                return self
+            except (DisplayError, OSError):
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError(f"Xvfb {self.display} did not start")
+                time.sleep(0.1)
+
+    def env(self, **extra: str) -> dict:
+        env = dict(os.environ, DISPLAY=self.display)
+        env.update(extra)
+        env.pop("WAYLAND_DISPLAY", None)
+        return env
+
+    def move_pointer(self, x: int, y: int) -> None:
+        """Moves the pointer as a mouse would (XTEST; a plain warp is ignored
+        by Xvfb while no client has the pointer)."""
+        from Xlib import X, display as xdisplay
+        from Xlib.ext import xtest
+
+        d = xdisplay.Display(self.display)
+        xtest.fake_input(d, X.MotionNotify, x=x, y=y)
+        d.sync()
+        d.close()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+    def __enter__(self) -> "VirtualScreen":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class Painter:
+    """The painter process on ``screen``; see the module's docstring."""
+
+    def __init__(self, screen: VirtualScreen, code: int, fps: int = 60):
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, screen.display, str(code), str(fps)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        line = self.proc.stdout.readline()
+        if not line.startswith("ready"):
+            raise RuntimeError(f"the painter did not start: {line}{self.proc.stderr.read()}")
+
+    def command(self, word: str) -> None:
+        self.proc.stdin.write(word + "\n")
+        self.proc.stdin.flush()
+
+    def stop(self) -> str:
+        """Ends the painter; returns what it said (its late-frame count)."""
+        if self.proc.poll() is None:
+            try:
+                self.command("quit")
+            except BrokenPipeError:
+                pass
+        try:
+            out, err = self.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, err = self.proc.communicate()
+        return out + err
+
+    def __enter__(self) -> "Painter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def stamp_rects(bits: np.ndarray, x0: int, y0: int, width: int) -> tuple[list, list]:
+    """(white, black) rectangles that draw the 80 ``bits`` as a stamp
+    ``width`` px wide at (x0, y0)."""
+    block = stamp_mod.block_size(width)
+    white, black = [], []
+    for i, bit in enumerate(bits):
+        row, col = divmod(i, stamp_mod.COLUMNS)
+        (white if bit else black).append((x0 + col * block, y0 + row * block, block, block))
+    return white, black
+
+
+def _paint(display_name: str, code: int, fps: int) -> None:
+    """The painter's main loop (its own process)."""
+    import select
+
+    from Xlib import X, display as xdisplay
+
+    d = xdisplay.Display(display_name)
+    screen = d.screen()
+    w, h = screen.width_in_pixels, screen.height_in_pixels
+    win = screen.root.create_window(
+        0, 0, w, h, 0, screen.root_depth, X.InputOutput, X.CopyFromParent,
+        background_pixel=BACKGROUND, override_redirect=True,
+    )
+    win.set_wm_name("onair screen painter")
+    win.map()
+    white = win.create_gc(foreground=0xFFFFFF)
+    black = win.create_gc(foreground=0x000000)
+    grey = win.create_gc(foreground=BACKGROUND)
+    code_white, code_black = stamp_rects(stamp_mod.encode(stamp_mod.Stamp(code, code ^ 0x5A5A5A5A)), *CODE_AT)
+    d.sync()
+    print("ready", flush=True)
+    interval = 1.0 / fps
+    moving, frame, late = True, 0, 0
+    next_due = time.monotonic()
+    last_marker = None
+    while True:
+        wait = max(next_due - time.monotonic(), 0) if moving else None
+        ready, _, _ = select.select([sys.stdin], [], [], wait)
+        if ready:
+            word = sys.stdin.readline().strip()
+            if word in ("quit", ""):
+                break
+            if word == "freeze":
+                moving = False
+            elif word == "move":
+                moving, next_due = True, time.monotonic()
+            continue
+        if not moving:
+            continue
+        now_ms = int(time.time() * 1000) % 2**32
+        clock_white, clock_black = stamp_rects(stamp_mod.encode(stamp_mod.Stamp(frame, now_ms)), *CLOCK_AT)
+        win.poly_fill_rectangle(white, clock_white + code_white)
+        win.poly_fill_rectangle(black, clock_black + code_black)
+        x = (frame * MARKER_STEP) % (w - MARKER_SIZE)
+        if last_marker is not None:
+            win.fill_rectangle(grey, last_marker, MARKER_Y, MARKER_SIZE, MARKER_SIZE)
+        win.fill_rectangle(white, x, MARKER_Y, MARKER_SIZE, MARKER_SIZE)
+        last_marker = x
+        d.sync()  # drawn on the server before the next frame's time is taken
+        frame += 1
+        next_due += interval
+        if time.monotonic() > next_due:
+            late += 1
+            next_due = time.monotonic()
+    print(f"frames {frame} late {late}", flush=True)
+    d.close()
+
+
+if __name__ == "__main__":
+    _paint(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
