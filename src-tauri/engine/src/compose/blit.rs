@@ -77,8 +77,8 @@ pub fn scale_into(
     height: u32,
     rect: Rect,
 ) -> Result<(), ConvertError> {
-    let fits = rect.x % 2 == 0
-        && rect.y % 2 == 0
+    let fits = rect.x.is_multiple_of(2)
+        && rect.y.is_multiple_of(2)
         && rect.width >= 2
         && rect.height >= 2
         && rect.x + rect.width <= width

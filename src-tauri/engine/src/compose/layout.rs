@@ -332,7 +332,7 @@ mod tests {
         let r = fit(2560, 1080, area);
         assert_eq!((r.width, r.x), (1280, 0));
         assert!((r.height as i64 - 540).abs() <= 2, "{r:?}");
-        assert_eq!(r.y, (720 - r.height) / 2 & !1);
+        assert_eq!(r.y, ((720 - r.height) / 2) & !1);
         // The same shape fills the area exactly.
         assert_eq!(fit(1920, 1080, area), area);
         // A portrait screen in a landscape stream.
