@@ -153,6 +153,30 @@ def test_a_layout_needs_an_overlay(tmp_path):
     assert "--overlay" in run.stderr
 
 
+def test_one_monitor_is_captured_alone_and_pillarboxed(xscreen, tmp_path):
+    # A second, virtual monitor over the right half of the screen (RandR 1.5).
+    subprocess.run(["xrandr", "--setmonitor", "RIGHT", "960/254x1080/286+960+0", "none"],
+                   env=xscreen.env(), check=True)
+    listed = json.loads(onair.run(["devices", "--json"], env=xscreen.env()).stdout)["monitors"]
+    assert {m["name"]: (m["x"], m["width"]) for m in listed}["RIGHT"] == (960, 960), listed
+    xscreen.move_pointer(*scr.POINTER_AT)
+    path = tmp_path / "right.flv"
+    with scr.Painter(xscreen, 1234, fps=30):
+        run = onair.run(["live", f"file:{path}", "--video", "screen:RIGHT", "--audio", "none",
+                         "--duration", "2", "--json"], env=xscreen.env())
+    assert run.returncode == 0, run.describe()
+    frames = list(luma_frames(path))
+    assert len(frames) >= 50
+    luma = frames[-1]
+    # 960x1080 in 1280x720: 640x720, bars of 320 on each side.
+    assert luma[:, :316].max() <= 20 and luma[:, 964:].max() <= 20, "pillar-box bars"
+    assert luma[:, 330:950].mean() > 60, "the monitor's picture between them"
+    # The left half's clock stamp is not in it; the pointer (on the right half) is.
+    assert read_at(luma, 0, 0, 640) is None
+    x, y = 320 + (scr.POINTER_AT[0] - 960) * 2 // 3, scr.POINTER_AT[1] * 2 // 3
+    assert luma[y - 12 : y + 12, x - 12 : x + 12].std() > 20, "the pointer, where it is on this monitor"
+
+
 # --- the screen alone ----------------------------------------------------------
 
 
@@ -225,6 +249,26 @@ def check_steps(pts: np.ndarray, dropped_by_engine: int) -> None:
     )
     lost = int(np.sum(frames - 1))
     assert lost <= dropped_by_engine, f"{lost} frames lost, the engine counted {dropped_by_engine} dropped"
+
+
+def test_a_display_that_goes_away_keeps_the_stream_up(xscreen, tmp_path):
+    path = tmp_path / "gone.flv"
+    with scr.Painter(xscreen, 99, fps=30):
+        s = onair.Session(["live", f"file:{path}", "--video", "screen", "--audio", "none", "--json",
+                           "--duration", "5"], env=xscreen.env())
+        try:
+            s.wait_for_state("live", timeout=20)
+            time.sleep(1.5)
+            xscreen.stop()
+            lost = s.wait_for(lambda e: e.get("type") == "health", timeout=10)
+            assert s.wait(timeout=20) == 0, s.describe()
+        finally:
+            s.kill()
+    assert lost["code"] == "device_lost", lost
+    assert "screen" in lost["message"], lost
+    pts = media._frame_times(path, "v:0")
+    assert pts[-1] > 4.5, f"the stream went on to the end: last frame at {pts[-1]}"
+    check_steps(pts, dropped(s))
 
 
 # --- layouts ------------------------------------------------------------------
