@@ -251,6 +251,28 @@ def check_steps(pts: np.ndarray, dropped_by_engine: int) -> None:
     assert lost <= dropped_by_engine, f"{lost} frames lost, the engine counted {dropped_by_engine} dropped"
 
 
+def test_without_shared_memory_the_screen_is_read_with_getimage(tmp_path, measurements):
+    code = secrets.randbits(32)
+    path = tmp_path / "getimage.flv"
+    with scr.VirtualScreen(extra_args=("-extension", "MIT-SHM")) as xs, scr.Painter(xs, code, fps=30):
+        from Xlib import display as xdisplay
+
+        d = xdisplay.Display(xs.display)
+        assert not d.has_extension("MIT-SHM"), "Xvfb still offers shared memory"
+        d.close()
+        s = onair.Session(["live", f"file:{path}", "--video", "screen", "--audio", "none", "--json",
+                           "--duration", "3"], env=xs.env())
+        try:
+            assert s.wait(timeout=30) == 0, s.describe()
+        finally:
+            s.kill()
+    f = analyse(path)
+    assert all(c and c.frame == code for c in f.code), "the code in every frame"
+    check_steps(f.pts, dropped(s))
+    stats = onair.of_type(s.events, "stats")
+    measurements.record(f"GetImage (no MIT-SHM): {len(f.pts)} frames in 3 s, last stats {stats[-1]['video'] if stats else None}")
+
+
 def test_a_display_that_goes_away_keeps_the_stream_up(xscreen, tmp_path):
     path = tmp_path / "gone.flv"
     with scr.Painter(xscreen, 99, fps=30):

@@ -52,8 +52,10 @@ def scaled(value: int, screen_w: int = SCREEN[0], stream_w: int = 1280) -> int:
 class VirtualScreen:
     """Xvfb on a free display number; ``env`` runs a client on it."""
 
-    def __init__(self, size: tuple[int, int] = SCREEN):
+    def __init__(self, size: tuple[int, int] = SCREEN, extra_args: tuple[str, ...] = ()):
+        """``extra_args`` go to Xvfb (``-extension MIT-SHM`` turns shared memory off)."""
         self.size = size
+        self.extra_args = extra_args
         self.proc: Optional[subprocess.Popen] = None
         self.display = ""
 
@@ -66,7 +68,7 @@ class VirtualScreen:
         w, h = self.size
         self.proc = subprocess.Popen(
             # -noreset: the last client leaving must not reset the server (and the pointer).
-            ["Xvfb", self.display, "-screen", "0", f"{w}x{h}x24", "-nolisten", "tcp", "-noreset"],
+            ["Xvfb", self.display, "-screen", "0", f"{w}x{h}x24", "-nolisten", "tcp", "-noreset", *self.extra_args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         from Xlib import display as xdisplay
