@@ -273,24 +273,32 @@ def test_without_shared_memory_the_screen_is_read_with_getimage(tmp_path, measur
     measurements.record(f"GetImage (no MIT-SHM): {len(f.pts)} frames in 3 s, last stats {stats[-1]['video'] if stats else None}")
 
 
-def test_a_display_that_goes_away_keeps_the_stream_up(xscreen, tmp_path):
+def test_a_display_that_goes_away_keeps_the_stream_up_until_it_is_back(xscreen, tmp_path):
     path = tmp_path / "gone.flv"
-    with scr.Painter(xscreen, 99, fps=30):
-        s = onair.Session(["live", f"file:{path}", "--video", "screen", "--audio", "none", "--json",
-                           "--duration", "5"], env=xscreen.env())
-        try:
+    code = secrets.randbits(32)
+    s = onair.Session(["live", f"file:{path}", "--video", "screen", "--audio", "none", "--json",
+                       "--duration", "7"], env=xscreen.env())
+    try:
+        with scr.Painter(xscreen, 99, fps=30):
             s.wait_for_state("live", timeout=20)
             time.sleep(1.5)
             xscreen.stop()
             lost = s.wait_for(lambda e: e.get("type") == "health", timeout=10)
+        time.sleep(1.0)
+        xscreen.restart()
+        with scr.Painter(xscreen, code, fps=30):
+            back = s.wait_for(lambda e: e.get("type") == "health", timeout=10)
             assert s.wait(timeout=20) == 0, s.describe()
-        finally:
-            s.kill()
+    finally:
+        s.kill()
     assert lost["code"] == "device_lost", lost
     assert "screen" in lost["message"], lost
-    pts = media._frame_times(path, "v:0")
-    assert pts[-1] > 4.5, f"the stream went on to the end: last frame at {pts[-1]}"
-    check_steps(pts, dropped(s))
+    assert back["code"] == "device_restored", back
+    f = analyse(path)
+    assert f.pts[-1] > 6.5, f"the stream went on to the end: last frame at {f.pts[-1]}"
+    check_steps(f.pts, dropped(s))
+    codes = [c.frame if c else None for c in f.code]
+    assert 99 in codes and codes[-1] == code, "the old screen, then the new one"
 
 
 # --- layouts ------------------------------------------------------------------

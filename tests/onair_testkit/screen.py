@@ -65,6 +65,10 @@ class VirtualScreen:
             if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists()
         )
         self.display = f":{number}"
+        return self.restart()
+
+    def restart(self) -> "VirtualScreen":
+        """(Re)starts Xvfb on this display; returns once it takes clients."""
         w, h = self.size
         self.proc = subprocess.Popen(
             # -noreset: the last client leaving must not reset the server (and the pointer).

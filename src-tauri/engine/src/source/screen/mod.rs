@@ -203,8 +203,18 @@ pub struct Output {
     pub fps: u32,
 }
 
+/// Opens the screen again after it was lost (a resolution change, a
+/// monitor unplugged, a display server restarted).
+pub type Reopen = Box<dyn FnMut() -> Result<Box<dyn Grabber>, ScreenError> + Send>;
+
+/// How often a lost screen is asked for again.
+const RETRY_EVERY_US: u64 = 1_000_000;
+
 pub struct Screen {
-    grabber: Box<dyn Grabber>,
+    grabber: Option<Box<dyn Grabber>>,
+    reopen: Option<Reopen>,
+    /// When the last attempt to reopen was made (media time).
+    last_retry_us: u64,
     output: Output,
     clock: MediaClock,
     next_frame: u64,
@@ -222,24 +232,13 @@ impl Screen {
         clock: MediaClock,
         events: std::sync::Arc<dyn EventSink>,
     ) -> Result<Screen, ScreenError> {
-        let grabber: Box<dyn Grabber> = match backend_from_env()? {
-            #[cfg(target_os = "linux")]
-            Backend::X11 { display } => {
-                let display = x11::Display::connect(&display)?;
-                let area = area_for(display.screen_size(), &display.monitors(), monitor)?;
-                Box::new(display.grabber(area)?)
-            }
-            #[cfg(not(target_os = "linux"))]
-            Backend::X11 { .. } => {
-                return Err(ScreenError::Unsupported(
-                    "X11 capture is built for Linux only".into(),
-                ))
-            }
-            Backend::Wayland { display } => {
-                return Err(ScreenError::WaylandUnsupported { display })
-            }
-        };
-        Ok(Screen::with_grabber(grabber, output, clock, events))
+        let backend = backend_from_env()?;
+        let monitor = monitor.map(str::to_string);
+        let mut reopen: Reopen = Box::new(move || open_grabber(&backend, monitor.as_deref()));
+        let grabber = reopen()?;
+        let mut screen = Screen::with_grabber(grabber, output, clock, events);
+        screen.reopen = Some(reopen);
+        Ok(screen)
     }
 
     pub fn with_grabber(
@@ -250,7 +249,9 @@ impl Screen {
     ) -> Screen {
         let next_frame = (clock.now_us() * output.fps as u64).div_ceil(1_000_000);
         Screen {
-            grabber,
+            grabber: Some(grabber),
+            reopen: None,
+            last_retry_us: 0,
             output,
             clock,
             next_frame,
@@ -266,7 +267,11 @@ impl Screen {
 
     fn capture(&mut self, capture_us: u64) -> Result<VideoFrame, ScreenError> {
         let Output { width, height, .. } = self.output;
-        let (mut shot, cursor) = self.grabber.grab()?;
+        let grabber = self
+            .grabber
+            .as_mut()
+            .ok_or_else(|| ScreenError::Lost("the screen".into()))?;
+        let (mut shot, cursor) = grabber.grab()?;
         if let Some(cursor) = &cursor {
             picture::blend_cursor(&mut shot, cursor);
         }
@@ -277,7 +282,9 @@ impl Screen {
 
 impl VideoSource for Screen {
     fn describe(&self) -> String {
-        self.grabber.describe()
+        self.grabber
+            .as_ref()
+            .map_or_else(|| "screen (lost)".to_string(), |g| g.describe())
     }
 
     fn next_frame(&mut self) -> Result<VideoFrame, SourceError> {
@@ -296,8 +303,10 @@ impl VideoSource for Screen {
         // Stamped with the frame's own instant, as the test pattern is: the
         // grab starts then, give or take the scheduler, and regular stamps
         // keep the encoder's frame times even.
-        let r = self.capture(due);
-        match r {
+        if self.lost {
+            self.try_reopen(due);
+        }
+        match self.capture(due) {
             Ok(frame) => {
                 self.last = Some(frame.clone());
                 Ok(frame)
@@ -305,9 +314,11 @@ impl VideoSource for Screen {
             Err(e) => {
                 if !self.lost {
                     self.lost = true;
+                    self.last_retry_us = due;
+                    self.grabber = None;
                     self.events.emit(Event::health(
                         HealthCode::DeviceLost,
-                        format!("The screen could not be captured ({e}); the last picture stays until the stream ends."),
+                        format!("The screen could not be captured ({e}); the last picture stays until it is back."),
                     ));
                 }
                 let Output { width, height, .. } = self.output;
@@ -323,6 +334,47 @@ impl VideoSource for Screen {
                 })
             }
         }
+    }
+}
+
+impl Screen {
+    /// Once a second while lost: the screen again, as it is now (its size
+    /// may have changed), and `device_restored` when it is back.
+    fn try_reopen(&mut self, now_us: u64) {
+        if now_us < self.last_retry_us + RETRY_EVERY_US {
+            return;
+        }
+        self.last_retry_us = now_us;
+        let Some(reopen) = self.reopen.as_mut() else {
+            return;
+        };
+        if let Ok(grabber) = reopen() {
+            self.grabber = Some(grabber);
+            self.lost = false;
+            self.events.emit(Event::health(
+                HealthCode::DeviceRestored,
+                "The screen is back.".to_string(),
+            ));
+        }
+    }
+}
+
+/// A grabber for the session's screen, or monitor `monitor` of it.
+fn open_grabber(backend: &Backend, monitor: Option<&str>) -> Result<Box<dyn Grabber>, ScreenError> {
+    match backend {
+        #[cfg(target_os = "linux")]
+        Backend::X11 { display } => {
+            let display = x11::Display::connect(display)?;
+            let area = area_for(display.screen_size(), &display.monitors(), monitor)?;
+            Ok(Box::new(display.grabber(area)?))
+        }
+        #[cfg(not(target_os = "linux"))]
+        Backend::X11 { .. } => Err(ScreenError::Unsupported(
+            "X11 capture is built for Linux only".into(),
+        )),
+        Backend::Wayland { display } => Err(ScreenError::WaylandUnsupported {
+            display: display.clone(),
+        }),
     }
 }
 
@@ -534,6 +586,46 @@ mod tests {
         let jumps = numbers.windows(2).filter(|p| p[1] > p[0] + 1).count();
         assert_eq!(jumps, 1, "one skip ahead: {numbers:?}");
         assert!(numbers.windows(2).all(|p| p[1] > p[0]), "{numbers:?}");
+    }
+
+    #[test]
+    fn a_lost_screen_is_reopened_and_says_it_is_back() {
+        let (grabber, _) = still(Some(1));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = {
+            let seen = seen.clone();
+            Arc::new(move |e: Event| seen.lock().unwrap().push(e))
+        };
+        let output = Output {
+            width: 64,
+            height: 36,
+            fps: 100,
+        };
+        let mut screen = Screen::with_grabber(grabber, output, MediaClock::start(), sink);
+        let opens = Arc::new(Mutex::new(0));
+        screen.reopen = Some({
+            let opens = opens.clone();
+            Box::new(move || {
+                *opens.lock().unwrap() += 1;
+                Ok(still(None).0)
+            })
+        });
+        // 1 s at 100 fps: lost on the second frame, back a second later.
+        for _ in 0..115 {
+            screen.next_frame().unwrap();
+        }
+        assert_eq!(*opens.lock().unwrap(), 1, "one attempt a second");
+        let codes: Vec<HealthCode> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|e| match e {
+                Event::Health { code, .. } => Some(*code),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(codes, [HealthCode::DeviceLost, HealthCode::DeviceRestored]);
+        assert!(!screen.lost);
     }
 
     #[test]
