@@ -135,8 +135,10 @@ def test_devices_lists_the_monitor(xscreen):
         ("screen", lambda xs: {k: v for k, v in xs.env().items() if k != "DISPLAY"}, "DISPLAY"),
         ("screen:7", lambda xs: xs.env(), 'Monitors found: 0 "screen" 1920x1080+0+0'),
         ("screen", lambda xs: xs.env(DISPLAY=":1999"), "could not be opened"),
+        # The portal backend is not built yet: a Wayland session says so.
+        ("screen", lambda xs: xs.env(WAYLAND_DISPLAY="wayland-9"), "Wayland"),
     ],
-    ids=["no-display", "no-such-monitor", "display-refused"],
+    ids=["no-display", "no-such-monitor", "display-refused", "wayland"],
 )
 def test_a_screen_that_cannot_be_captured_is_device_unavailable(xscreen, tmp_path, video, env_of, says):
     run = onair.run(["live", f"file:{tmp_path}/x.flv", "--video", video, "--duration", "2", "--json"],

@@ -394,6 +394,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_layout_switches_with_an_overlay_and_is_refused_without() {
+        let events: Arc<dyn EventSink> = Arc::new(|_: Event| {});
+        let spec = CaptureSpec {
+            audio: AudioChoice::None,
+            width: 64,
+            height: 36,
+            ..CaptureSpec::default()
+        };
+        let alone = Capture::open(spec.clone(), MediaClock::start(), events.clone()).unwrap();
+        assert_eq!(alone.layout(), None);
+        let err = alone.set_layout(Layout::Side).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidSettings);
+
+        let spec = CaptureSpec {
+            overlay: Some(VideoChoice::TestPattern),
+            ..spec
+        };
+        let both = Capture::open(spec, MediaClock::start(), events).unwrap();
+        assert_eq!(
+            both.layout(),
+            Some(Layout::PipBr),
+            "an overlay alone is pip-br"
+        );
+        both.set_layout(Layout::Side).unwrap();
+        assert_eq!(both.layout(), Some(Layout::Side));
+        assert!(both.describe().contains("layout"), "{}", both.describe());
+    }
+
+    #[test]
     fn a_spec_no_source_can_make_is_refused_before_any_thread_starts() {
         let events: Arc<dyn EventSink> = Arc::new(|_: Event| {});
         let base = CaptureSpec {
