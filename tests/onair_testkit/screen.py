@@ -90,8 +90,8 @@ class VirtualScreen:
 
     def env(self, **extra: str) -> dict:
         env = dict(os.environ, DISPLAY=self.display)
-        env.update(extra)
         env.pop("WAYLAND_DISPLAY", None)
+        env.update(extra)
         return env
 
     def move_pointer(self, x: int, y: int) -> None:
