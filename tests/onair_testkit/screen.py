@@ -75,18 +75,23 @@ class VirtualScreen:
             ["Xvfb", self.display, "-screen", "0", f"{w}x{h}x24", "-nolisten", "tcp", "-noreset", *self.extra_args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        from Xlib import display as xdisplay
-        from Xlib.error import DisplayError
-
         deadline = time.monotonic() + 15
         while True:
             try:
-                xdisplay.Display(self.display).close()
+                self.xlib("pass")
                 return self
-            except (DisplayError, OSError):
+            except subprocess.CalledProcessError:
                 if time.monotonic() > deadline or self.proc.poll() is not None:
                     raise RuntimeError(f"Xvfb {self.display} did not start")
                 time.sleep(0.1)
+
+    def xlib(self, code: str) -> str:
+        """Runs ``code`` with ``d``, a python-xlib Display on this screen, in
+        a process of its own: python-xlib keeps extension event codes in
+        state shared by every Display of a process, and two servers with
+        different extensions (no MIT-SHM) clash in it. Returns its stdout."""
+        script = f"from Xlib import X, display\nd = display.Display({self.display!r})\n{code}\nd.close()\n"
+        return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
 
     def env(self, **extra: str) -> dict:
         env = dict(os.environ, DISPLAY=self.display)
@@ -97,13 +102,7 @@ class VirtualScreen:
     def move_pointer(self, x: int, y: int) -> None:
         """Moves the pointer as a mouse would (XTEST; a plain warp is ignored
         by Xvfb while no client has the pointer)."""
-        from Xlib import X, display as xdisplay
-        from Xlib.ext import xtest
-
-        d = xdisplay.Display(self.display)
-        xtest.fake_input(d, X.MotionNotify, x=x, y=y)
-        d.sync()
-        d.close()
+        self.xlib(f"from Xlib.ext import xtest\nxtest.fake_input(d, X.MotionNotify, x={x}, y={y})\nd.sync()")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
