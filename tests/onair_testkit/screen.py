@@ -119,9 +119,11 @@ class VirtualScreen:
 class Painter:
     """The painter process on ``screen``; see the module's docstring."""
 
-    def __init__(self, screen: VirtualScreen, code: int, fps: int = 60):
+    def __init__(self, screen: VirtualScreen, code: int, fps: int = 60, text: bool = False):
+        """``text``: instead of stamps, screens of 12-pixel text (the core
+        font "fixed", 6x13) scrolling up 2 px a frame, as in an editor."""
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, screen.display, str(code), str(fps)],
+            [sys.executable, __file__, screen.display, str(code), str(fps), "text" if text else "stamps"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         line = self.proc.stdout.readline()
@@ -164,7 +166,38 @@ def stamp_rects(bits: np.ndarray, x0: int, y0: int, width: int) -> tuple[list, l
     return white, black
 
 
-def _paint(display_name: str, code: int, fps: int) -> None:
+def _paint_text(d, win, w: int, h: int, fps: int) -> None:
+    """Lines of code-like text scrolling up, until stdin says quit."""
+    import random
+    import select
+
+    font = d.open_font("fixed")
+    gc = win.create_gc(foreground=0x000000, background=0xFFFFFF, font=font)
+    rng = random.Random(1)
+    words = ["let", "frame", "=", "capture.next_frame()?;", "fn", "scale_into(src,", "dst,", "rect)",
+             "{", "}", "// why", "match", "layout", "Some(x)", "=>", "Ok(())", "0x5A5A", "if", "else"]
+    lines = [" ".join(rng.choice(words) for _ in range(rng.randint(3, 30))) for _ in range(400)]
+    line_h = 13
+    print("ready", flush=True)
+    offset, next_due = 0, time.monotonic()
+    while True:
+        ready, _, _ = select.select([sys.stdin], [], [], max(next_due - time.monotonic(), 0))
+        if ready and sys.stdin.readline().strip() in ("quit", ""):
+            break
+        if ready:
+            continue
+        first = offset // line_h
+        for row in range(h // line_h + 2):
+            y = row * line_h - offset % line_h + 10
+            # ImageText8 takes at most 255 characters (1530 px of "fixed").
+            win.image_text(gc, 4, y, lines[(first + row) % len(lines)].ljust(255)[:255])
+        d.sync()
+        offset += 2
+        next_due += 1.0 / fps
+    d.close()
+
+
+def _paint(display_name: str, code: int, fps: int, mode: str = "stamps") -> None:
     """The painter's main loop (its own process)."""
     import select
 
@@ -182,6 +215,10 @@ def _paint(display_name: str, code: int, fps: int) -> None:
     white = win.create_gc(foreground=0xFFFFFF)
     black = win.create_gc(foreground=0x000000)
     grey = win.create_gc(foreground=BACKGROUND)
+    if mode == "text":
+        win.change_attributes(background_pixel=0xFFFFFF)
+        win.clear_area(0, 0, w, h)
+        return _paint_text(d, win, w, h, fps)
     code_white, code_black = stamp_rects(stamp_mod.encode(stamp_mod.Stamp(code, code ^ 0x5A5A5A5A)), *CODE_AT)
     d.sync()
     print("ready", flush=True)
@@ -223,4 +260,4 @@ def _paint(display_name: str, code: int, fps: int) -> None:
 
 
 if __name__ == "__main__":
-    _paint(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+    _paint(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else "stamps")
