@@ -82,8 +82,12 @@ class VirtualScreen:
                 return self
             except subprocess.CalledProcessError:
                 if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self.stop()  # a server that half-started is not left behind
                     raise RuntimeError(f"Xvfb {self.display} did not start")
                 time.sleep(0.1)
+            except BaseException:
+                self.stop()
+                raise
 
     def xlib(self, code: str) -> str:
         """Runs ``code`` with ``d``, a python-xlib Display on this screen, in
