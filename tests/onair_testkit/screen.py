@@ -132,7 +132,8 @@ class Painter:
         )
         line = self.proc.stdout.readline()
         if not line.startswith("ready"):
-            raise RuntimeError(f"the painter did not start: {line}{self.proc.stderr.read()}")
+            self.proc.kill()
+            raise RuntimeError(f"the painter did not start: {line}{self.proc.communicate()[1]}")
 
     def command(self, word: str) -> None:
         self.proc.stdin.write(word + "\n")
