@@ -1,5 +1,5 @@
 # Shortcuts over scripts/. The README's two set-up commands are scripts/run and scripts/test.
-.PHONY: run test test-multi-long bench bench-encode bench-video-path bench-voice bench-multi av-sync faults soak soak-multi fuzz deb
+.PHONY: run test test-multi-long bench bench-encode bench-video-path bench-screen bench-voice bench-multi av-sync faults soak soak-multi fuzz deb
 
 run:
 	scripts/run
@@ -17,6 +17,12 @@ bench:
 # Frames/s of raw openh264 vs the engine's whole video path (criterion).
 bench-video-path:
 	scripts/bench-video-path
+
+# The screen source and the layouts against the camera path (CPU per second
+# of stream, capture-to-encoded latency), on a virtual 1920x1080 screen.
+bench-screen: export CARGO_TARGET_DIR ?= $(HOME)/.cache/onair/target
+bench-screen:
+	scripts/bench-screen
 
 # CPU of one session to LiveKit + two RTMP + a recording against the most
 # expensive destination alone and against one onair process per destination;

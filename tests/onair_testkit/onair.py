@@ -184,8 +184,10 @@ class Session:
         stdin: Optional[str] = None,
         env: Optional[dict] = None,
         wrap: Sequence[str] = (),
+        keep_stdin: bool = False,
     ):
-        """``wrap`` prefixes the command (e.g. ``ip netns exec NS``)."""
+        """``wrap`` prefixes the command (e.g. ``ip netns exec NS``);
+        ``keep_stdin`` leaves stdin open for ``send`` (``--control-stdin``)."""
         self.args = list(args)
         self.events: list[dict] = []
         self.stray: list[str] = []
@@ -204,7 +206,10 @@ class Session:
         secrets.SESSION.snapshot_processes(self._label, self.proc.pid)
         if stdin is not None:
             self.proc.stdin.write(stdin)
-        self.proc.stdin.close()
+        if keep_stdin:
+            self.proc.stdin.flush()
+        else:
+            self.proc.stdin.close()
         self._readers = [
             threading.Thread(target=self._read_stdout, daemon=True),
             threading.Thread(target=lambda: self._stderr.extend(self.proc.stderr), daemon=True),
@@ -220,6 +225,11 @@ class Session:
                 self.events.append(e)
                 self._queue.put(e)
         self._queue.put(None)
+
+    def send(self, line: str) -> None:
+        """One line on stdin (a ``--control-stdin`` command)."""
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
 
     def next_event(self, timeout: float) -> Optional[dict]:
         """The next event, or None once the process has closed its output.

@@ -1,11 +1,13 @@
 //! `onair devices`: what can be captured here — cameras with their native
-//! modes, microphones, and the built-in test sources, which are always there.
+//! modes, microphones, the screen's monitors, and the built-in test sources,
+//! which are always there.
 
 use std::process::ExitCode;
 
 use clap::Args;
 use onair_engine::source::camera::{list_cameras, CameraInfo};
 use onair_engine::source::microphone::{list_microphones, MicInfo};
+use onair_engine::source::screen::{list_monitors, MonitorInfo};
 use serde::Serialize;
 
 #[derive(Args)]
@@ -40,6 +42,8 @@ const TEST_SOURCES: [TestSource; 2] = [
 struct Devices {
     cameras: Vec<CameraInfo>,
     microphones: Vec<MicInfo>,
+    /// The screen's monitors (X11); empty without a display.
+    monitors: Vec<MonitorInfo>,
     test_sources: &'static [TestSource],
 }
 
@@ -48,6 +52,7 @@ pub fn run(args: DevicesArgs) -> ExitCode {
     let devices = Devices {
         cameras: list_cameras(),
         microphones: list_microphones(),
+        monitors: list_monitors(),
         test_sources: &TEST_SOURCES,
     };
     if args.json {
@@ -81,6 +86,17 @@ fn human(devices: &Devices) -> String {
         out.push_str(&format!(
             "  {mark} {}  ({} Hz, {} ch, {})\n",
             mic.name, mic.rate, mic.channels, mic.format
+        ));
+    }
+    out.push_str("Monitors (--video screen:N, or screen for all of them):\n");
+    if devices.monitors.is_empty() {
+        out.push_str("  none found (no display)\n");
+    }
+    for m in &devices.monitors {
+        let mark = if m.primary { '*' } else { ' ' };
+        out.push_str(&format!(
+            "  {mark} {}  {}  {}x{}+{}+{}\n",
+            m.index, m.name, m.width, m.height, m.x, m.y
         ));
     }
     out.push_str("Test sources:\n");

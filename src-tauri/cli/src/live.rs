@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::Args;
 use onair_engine::clock::MediaClock;
+use onair_engine::compose::{Layout, DEFAULT_PIP_PERCENT};
 use onair_engine::destination::Destination;
 use onair_engine::events::{Event, SessionState};
 use onair_engine::keys;
@@ -31,9 +32,22 @@ pub struct LiveArgs {
     /// Read the stream key (or token) for an ad-hoc URL from stdin (one DEST only).
     #[arg(long)]
     key_stdin: bool,
-    /// test, test:busy (with grain that costs a camera's bitrate), or camera[:N]
+    /// test, test:busy (with grain that costs a camera's bitrate), camera[:N], or
+    /// screen[:MONITOR] (the whole screen, or one monitor by index or name)
     #[arg(long, default_value = "test", value_parser = parse_video)]
     video: VideoChoice,
+    /// A second picture over or beside the video: camera[:N] or test.
+    #[arg(long, value_parser = parse_overlay)]
+    overlay: Option<VideoChoice>,
+    /// With --overlay: camera, screen, pip-br, pip-bl, pip-tr, pip-tl or side (default pip-br).
+    #[arg(long, value_parser = parse_layout)]
+    layout: Option<Layout>,
+    /// The corner picture's width in percent of the stream's.
+    #[arg(long, default_value_t = DEFAULT_PIP_PERCENT, value_parser = clap::value_parser!(u32).range(10..=50))]
+    pip_size: u32,
+    /// Read commands from stdin while live, one a line: `layout NAME` switches the layout.
+    #[arg(long)]
+    control_stdin: bool,
     /// test, mic[:NAME] or none
     #[arg(long, default_value = "test", value_parser = parse_audio)]
     audio: AudioChoice,
@@ -84,8 +98,24 @@ fn parse_video(s: &str) -> Result<VideoChoice, String> {
             .parse()
             .map(|n| VideoChoice::Camera(Some(n)))
             .map_err(|_| format!("camera index must be a number, not {n:?}")),
-        _ => Err("use test, test:busy, camera or camera:N".into()),
+        None if s == "screen" => Ok(VideoChoice::Screen(None)),
+        Some(("screen", m)) if !m.is_empty() => Ok(VideoChoice::Screen(Some(m.to_string()))),
+        _ => Err("use test, test:busy, camera, camera:N, screen or screen:MONITOR".into()),
     }
+}
+
+fn parse_overlay(s: &str) -> Result<VideoChoice, String> {
+    match parse_video(s) {
+        Ok(choice @ (VideoChoice::Camera(_) | VideoChoice::TestPattern)) => Ok(choice),
+        _ => Err("use camera, camera:N or test".into()),
+    }
+}
+
+fn parse_layout(s: &str) -> Result<Layout, String> {
+    Layout::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = Layout::ALL.iter().map(|l| l.as_str()).collect();
+        format!("use {}", names.join(", "))
+    })
 }
 
 fn parse_audio(s: &str) -> Result<AudioChoice, String> {
@@ -164,6 +194,12 @@ pub fn run(args: LiveArgs) -> ExitCode {
             ));
         }
     }
+    if args.layout.is_some() && args.overlay.is_none() {
+        return usage("--layout places two pictures: add --overlay camera[:N] or --overlay test.");
+    }
+    if args.control_stdin && args.key_stdin {
+        return usage("--control-stdin and --key-stdin both read stdin; save the destination (onair keys add) to use both.");
+    }
     if let Some(path) = &args.record {
         // Refused before anything starts: a recording never writes over a file.
         if let Err(e) = check_new_recording(path) {
@@ -197,6 +233,9 @@ pub fn run(args: LiveArgs) -> ExitCode {
     }
     let spec = CaptureSpec {
         video: args.video,
+        overlay: args.overlay,
+        layout: args.layout.unwrap_or_default(),
+        pip_percent: args.pip_size,
         voice: args
             .voice
             .unwrap_or_else(|| VoiceMode::default_for(&args.audio)),
@@ -215,6 +254,9 @@ pub fn run(args: LiveArgs) -> ExitCode {
     config.simulcast = args.simulcast;
     config.record = args.record;
 
+    if args.control_stdin {
+        spawn_control(capture.clone());
+    }
     let handle = session::start(config, capture, print);
     let stopper = handle.stopper();
     // Ctrl-C is Stop: the recording is finished properly, the exit status is 0.
@@ -273,6 +315,29 @@ fn destination(
     let resolved = keys::Resolved { secret, ..resolved };
     let config = prepare::live_config(resolved, overrides, stores)?;
     Ok(Ok(NamedDestination { name, config }))
+}
+
+/// `--control-stdin`: commands a line at a time while live. A bad line is
+/// reported on stderr and ignored; the stream goes on.
+fn spawn_control(capture: Arc<Capture>) {
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            let Ok(line) = line else { break };
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let result = match words.as_slice() {
+                [] => continue,
+                ["layout", name] => match Layout::parse(name) {
+                    Some(layout) => capture.set_layout(layout).map_err(|e| e.message),
+                    None => Err(parse_layout(name).unwrap_err()),
+                },
+                _ => Err("commands: layout NAME".to_string()),
+            };
+            match result {
+                Ok(()) => eprintln!("control: {}", line.trim()),
+                Err(why) => eprintln!("control: {:?} ignored: {why}", line.trim()),
+            }
+        }
+    });
 }
 
 fn usage(message: &str) -> ExitCode {

@@ -8,12 +8,14 @@ use std::thread::JoinHandle;
 
 use super::broadcast::{Broadcast, Subscription};
 use crate::clock::MediaClock;
+use crate::compose::{Composite, Layout, LayoutSwitch, DEFAULT_PIP_PERCENT};
 use crate::error::{ErrorCode, OnairError};
 use crate::events::{Event, EventSink};
 use crate::media::{AudioChunk, VideoFrame};
 use crate::source::camera::{self, Camera};
 use crate::source::levels::LevelMeter;
 use crate::source::microphone::{self, Microphone};
+use crate::source::screen::{self, Screen};
 use crate::source::test_pattern::TestPattern;
 use crate::source::test_tone::TestTone;
 use crate::source::{AudioChoice, AudioSource, SourceError, VideoChoice, VideoSource};
@@ -22,6 +24,13 @@ use crate::voice::{VoiceChain, VoiceMode};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaptureSpec {
     pub video: VideoChoice,
+    /// A second picture over or beside the first (the camera over the
+    /// screen), placed by `layout`.
+    pub overlay: Option<VideoChoice>,
+    /// How the two pictures share the stream; only with an overlay.
+    pub layout: Layout,
+    /// The corner picture's width, percent of the stream's.
+    pub pip_percent: u32,
     pub audio: AudioChoice,
     /// The voice chain on the audio (see `voice`).
     pub voice: VoiceMode,
@@ -34,6 +43,9 @@ impl Default for CaptureSpec {
     fn default() -> Self {
         CaptureSpec {
             video: VideoChoice::TestPattern,
+            overlay: None,
+            layout: Layout::default(),
+            pip_percent: DEFAULT_PIP_PERCENT,
             audio: AudioChoice::TestTone,
             voice: VoiceMode::Off,
             width: 1280,
@@ -70,6 +82,8 @@ pub struct Capture {
     video: Arc<Broadcast<VideoFrame>>,
     audio: Option<Arc<Broadcast<AudioChunk>>>,
     latest_frame: Arc<Mutex<Option<VideoFrame>>>,
+    /// The live layout, when there is an overlay to lay out.
+    layout: Option<LayoutSwitch>,
     running: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
     description: String,
@@ -84,23 +98,21 @@ impl Capture {
         events: Arc<dyn EventSink>,
     ) -> Result<Self, OnairError> {
         spec.check()?;
-        let video_source: Box<dyn VideoSource> = match &spec.video {
-            VideoChoice::TestPattern => {
-                Box::new(TestPattern::new(spec.width, spec.height, spec.fps, clock))
-            }
-            VideoChoice::BusyTestPattern => {
-                Box::new(TestPattern::busy(spec.width, spec.height, spec.fps, clock))
-            }
-            VideoChoice::Camera(index) => {
-                let output = camera::Output {
-                    width: spec.width,
-                    height: spec.height,
-                    fps: spec.fps,
-                };
-                Box::new(
-                    Camera::open(*index, output, clock, events.clone())
-                        .map_err(|e| camera_unavailable(e, *index))?,
-                )
+        let main = open_video(&spec.video, &spec, clock, &events)?;
+        let (video_source, layout): (Box<dyn VideoSource>, _) = match &spec.overlay {
+            None => (main, None),
+            Some(choice) => {
+                let overlay = open_video(choice, &spec, clock, &events)?;
+                let switch = LayoutSwitch::new(spec.layout);
+                let composite = Composite::new(
+                    main,
+                    overlay,
+                    switch.clone(),
+                    spec.width,
+                    spec.height,
+                    spec.pip_percent,
+                );
+                (Box::new(composite), Some(switch))
             }
         };
         let audio_source: Option<Box<dyn AudioSource>> = match &spec.audio {
@@ -150,6 +162,7 @@ impl Capture {
             video,
             audio,
             latest_frame,
+            layout,
             running,
             threads,
             description,
@@ -180,6 +193,24 @@ impl Capture {
         self.audio.as_ref().map(|a| a.subscribe(capacity))
     }
 
+    /// The layout on air now; None without an overlay.
+    pub fn layout(&self) -> Option<Layout> {
+        self.layout.as_ref().map(LayoutSwitch::get)
+    }
+
+    /// Changes the layout on the next frame, while live or not: no
+    /// reconnect, no keyframe (the encoder just sees other pictures).
+    pub fn set_layout(&self, layout: Layout) -> Result<(), OnairError> {
+        let switch = self.layout.as_ref().ok_or_else(|| {
+            OnairError::new(
+                ErrorCode::InvalidSettings,
+                "There is only one picture to show: add a camera over the screen (--overlay camera or --overlay test) to choose a layout.",
+            )
+        })?;
+        switch.set(layout);
+        Ok(())
+    }
+
     /// The newest captured frame, for the preview.
     pub fn latest_frame(&self) -> Option<VideoFrame> {
         self.latest_frame.lock().unwrap().clone()
@@ -197,6 +228,48 @@ impl Drop for Capture {
             a.close();
         }
     }
+}
+
+/// One picture source at the stream's size and rate.
+fn open_video(
+    choice: &VideoChoice,
+    spec: &CaptureSpec,
+    clock: MediaClock,
+    events: &Arc<dyn EventSink>,
+) -> Result<Box<dyn VideoSource>, OnairError> {
+    let source: Box<dyn VideoSource> = match choice {
+        VideoChoice::TestPattern => {
+            Box::new(TestPattern::new(spec.width, spec.height, spec.fps, clock))
+        }
+        VideoChoice::BusyTestPattern => {
+            Box::new(TestPattern::busy(spec.width, spec.height, spec.fps, clock))
+        }
+        VideoChoice::Screen(monitor) => {
+            let output = screen::Output {
+                width: spec.width,
+                height: spec.height,
+                fps: spec.fps,
+            };
+            Box::new(Screen::open(
+                monitor.as_deref(),
+                output,
+                clock,
+                events.clone(),
+            )?)
+        }
+        VideoChoice::Camera(index) => {
+            let output = camera::Output {
+                width: spec.width,
+                height: spec.height,
+                fps: spec.fps,
+            };
+            Box::new(
+                Camera::open(*index, output, clock, events.clone())
+                    .map_err(|e| camera_unavailable(e, *index))?,
+            )
+        }
+    };
+    Ok(source)
 }
 
 /// Levels every 50 ms of 48 kHz audio: 20 meter updates a second.
@@ -319,6 +392,35 @@ fn spawn_audio(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_layout_switches_with_an_overlay_and_is_refused_without() {
+        let events: Arc<dyn EventSink> = Arc::new(|_: Event| {});
+        let spec = CaptureSpec {
+            audio: AudioChoice::None,
+            width: 64,
+            height: 36,
+            ..CaptureSpec::default()
+        };
+        let alone = Capture::open(spec.clone(), MediaClock::start(), events.clone()).unwrap();
+        assert_eq!(alone.layout(), None);
+        let err = alone.set_layout(Layout::Side).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidSettings);
+
+        let spec = CaptureSpec {
+            overlay: Some(VideoChoice::TestPattern),
+            ..spec
+        };
+        let both = Capture::open(spec, MediaClock::start(), events).unwrap();
+        assert_eq!(
+            both.layout(),
+            Some(Layout::PipBr),
+            "an overlay alone is pip-br"
+        );
+        both.set_layout(Layout::Side).unwrap();
+        assert_eq!(both.layout(), Some(Layout::Side));
+        assert!(both.describe().contains("layout"), "{}", both.describe());
+    }
 
     #[test]
     fn a_spec_no_source_can_make_is_refused_before_any_thread_starts() {

@@ -9,6 +9,7 @@ pub mod levels;
 pub mod microphone;
 #[cfg(target_os = "linux")]
 mod pulse;
+pub mod screen;
 pub mod stamp;
 pub mod test_pattern;
 pub mod test_tone;
@@ -55,6 +56,8 @@ pub enum VideoChoice {
     /// The test pattern with fresh grain, which costs a camera's bitrate.
     BusyTestPattern,
     Camera(Option<u32>),
+    /// The whole screen, or one monitor (by index or name).
+    Screen(Option<String>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
