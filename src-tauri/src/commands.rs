@@ -6,10 +6,12 @@
 
 use std::sync::Arc;
 
+use onair_engine::compose::Layout;
 use onair_engine::events::SessionState;
 use onair_engine::settings::Settings;
 use onair_engine::source::camera::{list_cameras, CameraInfo};
 use onair_engine::source::microphone::{list_microphones, MicInfo};
+use onair_engine::source::screen::{list_monitors, MonitorInfo};
 use onair_engine::source::VideoChoice;
 use onair_engine::OnairError;
 use serde::{Deserialize, Serialize};
@@ -53,6 +55,7 @@ pub struct SourceInfo {
 pub struct Devices {
     pub cameras: Vec<CameraInfo>,
     pub microphones: Vec<MicInfo>,
+    pub monitors: Vec<MonitorInfo>,
 }
 
 #[tauri::command]
@@ -97,6 +100,7 @@ pub async fn list_devices() -> Devices {
         Ok(Devices {
             cameras: list_cameras(),
             microphones: list_microphones(),
+            monitors: list_monitors(),
         })
     })
     .await
@@ -137,6 +141,14 @@ pub async fn stop(app: AppHandle) {
 #[specta::specta]
 pub fn session_state(studio: State<'_, Arc<Studio>>) -> SessionState {
     studio.state()
+}
+
+/// How the screen and the camera share the picture, from the next frame
+/// (live or not); remembered in the settings.
+#[tauri::command]
+#[specta::specta]
+pub fn set_layout(app: AppHandle, layout: Layout) -> Result<(), OnairError> {
+    studio(&app).set_layout(layout)
 }
 
 /// Where the log is (events, diagnostics, what libraries print; secrets

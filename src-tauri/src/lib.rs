@@ -38,6 +38,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::session_state,
             commands::quit,
             commands::show_log,
+            commands::set_layout,
             commands::get_settings,
             commands::save_settings,
             destinations::list_destinations,

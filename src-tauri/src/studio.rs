@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use onair_engine::clock::MediaClock;
+use onair_engine::compose::Layout;
 use onair_engine::destination::Destination;
 use onair_engine::events::{Event, EventSink, SessionState};
 use onair_engine::keys::{ConfigStore, Keys};
@@ -191,7 +192,15 @@ impl Studio {
         Ok(())
     }
 
-    /// Window geometry and the last destination: remembered, never refused.
+    /// How the screen and the camera share the picture: on the next frame,
+    /// live or not (no reconnect), and remembered.
+    pub fn set_layout(&self, layout: Layout) -> Result<(), OnairError> {
+        self.capture().set_layout(layout)?;
+        self.remember(|s| s.layout = layout);
+        Ok(())
+    }
+
+    /// Window geometry and the destinations ticked: remembered, never refused.
     pub fn remember(&self, change: impl FnOnce(&mut Settings)) {
         let mut settings = self.settings.lock().unwrap();
         change(&mut settings);

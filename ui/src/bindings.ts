@@ -31,6 +31,11 @@ export const commands = {
 	 *  Onair could not start its log.
 	 */
 	showLog: () => __TAURI_INVOKE<string | null>("show_log"),
+	/**
+	 *  How the screen and the camera share the picture, from the next frame
+	 *  (live or not); remembered in the settings.
+	 */
+	setLayout: (layout: Layout) => typedError<null, OnairError>(__TAURI_INVOKE("set_layout", { layout })),
 	getSettings: () => __TAURI_INVOKE<Settings_Serialize>("get_settings"),
 	/**
 	 *  Saves the settings (checked first: an out-of-range value is refused
@@ -207,6 +212,7 @@ export type DestinationSummary_Serialize = {
 export type Devices = {
 	cameras: CameraInfo[],
 	microphones: MicInfo[],
+	monitors: MonitorInfo[],
 };
 
 /**  Where lost frames were lost, since Go Live. */
@@ -341,6 +347,20 @@ export type KeyState = { state: "stored"; masked: string } | { state: "missing" 
 /**  Local recordings need no secret. */
 { state: "not_needed" };
 
+/**
+ *  How the main picture (the screen, `--video`) and the overlay (the
+ *  camera, `--overlay`) share the stream.
+ */
+export type Layout = 
+/**  The overlay alone. */
+"camera" | 
+/**  The main picture alone. */
+"screen" | 
+/**  The main picture with the overlay in the bottom-right corner. */
+"pip-br" | "pip-bl" | "pip-tr" | "pip-tl" | 
+/**  Both side by side, main on the left. */
+"side";
+
 /**  How a LiveKit destination gets its token. */
 export type LiveKitOptions = LiveKitOptions_Serialize | LiveKitOptions_Deserialize;
 
@@ -384,6 +404,20 @@ export type MicInfo = {
 	rate: number,
 	channels: number,
 	format: string,
+};
+
+/**
+ *  One monitor, as `onair devices` lists it and `--video screen:M` takes it
+ *  (by index or by name).
+ */
+export type MonitorInfo = {
+	index: number,
+	name: string,
+	x: number,
+	y: number,
+	width: number,
+	height: number,
+	primary: boolean,
 };
 
 /**  What `add` needs besides the secret. */
@@ -540,7 +574,7 @@ export type Settings_Deserialize = {
 	/**  A status endpoint polled while live when the destination names none. */
 	status_url?: string | null,
 	start_on_login?: boolean,
-	video?: VideoInput,
+	video?: VideoInput_Deserialize,
 	audio?: AudioInput_Deserialize,
 	/**
 	 *  The voice chain on the microphone; None is the default for the
@@ -549,6 +583,8 @@ export type Settings_Deserialize = {
 	voice?: VoiceMode | null,
 	/**  The destinations ticked last; Go Live uses them again. */
 	destinations?: string[],
+	/**  How the screen and the camera share the picture. */
+	layout?: Layout,
 	window?: WindowGeometry | null,
 };
 
@@ -568,7 +604,7 @@ export type Settings_Serialize = {
 	/**  A status endpoint polled while live when the destination names none. */
 	status_url: string | null,
 	start_on_login: boolean,
-	video: VideoInput,
+	video: VideoInput_Serialize,
 	audio: AudioInput_Serialize,
 	/**
 	 *  The voice chain on the microphone; None is the default for the
@@ -577,6 +613,8 @@ export type Settings_Serialize = {
 	voice: VoiceMode | null,
 	/**  The destinations ticked last; Go Live uses them again. */
 	destinations: string[],
+	/**  How the screen and the camera share the picture. */
+	layout: Layout,
 	window: WindowGeometry | null,
 };
 
@@ -632,9 +670,27 @@ export type StatusOptions_Serialize = {
 };
 
 /**  What is filmed. */
-export type VideoInput = { kind: "test_pattern" } | 
+export type VideoInput = VideoInput_Serialize | VideoInput_Deserialize;
+
+/**  What is filmed. */
+export type VideoInput_Deserialize = { kind: "test_pattern" } | 
 /**  A camera by its index in the device list. */
-{ kind: "camera"; index: number };
+{ kind: "camera"; index: number } | 
+/**
+ *  The screen (one monitor by its index, or all of them), with the
+ *  camera (the test pattern where there is none) placed by `layout`.
+ */
+{ kind: "screen"; monitor?: number | null };
+
+/**  What is filmed. */
+export type VideoInput_Serialize = { kind: "test_pattern" } | 
+/**  A camera by its index in the device list. */
+{ kind: "camera"; index: number } | 
+/**
+ *  The screen (one monitor by its index, or all of them), with the
+ *  camera (the test pattern where there is none) placed by `layout`.
+ */
+{ kind: "screen"; monitor: number | null };
 
 export type VideoStats = {
 	/**  Frames encoded per second over the last interval. */

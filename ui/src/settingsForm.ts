@@ -1,5 +1,5 @@
 // The settings form's choices and the device pickers' values, both ways.
-import type { AudioInput, AudioInput_Serialize, Devices, VideoInput, VoiceMode } from "./bindings";
+import type { AudioInput, AudioInput_Serialize, Devices, VideoInput, VideoInput_Serialize, VoiceMode } from "./bindings";
 
 export const RESOLUTIONS: [number, number][] = [
   [640, 360],
@@ -15,9 +15,12 @@ export interface Choice {
 }
 
 export function videoChoices(devices: Devices): Choice[] {
+  const monitors = devices.monitors.length > 1 ? devices.monitors : [];
   return [
     { value: "test", label: "Test pattern" },
     ...devices.cameras.map((c) => ({ value: `camera:${c.index}`, label: c.name })),
+    { value: "screen", label: "Screen, with the camera" },
+    ...monitors.map((m) => ({ value: `screen:${m.index}`, label: `Screen ${m.name} (${m.width} × ${m.height}), with the camera` })),
   ];
 }
 
@@ -31,11 +34,21 @@ export function audioChoices(devices: Devices): Choice[] {
 }
 
 export function videoValue(input: VideoInput): string {
-  return input.kind === "camera" ? `camera:${input.index}` : "test";
+  switch (input.kind) {
+    case "camera":
+      return `camera:${input.index}`;
+    case "screen":
+      return input.monitor === null || input.monitor === undefined ? "screen" : `screen:${input.monitor}`;
+    case "test_pattern":
+      return "test";
+  }
 }
 
-export function videoInput(value: string): VideoInput {
-  return value.startsWith("camera:") ? { kind: "camera", index: Number(value.slice(7)) } : { kind: "test_pattern" };
+export function videoInput(value: string): VideoInput_Serialize {
+  if (value.startsWith("camera:")) return { kind: "camera", index: Number(value.slice(7)) };
+  if (value === "screen") return { kind: "screen", monitor: null };
+  if (value.startsWith("screen:")) return { kind: "screen", monitor: Number(value.slice(7)) };
+  return { kind: "test_pattern" };
 }
 
 export function audioValue(input: AudioInput): string {

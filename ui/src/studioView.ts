@@ -1,6 +1,6 @@
 // The studio: preview, meter, device and destination pickers, the one
 // Go Live / Stop button, the tally and what the stream is doing.
-import { commands, events, type Settings_Serialize as Settings } from "./bindings";
+import { commands, events, type Layout, type Settings_Serialize as Settings } from "./bindings";
 import { ask } from "./confirm";
 import { $, asError, el, fillSelect, setText, showBanner } from "./dom";
 import { failed, goLivePressed, initialModel, reduce, view, type LiveModel, type RowView } from "./live";
@@ -164,6 +164,21 @@ async function refreshPickers(settings: Settings) {
   fillSelect($("pick-video"), videoChoices(devices), videoValue(settings.video));
   fillSelect($("pick-audio"), audioChoices(devices), audioValue(settings.audio));
   showVoice(settings);
+  showLayout(settings);
+}
+
+/// The layout buttons, when the screen is picked (there are two pictures to place).
+function showLayout(settings: Settings) {
+  $("layouts").hidden = settings.video.kind !== "screen";
+  for (const button of document.querySelectorAll<HTMLButtonElement>("#layouts button")) {
+    button.setAttribute("aria-pressed", String(button.dataset.layout === settings.layout));
+  }
+}
+
+async function pickLayout(layout: Layout) {
+  const result = await commands.setLayout(layout);
+  showBanner(result.status === "error" ? result.error : null);
+  showLayout(await commands.getSettings());
 }
 
 function showVoice(settings: Settings) {
@@ -191,6 +206,7 @@ async function pickDevices() {
   const saved = await commands.saveSettings(next);
   showBanner(saved.status === "error" ? saved.error : null);
   showVoice(next);
+  showLayout(await commands.getSettings());
   await refreshSource();
 }
 
@@ -199,6 +215,10 @@ export async function startStudio() {
   $("golive").addEventListener("click", () => goLiveOrStop().catch((e) => showBanner(asError(e))));
   $("pick-video").addEventListener("change", () => pickDevices().catch((e) => showBanner(asError(e))));
   $("pick-audio").addEventListener("change", () => pickDevices().catch((e) => showBanner(asError(e))));
+  $("layouts").addEventListener("click", (e) => {
+    const layout = (e.target as HTMLElement).closest<HTMLButtonElement>("button[data-layout]")?.dataset.layout;
+    if (layout) pickLayout(layout as Layout).catch((err) => showBanner(asError(err)));
+  });
   $("pick-voice").addEventListener("change", (e) => {
     const mode = (e.target as HTMLInputElement).value;
     pickVoice(mode).catch((err) => showBanner(asError(err)));

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::compose::Layout;
 use crate::error::{ErrorCode, OnairError};
 use crate::keys::config::{keep_aside, parse_failure, write_private_file, ConfigStore};
 use crate::keys::url::check_no_credentials;
@@ -25,6 +26,11 @@ pub enum VideoInput {
     /// A camera by its index in the device list.
     Camera {
         index: u32,
+    },
+    /// The screen (one monitor by its index, or all of them), with the
+    /// camera (the test pattern where there is none) placed by `layout`.
+    Screen {
+        monitor: Option<u32>,
     },
 }
 
@@ -76,6 +82,8 @@ pub struct Settings {
     pub voice: Option<VoiceMode>,
     /// The destinations ticked last; Go Live uses them again.
     pub destinations: Vec<String>,
+    /// How the screen and the camera share the picture.
+    pub layout: Layout,
     pub window: Option<WindowGeometry>,
 }
 
@@ -94,6 +102,7 @@ impl Default for Settings {
             audio: AudioInput::TestTone,
             voice: None,
             destinations: Vec::new(),
+            layout: Layout::default(),
             window: None,
         }
     }
@@ -212,15 +221,27 @@ impl Settings {
             AudioInput::Microphone { name } => AudioChoice::Microphone(name.clone()),
             AudioInput::None => AudioChoice::None,
         };
+        let (video, overlay) = match self.video {
+            VideoInput::TestPattern => (VideoChoice::TestPattern, None),
+            VideoInput::Camera { index } => (VideoChoice::Camera(Some(index)), None),
+            VideoInput::Screen { monitor } => {
+                let face = if crate::source::camera_count() > 0 {
+                    VideoChoice::Camera(None)
+                } else {
+                    VideoChoice::TestPattern
+                };
+                (
+                    VideoChoice::Screen(monitor.map(|m| m.to_string())),
+                    Some(face),
+                )
+            }
+        };
         CaptureSpec {
-            video: match self.video {
-                VideoInput::TestPattern => VideoChoice::TestPattern,
-                VideoInput::Camera { index } => VideoChoice::Camera(Some(index)),
-            },
+            video,
             voice: self.voice.unwrap_or_else(|| VoiceMode::default_for(&audio)),
             audio,
-            overlay: None,
-            layout: Default::default(),
+            overlay,
+            layout: self.layout,
             pip_percent: crate::compose::DEFAULT_PIP_PERCENT,
             width: self.width,
             height: self.height,
