@@ -157,10 +157,22 @@ export type DestinationKind = "rtmp" | "livekit" | "whip" | "file";
 export type DestinationOptions = DestinationOptions_Serialize | DestinationOptions_Deserialize;
 
 /**  Every setting of a destination besides its URLs and its secret. */
-export type DestinationOptions_Deserialize = LiveKitOptions_Deserialize & StatusOptions_Deserialize;
+export type DestinationOptions_Deserialize = {
+	/**
+	 *  The platform preset it was made from (`onair presets`): its limits
+	 *  apply when a session is planned.
+	 */
+	preset?: string | null,
+} & LiveKitOptions_Deserialize & StatusOptions_Deserialize;
 
 /**  Every setting of a destination besides its URLs and its secret. */
-export type DestinationOptions_Serialize = LiveKitOptions_Serialize & StatusOptions_Serialize;
+export type DestinationOptions_Serialize = {
+	/**
+	 *  The platform preset it was made from (`onair presets`): its limits
+	 *  apply when a session is planned.
+	 */
+	preset?: string,
+} & LiveKitOptions_Serialize & StatusOptions_Serialize;
 
 /**
  *  Where one destination of the session stands. The session is live while
@@ -340,7 +352,12 @@ export type HealthCode = "device_lost" | "device_restored" |
  */
 "destination_behind" | 
 /**  The local recording stopped on an error; the stream goes on. */
-"recording_stopped";
+"recording_stopped" | 
+/**
+ *  A destination's platform takes less than the bitrate asked for: the
+ *  stream is sent at its maximum (one encode serves every destination).
+ */
+"preset_limit";
 
 /**  Whether a destination's secret is in the keychain, shown masked. */
 export type KeyState = { state: "stored"; masked: string } | { state: "missing" } | 

@@ -26,8 +26,17 @@ enum KeysCommand {
     Add {
         name: String,
         /// rtmp(s)://host/app, ws(s)://host, http(s)://host/whip or file:PATH.
-        #[arg(long)]
-        url: String,
+        #[arg(long, required_unless_present = "preset")]
+        url: Option<String>,
+        /// A platform from `onair presets`: its ingest URL, status page and limits.
+        #[arg(long, conflicts_with = "url")]
+        preset: Option<String>,
+        /// The preset's ingest, by its number in `onair presets --json` (default: the first).
+        #[arg(long, requires = "preset")]
+        region: Option<usize>,
+        /// What the preset leaves to you: a self-hosted or per-account server's host, or the whole URL for "custom".
+        #[arg(long, requires = "preset")]
+        host: Option<String>,
         /// Where a token for this destination is fetched from.
         #[arg(long)]
         token_url: Option<String>,
@@ -114,6 +123,7 @@ impl From<OptionFlags> for DestinationOptions {
                 live_pointer: f.live_pointer,
                 viewers_pointer: f.viewers_pointer,
             },
+            preset: None,
         }
     }
 }
@@ -154,14 +164,58 @@ fn execute(keys: &Keys, command: KeysCommand) -> Result<(), KeysError> {
         KeysCommand::Add {
             name,
             url,
+            preset,
+            region,
+            host,
             token_url,
-            status_url,
+            mut status_url,
             options,
             platform,
             json,
         } => {
             let platform = platform.map(|path| read_platform(&path)).transpose()?;
-            let options = DestinationOptions::from(*options);
+            let mut options = DestinationOptions::from(*options);
+            let unusable = |e: onair_engine::OnairError| KeysError::Unusable(e.message);
+            let found = preset.as_deref().map(onair_engine::preset::find);
+            let url = match found.transpose().map_err(unusable)? {
+                Some(preset) => {
+                    let url = preset
+                        .ingest_url(region, host.as_deref())
+                        .map_err(unusable)?;
+                    if let (None, Some(status)) = (&status_url, &preset.status) {
+                        status_url = Some(
+                            status
+                                .url
+                                .replace("{host}", host.as_deref().unwrap_or_default()),
+                        );
+                        options
+                            .status
+                            .live_pointer
+                            .get_or_insert(status.live_pointer.clone());
+                        options
+                            .status
+                            .viewers_pointer
+                            .get_or_insert(status.viewers_pointer.clone());
+                    }
+                    options.preset = Some(preset.id.clone());
+                    let mut err = std::io::stderr().lock();
+                    if let Some(page) = &preset.key_page {
+                        let _ = writeln!(
+                            err,
+                            "{}: find your stream key at {}",
+                            preset.name,
+                            page.replace("{host}", host.as_deref().unwrap_or_default())
+                        );
+                    }
+                    let _ = writeln!(
+                        err,
+                        "{} takes at most {} kbit/s of video, a keyframe every {} s: Onair holds to that.",
+                        preset.name, preset.video.max_kbps, preset.video.keyframe_seconds
+                    );
+                    url
+                }
+                None => url.expect("clap requires --url without --preset"),
+            };
             let pasted_key = keys::url::split_key(&url).key.is_some();
             let needs_secret = keys::url::infer_kind(&url)?.needs_secret();
             let secret = if pasted_key || !needs_secret {

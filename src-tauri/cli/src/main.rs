@@ -4,6 +4,7 @@
 mod devices;
 mod keys;
 mod live;
+mod presets;
 mod status;
 mod token;
 
@@ -30,6 +31,8 @@ enum Command {
     Devices(devices::DevicesArgs),
     /// Go live to DEST until Ctrl-C or --duration.
     Live(live::LiveArgs),
+    /// The platforms Onair knows: ingest URLs, where the key is, limits.
+    Presets(presets::PresetsArgs),
     /// Manage saved destinations and their keys (kept in the system keychain).
     Keys(keys::KeysArgs),
     /// Mint a LiveKit token with a saved self-hosted server's API secret.
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Devices(args) => devices::run(args),
         Command::Live(args) => live::run(args),
+        Command::Presets(args) => presets::run(args),
         Command::Keys(args) => keys::run(args),
         Command::Token(args) => token::run(args),
         Command::Status(args) => status::run(args),

@@ -232,6 +232,9 @@ pub enum HealthCode {
     DestinationBehind,
     /// The local recording stopped on an error; the stream goes on.
     RecordingStopped,
+    /// A destination's platform takes less than the bitrate asked for: the
+    /// stream is sent at its maximum (one encode serves every destination).
+    PresetLimit,
 }
 
 impl Event {

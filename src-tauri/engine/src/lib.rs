@@ -17,6 +17,7 @@ pub mod net;
 pub mod peer;
 pub mod pipeline;
 pub mod platform;
+pub mod preset;
 pub mod redact;
 pub mod rtmp;
 pub mod secret;

@@ -27,6 +27,10 @@ pub struct DestinationOptions {
     pub livekit: LiveKitOptions,
     #[serde(flatten)]
     pub status: StatusOptions,
+    /// The platform preset it was made from (`onair presets`): its limits
+    /// apply when a session is planned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
 }
 
 /// How a LiveKit destination gets its token.
@@ -105,6 +109,8 @@ pub enum OptionsError {
     ControlCharacter(&'static str),
     #[error("The {option} option {value:?} is not a JSON pointer: one starts with / (for example /data/isLive).")]
     NotAPointer { option: &'static str, value: String },
+    #[error("There is no preset {0:?}: onair presets lists them.")]
+    UnknownPreset(String),
 }
 
 impl DestinationOptions {
@@ -125,6 +131,7 @@ impl DestinationOptions {
             live_pointer,
             viewers_pointer,
         } = &self.status;
+        let preset = &self.preset;
         [
             ("room", room),
             ("api_key", api_key),
@@ -133,6 +140,7 @@ impl DestinationOptions {
             ("url_pointer", url_pointer),
             ("live_pointer", live_pointer),
             ("viewers_pointer", viewers_pointer),
+            ("preset", preset),
         ]
         .into_iter()
         .filter_map(|(name, value)| Some((name, value.as_deref()?)))
@@ -166,6 +174,9 @@ impl DestinationOptions {
             }
             if value.chars().any(char::is_control) {
                 return Err(OptionsError::ControlCharacter(option));
+            }
+            if option == "preset" && crate::preset::find(value).is_err() {
+                return Err(OptionsError::UnknownPreset(value.to_string()));
             }
             if pointers.contains(&option) && !value.starts_with('/') {
                 return Err(OptionsError::NotAPointer {

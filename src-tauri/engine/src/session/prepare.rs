@@ -78,6 +78,11 @@ pub fn live_config(
         }
         return Ok(config);
     };
+    config.preset = saved
+        .options
+        .preset
+        .as_deref()
+        .and_then(|id| crate::preset::find(id).ok());
     if saved.platform.is_some() {
         // The platform hands out the token or key; the keychain's secret is its API token.
         config.platform = Some(PlatformPlan {

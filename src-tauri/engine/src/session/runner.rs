@@ -55,6 +55,8 @@ pub struct LiveConfig {
     pub token_source: Option<TokenSource>,
     /// The creator's platform hooks, when the destination declares them.
     pub platform: Option<PlatformPlan>,
+    /// What its platform accepts, when it was made from a preset.
+    pub preset: Option<&'static crate::preset::Preset>,
 }
 
 impl LiveConfig {
@@ -66,6 +68,7 @@ impl LiveConfig {
             room: None,
             token_source: None,
             platform: None,
+            preset: None,
         }
     }
 
@@ -361,15 +364,20 @@ struct Runner {
 
 impl Runner {
     fn new(
-        request: SessionRequest,
+        mut request: SessionRequest,
         capture: Arc<Capture>,
         events: Arc<dyn EventSink>,
         stop_rx: Receiver<()>,
         cancel: Cancel,
     ) -> Self {
         let (reports_tx, reports) = unbounded();
-        let control = Arc::new(EncoderControl::new(request.video_kbps));
         let events = Arc::new(MaskingSink::new(events));
+        let presets = request.destinations.iter().filter_map(|d| d.config.preset);
+        if let Some(cap) = crate::preset::video_cap(presets, request.video_kbps) {
+            request.video_kbps = cap.kbps;
+            events.emit(Event::health(HealthCode::PresetLimit, cap.sentence()));
+        }
+        let control = Arc::new(EncoderControl::new(request.video_kbps));
         for destination in &request.destinations {
             destination
                 .config
