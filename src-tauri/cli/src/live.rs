@@ -31,7 +31,9 @@ pub struct LiveArgs {
     /// Read the stream key (or token) for an ad-hoc URL from stdin (one DEST only).
     #[arg(long)]
     key_stdin: bool,
-    /// test, test:busy (with grain that costs a camera's bitrate), or camera[:N]
+    /// test, test:busy (with grain that costs a camera's bitrate), camera[:N], or
+    /// y4m:PATH (a raw YUV4MPEG2 4:2:0 clip, looped at its own frame rate and
+    /// sent at --size and --fps)
     #[arg(long, default_value = "test", value_parser = parse_video)]
     video: VideoChoice,
     /// test, mic[:NAME] or none
@@ -84,7 +86,8 @@ fn parse_video(s: &str) -> Result<VideoChoice, String> {
             .parse()
             .map(|n| VideoChoice::Camera(Some(n)))
             .map_err(|_| format!("camera index must be a number, not {n:?}")),
-        _ => Err("use test, test:busy, camera or camera:N".into()),
+        Some(("y4m", path)) if !path.is_empty() => Ok(VideoChoice::Y4mFile(path.into())),
+        _ => Err("use test, test:busy, camera, camera:N or y4m:PATH".into()),
     }
 }
 

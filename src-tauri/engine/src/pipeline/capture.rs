@@ -16,6 +16,7 @@ use crate::source::levels::LevelMeter;
 use crate::source::microphone::{self, Microphone};
 use crate::source::test_pattern::TestPattern;
 use crate::source::test_tone::TestTone;
+use crate::source::y4m::{self, Y4mSource};
 use crate::source::{AudioChoice, AudioSource, SourceError, VideoChoice, VideoSource};
 use crate::voice::{VoiceChain, VoiceMode};
 
@@ -101,6 +102,14 @@ impl Capture {
                     Camera::open(*index, output, clock, events.clone())
                         .map_err(|e| camera_unavailable(e, *index))?,
                 )
+            }
+            VideoChoice::Y4mFile(path) => {
+                let output = y4m::Output {
+                    width: spec.width,
+                    height: spec.height,
+                    fps: spec.fps,
+                };
+                Box::new(Y4mSource::open(path, output, clock)?)
             }
         };
         let audio_source: Option<Box<dyn AudioSource>> = match &spec.audio {

@@ -12,6 +12,7 @@ mod pulse;
 pub mod stamp;
 pub mod test_pattern;
 pub mod test_tone;
+pub mod y4m;
 
 use crate::error::{ErrorCode, OnairError};
 use crate::media::{AudioChunk, VideoFrame};
@@ -55,6 +56,8 @@ pub enum VideoChoice {
     /// The test pattern with fresh grain, which costs a camera's bitrate.
     BusyTestPattern,
     Camera(Option<u32>),
+    /// A raw YUV4MPEG2 clip, looped at its own frame rate.
+    Y4mFile(std::path::PathBuf),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
