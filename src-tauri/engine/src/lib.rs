@@ -3,6 +3,7 @@
 
 pub mod cancel;
 pub mod clock;
+pub mod colour;
 pub mod destination;
 pub mod encode;
 pub mod error;

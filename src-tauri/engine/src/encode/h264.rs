@@ -12,6 +12,7 @@ use openh264_sys2::{SBitrateInfo, ENCODER_OPTION_BITRATE, SPATIAL_LAYER_ALL};
 use std::os::raw::c_int;
 
 use super::{EncodeError, VideoEncoder};
+use crate::colour::Colour;
 use crate::media::{EncodedVideo, VideoFrame};
 
 pub const KEYFRAME_INTERVAL_S: u32 = 2;
@@ -20,6 +21,8 @@ pub const KEYFRAME_INTERVAL_S: u32 = 2;
 pub struct H264Settings {
     pub fps: u32,
     pub bitrate_kbps: u32,
+    /// The colour space the pictures were made in, signalled in the VUI.
+    pub colour: Colour,
 }
 
 impl H264Settings {
@@ -38,6 +41,9 @@ impl H264Settings {
             .intra_frame_period(IntraFramePeriod::from_num_frames(
                 self.fps * KEYFRAME_INTERVAL_S,
             ))
+            // Players guess the matrix of an untagged stream (and guess
+            // differently): say which one the pictures are in.
+            .vui(self.colour.vui())
     }
 }
 
@@ -143,6 +149,7 @@ mod tests {
         let mut encoder = H264Encoder::new(H264Settings {
             fps: 30,
             bitrate_kbps: 500,
+            colour: Colour::Bt601,
         })
         .unwrap();
         // The pattern flashes white once a second: a cut, to an encoder.

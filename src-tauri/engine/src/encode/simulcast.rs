@@ -6,6 +6,7 @@ use openh264::encoder::Complexity;
 
 use super::h264::{H264Encoder, H264Settings};
 use super::{EncodeError, VideoEncoder};
+use crate::colour::Colour;
 use crate::media::{EncodedVideo, VideoFrame};
 use crate::source::convert;
 
@@ -47,12 +48,17 @@ struct Layer {
 impl SimulcastEncoder {
     pub fn new(specs: &[LayerSpec], fps: u32) -> Result<Self, EncodeError> {
         let top_width = specs.first().map_or(1, |s| s.width.max(1));
+        // Smaller layers are scaled from the top one: same colour space.
+        let colour = specs
+            .first()
+            .map_or(Colour::Bt601, |s| Colour::for_size(s.width, s.height));
         let layers = specs
             .iter()
             .map(|spec| {
                 let settings = H264Settings {
                     fps,
                     bitrate_kbps: spec.kbps,
+                    colour,
                 };
                 let mut config = settings.encoder_config();
                 if spec.width < top_width {

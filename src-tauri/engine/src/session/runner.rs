@@ -18,6 +18,7 @@ use super::plan::{plan, Carrier, PlanRequest, SessionPlan};
 use super::platform::PlatformSide;
 use super::roster::{Outcome, Report, Roster};
 use crate::cancel::Cancel;
+use crate::colour::Colour;
 use crate::destination::Destination;
 use crate::encode::aac::AacEncoder;
 use crate::encode::h264::{H264Encoder, H264Settings};
@@ -517,6 +518,7 @@ impl Runner {
             Box::new(H264Encoder::new(H264Settings {
                 fps: spec.fps,
                 bitrate_kbps: self.request.video_kbps,
+                colour: Colour::for_size(spec.width, spec.height),
             })?)
         };
         let audio = plan
