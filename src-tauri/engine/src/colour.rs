@@ -41,6 +41,15 @@ impl Colour {
         }
     }
 
+    /// The H.264 VUI code (Rec. ITU-T H.264 table E-3 to E-5) of its
+    /// primaries, transfer and matrix: the three are the same number here.
+    pub fn vui_code(self) -> u8 {
+        match self {
+            Colour::Bt601 => 6,
+            Colour::Bt709 => 1,
+        }
+    }
+
     pub fn vui(self) -> VuiConfig {
         match self {
             Colour::Bt601 => VuiConfig::bt601(),

@@ -2,9 +2,8 @@
 //! bitrates, each from the real scaler. A WebRTC receiver picks the layer
 //! that fits its window and link.
 
-use openh264::encoder::Complexity;
-
 use super::h264::{H264Encoder, H264Settings};
+use super::openh264_raw::Complexity;
 use super::{EncodeError, VideoEncoder};
 use crate::colour::Colour;
 use crate::media::{EncodedVideo, VideoFrame};
@@ -60,15 +59,15 @@ impl SimulcastEncoder {
                     bitrate_kbps: spec.kbps,
                     colour,
                 };
-                let mut config = settings.encoder_config();
+                let mut params = settings.params();
                 if spec.width < top_width {
                     // Small layers are for small windows and weak links: the
                     // fast mode costs about 35 % less there (0.9 against 1.4
                     // ms a 360p frame), which keeps three layers near the
                     // pixel count's 1.31x of one.
-                    config = config.complexity(Complexity::Low);
+                    params.complexity = Complexity::Low;
                 }
-                H264Encoder::with_config(config).map(|encoder| Layer {
+                H264Encoder::with_params(params).map(|encoder| Layer {
                     spec: *spec,
                     divisor: (top_width as f64 / spec.width.max(1) as f64)
                         .round()
