@@ -92,7 +92,7 @@ impl Header {
         })
     }
 
-    fn frame_len(&self) -> usize {
+    pub fn frame_len(&self) -> usize {
         VideoFrame::i420_len(self.width, self.height)
     }
 
@@ -104,8 +104,9 @@ impl Header {
     }
 }
 
-/// The file, read one picture at a time and rewound at its end.
-struct Reader {
+/// The file, read one picture at a time and rewound at its end (the
+/// quality benchmark reads its clips with it too).
+pub struct Reader {
     file: BufReader<File>,
     header: Header,
     /// Byte offset of the first FRAME line.
@@ -117,7 +118,7 @@ struct Reader {
 }
 
 impl Reader {
-    fn open(path: &Path) -> Result<Reader, Y4mError> {
+    pub fn open(path: &Path) -> Result<Reader, Y4mError> {
         let mut file = BufReader::new(File::open(path).map_err(Y4mError::Open)?);
         let line = read_line(&mut file)?.ok_or(Y4mError::NotY4m)?;
         let header = Header::parse(&line)?;
@@ -139,6 +140,10 @@ impl Reader {
         Ok(reader)
     }
 
+    pub fn header(&self) -> Header {
+        self.header
+    }
+
     fn rewind(&mut self) -> Result<(), Y4mError> {
         self.file
             .seek(SeekFrom::Start(self.data_start))
@@ -148,7 +153,7 @@ impl Reader {
 
     /// The next picture into `out`; false at the end of the file (a cut-off
     /// last picture counts as the end).
-    fn read_picture(&mut self, out: &mut [u8]) -> Result<bool, Y4mError> {
+    pub fn read_picture(&mut self, out: &mut [u8]) -> Result<bool, Y4mError> {
         match read_line(&mut self.file)? {
             None => return Ok(false),
             Some(line) if line.starts_with("FRAME") => {}
