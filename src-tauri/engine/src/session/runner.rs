@@ -515,11 +515,14 @@ impl Runner {
         let video: Box<dyn VideoEncoder> = if plan.layers.len() > 1 {
             Box::new(SimulcastEncoder::new(&plan.layers, spec.fps)?)
         } else {
-            Box::new(H264Encoder::new(H264Settings {
+            let settings = H264Settings {
                 fps: spec.fps,
                 bitrate_kbps: self.request.video_kbps,
                 colour: Colour::for_size(spec.width, spec.height),
-            })?)
+            };
+            Box::new(H264Encoder::with_params(
+                settings.params().with_entropy(plan.entropy),
+            )?)
         };
         let audio = plan
             .audio
