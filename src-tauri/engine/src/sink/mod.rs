@@ -3,6 +3,7 @@
 
 pub mod bridge;
 pub mod file;
+mod interleave;
 pub mod livekit;
 pub mod rtmp;
 pub mod whip;
