@@ -57,9 +57,7 @@ impl AsyncBridge {
             .build()
             .map_err(|e| OnairError::internal(format!("starting the network runtime: {e}")))?;
         let (media_tx, unpaced) = mpsc::channel(MEDIA_QUEUE);
-        // The pacer holds back pictures only: it adds no queue of its own, so
-        // a slow link still fills MEDIA_QUEUE and drops to a keyframe as before.
-        let (paced, media) = mpsc::channel(1);
+        let (paced, media) = mpsc::channel(MEDIA_QUEUE);
         runtime.spawn(pace(unpaced, paced, audio));
         let (stop_tx, stop) = oneshot::channel();
         let (ready, ready_rx) = oneshot::channel();
