@@ -90,13 +90,8 @@ def test_publish_720p30_is_decoded_at_size_with_its_tone(livekit, measurements):
         f"capture-to-decode p50 {p50:.0f} ms, p95 {p95:.0f} ms; Go Live to first frame decoded "
         f"{first_frame_s:.2f} s; {len(beeps)} beeps heard; CPU {cpu / SECONDS:.3f} s per stream-second (one layer); "
         f"A/V at the subscriber (beep arrival - flash decode, + = sound later) median "
-        f"{np.median(av) if av else float('nan'):.1f} ms over {len(av)}"
+        f"{np.median(av) if av else float('nan'):.1f} ms over {len(av)} (not asserted yet: issue 23 part 5)"
     )
-    # Sound and picture arrive together: +40.5 ms before pictures waited for
-    # their sound's delay, +3.3 to +14 ms after. The SDK hands audio over in
-    # 10 ms frames through its own buffer, so this reading has about 10 ms of
-    # play of its own (LiveKit's SDK publisher reads +51 ms in the testbed).
-    assert len(av) >= SECONDS - 3 and abs(np.median(av)) <= 20, av
     assert p50 <= 150, p50
 
 

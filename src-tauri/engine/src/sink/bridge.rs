@@ -4,13 +4,10 @@
 
 use std::future::Future;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
-
-use tokio::time::sleep_until;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::interleave::Interleaver;
 use super::SinkLinks;
 use crate::error::OnairError;
 use crate::media::Packet;
@@ -38,12 +35,10 @@ pub struct AsyncBridge {
 }
 
 impl AsyncBridge {
-    /// Starts the task `start` makes and waits until it is live or has
-    /// failed. `audio`: whether the stream carries sound.
+    /// Starts the task `start` makes and waits until it is live or has failed.
     pub fn start<F, Fut>(
         label: &'static str,
         links: SinkLinks,
-        audio: bool,
         start: F,
     ) -> Result<Self, OnairError>
     where
@@ -56,9 +51,7 @@ impl AsyncBridge {
             .enable_all()
             .build()
             .map_err(|e| OnairError::internal(format!("starting the network runtime: {e}")))?;
-        let (media_tx, unpaced) = mpsc::channel(MEDIA_QUEUE);
-        let (paced, media) = mpsc::channel(MEDIA_QUEUE);
-        runtime.spawn(pace(unpaced, paced, audio));
+        let (media_tx, media) = mpsc::channel(MEDIA_QUEUE);
         let (stop_tx, stop) = oneshot::channel();
         let (ready, ready_rx) = oneshot::channel();
         let task = runtime.spawn(start(TaskEnds { media, stop, ready }));
@@ -81,8 +74,7 @@ impl AsyncBridge {
         })
     }
 
-    /// Hands one packet to the task (pictures wait for their sound's delay on
-    /// the way, see interleave); a full queue drops it and asks for a
+    /// Hands one packet to the task; a full queue drops it and asks for a
     /// keyframe. A task that has ended reports how.
     pub fn write(&mut self, packet: &Packet) -> Result<(), OnairError> {
         if self.task.as_ref().is_some_and(|t| t.is_finished()) {
@@ -140,28 +132,5 @@ impl AsyncBridge {
 impl Drop for AsyncBridge {
     fn drop(&mut self) {
         let _ = self.close();
-    }
-}
-
-/// Passes media on, each picture once the sound's delay has passed since its
-/// capture (see interleave); ends when the bridge lets go of its sender.
-async fn pace(mut input: mpsc::Receiver<Media>, output: mpsc::Sender<Media>, audio: bool) {
-    let mut interleaver = Interleaver::new(audio, Instant::now());
-    loop {
-        let due = interleaver.next_due();
-        let ready = tokio::select! {
-            media = input.recv() => match media {
-                Some(media) => interleaver.push(media, Instant::now()),
-                None => return,
-            },
-            _ = sleep_until(due.unwrap_or_else(Instant::now).into()), if due.is_some() => {
-                interleaver.poll(Instant::now())
-            }
-        };
-        for media in ready {
-            if output.send(media).await.is_err() {
-                return;
-            }
-        }
     }
 }

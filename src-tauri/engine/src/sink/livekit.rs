@@ -93,12 +93,9 @@ impl Sink for LiveKitSink {
             reconnect_attempts: self.reconnect_attempts,
         };
         let task_links = links.clone();
-        self.bridge = Some(AsyncBridge::start(
-            "LiveKit",
-            links,
-            info.audio.is_some(),
-            move |ends| client::run(options, task_links, ends.media, ends.stop, ends.ready),
-        )?);
+        self.bridge = Some(AsyncBridge::start("LiveKit", links, move |ends| {
+            client::run(options, task_links, ends.media, ends.stop, ends.ready)
+        })?);
         Ok(())
     }
 

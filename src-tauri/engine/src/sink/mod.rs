@@ -3,7 +3,6 @@
 
 pub mod bridge;
 pub mod file;
-mod interleave;
 pub mod livekit;
 pub mod rtmp;
 pub mod whip;

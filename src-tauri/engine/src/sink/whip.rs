@@ -53,12 +53,9 @@ impl Sink for WhipSink {
             reconnect_attempts: self.reconnect_attempts,
         };
         let task_links = links.clone();
-        self.bridge = Some(AsyncBridge::start(
-            "WHIP",
-            links,
-            info.audio.is_some(),
-            move |ends| client::run(options, task_links, ends.media, ends.stop, ends.ready),
-        )?);
+        self.bridge = Some(AsyncBridge::start("WHIP", links, move |ends| {
+            client::run(options, task_links, ends.media, ends.stop, ends.ready)
+        })?);
         Ok(())
     }
 
