@@ -50,10 +50,6 @@ def test_publishes_h264_and_opus_that_janus_records(janus: JanusWhip, ffmpeg, me
     (a,) = media.streams_of(info, "audio")
     assert a["codec_name"] == "opus" and int(a["sample_rate"]) == 48_000, a
     assert video_s >= SECONDS, video_s
-    # ffmpeg's own Opus decoder (restreamers, recording services) hears what
-    # libopus hears: it misreads in-band FEC, which a clean link does not need.
-    diff, level = media.opus_decoders_disagree(converted.audio)
-    assert diff < 0.01 * level, f"ffmpeg's Opus decoder and libopus differ by {diff:.4f} RMS on {level:.4f}"
 
     analysed = report.analyse_file(converted.muxed)
     frames = analysed.frames
@@ -66,8 +62,7 @@ def test_publishes_h264_and_opus_that_janus_records(janus: JanusWhip, ffmpeg, me
         f"WHIP -> Janus, {SECONDS:.0f} s+: live {to_live:.2f} s after Go Live (POST answered in {post['ms']} ms); "
         f"recorded {len(frames.numbers)} frames ({frames.first}..{frames.last}), lost {len(frames.lost)}, "
         f"consecutive {frames.consecutive}; A/V offset mean {analysed.av.mean_offset * 1000:.1f} ms, "
-        f"max {analysed.av.max_abs_offset * 1000:.1f} ms over {len(analysed.av.matches)} beeps; "
-        f"ffmpeg's Opus decoder vs libopus: {diff:.5f} RMS difference on {level:.4f}"
+        f"max {analysed.av.max_abs_offset * 1000:.1f} ms over {len(analysed.av.matches)} beeps"
     )
 
 

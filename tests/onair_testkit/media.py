@@ -337,26 +337,6 @@ def decode_audio(path: str | Path, stream: int = 0, rate: int = AUDIO_RATE) -> D
     )
 
 
-def opus_decoders_disagree(path: str | Path, stream: int = 0) -> tuple[float, float]:
-    """Decodes the Opus stream with ffmpeg's own decoder and with libopus
-    (the reference, what browsers use); returns the RMS of their difference
-    and the RMS of libopus's output. Restreamers and recording services
-    often decode with ffmpeg's own decoder, so the two must agree."""
-    if not _libopus_available():
-        raise MediaError("ffmpeg has no libopus decoder to compare with")
-    selector = f"a:{stream}"
-    outputs = []
-    for decoder in ("opus", "libopus"):
-        done = _run([*_ffmpeg_reading(path, selector, decoder), "-ac", "1", "-f", "f32le", "-"])
-        outputs.append(np.frombuffer(done.stdout, dtype="<f4"))
-    native, reference = outputs
-    n = min(len(native), len(reference))
-    if n == 0:
-        raise MediaError(f"{path}: no Opus decoded")
-    diff = native[:n].astype(np.float64) - reference[:n]
-    return float(np.sqrt(np.mean(diff * diff))), float(np.sqrt(np.mean(reference[:n].astype(np.float64) ** 2)))
-
-
 def tone_envelope(samples: np.ndarray, rate: int, freq: float, window: int) -> np.ndarray:
     """Amplitude of the ``freq`` component over a sliding rectangular window of
     ``window`` samples (a sliding single-bin DFT). Entry ``i`` covers samples
