@@ -1,5 +1,5 @@
 # Shortcuts over scripts/. The README's two set-up commands are scripts/run and scripts/test.
-.PHONY: run test test-multi-long bench bench-encode bench-video-path bench-screen bench-voice bench-multi av-sync faults soak soak-multi fuzz deb
+.PHONY: run test test-multi-long bench bench-quality bench-encode bench-video-path bench-screen bench-voice bench-multi av-sync faults soak soak-multi fuzz deb
 
 run:
 	scripts/run
@@ -13,6 +13,15 @@ test:
 bench: export CARGO_TARGET_DIR ?= $(HOME)/.cache/onair/target
 bench:
 	scripts/bench
+
+# Picture quality per bit: Onair's encoder as a session configures it against
+# x264 veryfast (OBS's default) on three generated clips at 720p30 2500k,
+# 1080p30 4500k and 360p30 600k: SSIM, PSNR, bitrate, CPU, and the bitrate
+# Onair needs for x264's SSIM. Rewrites its section of docs/BENCHMARKS.md.
+# About 10 minutes on 2 cores.
+bench-quality: export CARGO_TARGET_DIR ?= $(HOME)/.cache/onair/target
+bench-quality:
+	scripts/bench-quality
 
 # Frames/s of raw openh264 vs the engine's whole video path (criterion).
 bench-video-path:

@@ -274,7 +274,10 @@ def test_congestion_lowers_the_bitrate_and_the_stream_stays_up(onair_bin, tmp_pa
     key = new_key("slow")
     wrap = ["ip", "netns", "exec", slow_namespace]
     with Nginx(tmp_path / "nginx", wrap=wrap) as nginx, onair.Session(
-        ["live", nginx.url("live"), "--key-stdin", "--bitrate", "2500", "--duration", "25", "--json"],
+        # Grain, so the stream costs what it is given: the plain pattern
+        # costs less than the link (90 kbit/s with CABAC).
+        ["live", nginx.url("live"), "--key-stdin", "--video", "test:busy", "--bitrate", "2500", "--duration", "25",
+         "--json"],
         stdin=key + "\n",
         wrap=wrap,
     ) as session:

@@ -33,7 +33,9 @@ pub struct LiveArgs {
     #[arg(long)]
     key_stdin: bool,
     /// test, test:busy (with grain that costs a camera's bitrate), camera[:N], or
-    /// screen[:MONITOR] (the whole screen, or one monitor by index or name)
+    /// screen[:MONITOR] (the whole screen, or one monitor by index or name),
+    /// y4m:PATH (a raw YUV4MPEG2 4:2:0 clip, looped at its own frame rate and
+    /// sent at --size and --fps)
     #[arg(long, default_value = "test", value_parser = parse_video)]
     video: VideoChoice,
     /// A second picture over or beside the video: camera[:N] or test.
@@ -100,7 +102,10 @@ fn parse_video(s: &str) -> Result<VideoChoice, String> {
             .map_err(|_| format!("camera index must be a number, not {n:?}")),
         None if s == "screen" => Ok(VideoChoice::Screen(None)),
         Some(("screen", m)) if !m.is_empty() => Ok(VideoChoice::Screen(Some(m.to_string()))),
-        _ => Err("use test, test:busy, camera, camera:N, screen or screen:MONITOR".into()),
+        Some(("y4m", path)) if !path.is_empty() => Ok(VideoChoice::Y4mFile(path.into())),
+        _ => {
+            Err("use test, test:busy, camera, camera:N, screen, screen:MONITOR or y4m:PATH".into())
+        }
     }
 }
 

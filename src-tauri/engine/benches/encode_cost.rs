@@ -33,6 +33,7 @@ use openh264::encoder::Encoder;
 use openh264::OpenH264API;
 
 use onair_engine::clock::MediaClock;
+use onair_engine::colour::Colour;
 use onair_engine::encode::h264::{H264Encoder, H264Settings};
 use onair_engine::encode::simulcast::{standard_layers, SimulcastEncoder};
 use onair_engine::encode::VideoEncoder;
@@ -177,6 +178,8 @@ fn settings(kbps: u32) -> H264Settings {
     H264Settings {
         fps: FPS,
         bitrate_kbps: kbps,
+        // Every case is HD.
+        colour: Colour::Bt709,
     }
 }
 

@@ -69,6 +69,7 @@ fn run(case: &Case, seconds: f64) -> String {
     let mut encoder = H264Encoder::new(H264Settings {
         fps: 30,
         bitrate_kbps: 2500,
+        colour: onair_engine::colour::Colour::for_size(1280, 720),
     })
     .expect("H.264 encoder");
     // Settle (first frames, encoder start) before measuring.

@@ -39,6 +39,7 @@ use openh264::encoder::Encoder;
 use openh264::OpenH264API;
 
 use onair_engine::clock::MediaClock;
+use onair_engine::colour::Colour;
 use onair_engine::encode::h264::{H264Encoder, H264Settings};
 use onair_engine::media::{Packet, VideoFrame};
 use onair_engine::pipeline::broadcast::Broadcast;
@@ -98,6 +99,7 @@ impl Fixture {
             settings: H264Settings {
                 fps: FPS,
                 bitrate_kbps: case.bitrate_kbps,
+                colour: Colour::for_size(case.width, case.height),
             },
             pattern,
             frames,

@@ -18,6 +18,7 @@ use openh264::formats::YUVSource;
 use openh264::OpenH264API;
 
 use onair_engine::clock::MediaClock;
+use onair_engine::colour::Colour;
 use onair_engine::encode::h264::H264Settings;
 use onair_engine::media::VideoFrame;
 use onair_engine::source::screen::{Output, Screen};
@@ -44,6 +45,7 @@ fn run(frames: &[VideoFrame], usage: UsageType, kbps: u32) -> (f64, f64, f64) {
     let settings = H264Settings {
         fps: FPS,
         bitrate_kbps: kbps,
+        colour: Colour::for_size(1920, 1080),
     };
     let config = settings.encoder_config().usage_type(usage);
     let mut encoder =

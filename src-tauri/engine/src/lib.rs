@@ -3,6 +3,7 @@
 
 pub mod cancel;
 pub mod clock;
+pub mod colour;
 pub mod compose;
 pub mod destination;
 pub mod encode;

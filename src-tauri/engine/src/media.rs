@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use crate::colour::Colour;
+
 /// An I420 picture: Y plane, then U, then V, without padding.
 #[derive(Debug, Clone)]
 pub struct VideoFrame {
@@ -27,25 +29,26 @@ impl VideoFrame {
     }
 
     /// A small RGB copy for a preview: at most `max_width` wide, scaled down
-    /// by a whole step (nearest sample), BT.601 limited range like the
-    /// encoder's input. Returns (width, height, RGB bytes).
+    /// by a whole step (nearest sample), read back with the colour space the
+    /// picture was made in. Returns (width, height, RGB bytes).
     pub fn preview_rgb(&self, max_width: u32) -> (u32, u32, Vec<u8>) {
         let step = self.width.div_ceil(max_width.max(1)).max(1) as usize;
         let (w, h) = (self.width as usize / step, self.height as usize / step);
         let (y_plane, u_plane, v_plane) = self.planes();
         let (fw, cw) = (self.width as usize, (self.width as usize).div_ceil(2));
+        let [gain, vr, ug, vg, ub] =
+            Colour::for_size(self.width, self.height).to_rgb_coefficients();
         let mut rgb = Vec::with_capacity(w * h * 3);
         for row in 0..h {
             let (luma_row, chroma_row) = (row * step * fw, (row * step / 2) * cw);
             for col in 0..w {
                 let (sx, cx) = (col * step, col * step / 2);
-                let y = (y_plane[luma_row + sx] as i32 - 16) * 298;
+                let y = (y_plane[luma_row + sx] as i32 - 16) * gain;
                 let u = u_plane[chroma_row + cx] as i32 - 128;
                 let v = v_plane[chroma_row + cx] as i32 - 128;
-                // Fixed point (x256) of 1.164 Y + 1.596 V, - 0.392 U - 0.813 V, + 2.017 U.
-                rgb.push(((y + 409 * v + 128) >> 8).clamp(0, 255) as u8);
-                rgb.push(((y - 100 * u - 208 * v + 128) >> 8).clamp(0, 255) as u8);
-                rgb.push(((y + 516 * u + 128) >> 8).clamp(0, 255) as u8);
+                rgb.push(((y + vr * v + 128) >> 8).clamp(0, 255) as u8);
+                rgb.push(((y - ug * u - vg * v + 128) >> 8).clamp(0, 255) as u8);
+                rgb.push(((y + ub * u + 128) >> 8).clamp(0, 255) as u8);
             }
         }
         (w as u32, h as u32, rgb)

@@ -2,6 +2,7 @@
 
 pub mod aac;
 pub mod h264;
+pub mod openh264_raw;
 pub mod opus;
 pub mod simulcast;
 

@@ -73,6 +73,11 @@ pub fn decoder_configuration(sps: &[u8], pps: &[u8]) -> Vec<u8> {
     out.push(1);
     out.extend_from_slice(&(pps.len() as u16).to_be_bytes());
     out.extend_from_slice(pps);
+    // High profiles carry their chroma format and bit depths too (14496-15
+    // 5.3.3.1.2): 4:2:0, 8 bits, no SPS extension, all openh264 makes.
+    if matches!(sps.get(1), Some(100 | 110 | 122 | 144)) {
+        out.extend_from_slice(&[0xfc | 1, 0xf8, 0xf8, 0]);
+    }
     out
 }
 
@@ -85,6 +90,15 @@ mod tests {
         0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80, // PPS
         0, 0, 1, 0x65, 0x88, 0x84, 0x00, // IDR slice
     ];
+
+    #[test]
+    fn high_profile_records_carry_chroma_format_and_bit_depths() {
+        let baseline = decoder_configuration(&[0x67, 66, 0xc0, 31], &[0x68, 1]);
+        assert_eq!(baseline.len(), 6 + 2 + 4 + 1 + 2 + 2);
+        let high = decoder_configuration(&[0x67, 100, 0, 31], &[0x68, 1]);
+        assert_eq!(high[1], 100);
+        assert_eq!(high[high.len() - 4..], [0xfd, 0xf8, 0xf8, 0]);
+    }
 
     #[test]
     fn splits_on_three_and_four_byte_start_codes() {

@@ -18,6 +18,7 @@ use crate::source::microphone::{self, Microphone};
 use crate::source::screen::{self, Screen};
 use crate::source::test_pattern::TestPattern;
 use crate::source::test_tone::TestTone;
+use crate::source::y4m::{self, Y4mSource};
 use crate::source::{AudioChoice, AudioSource, SourceError, VideoChoice, VideoSource};
 use crate::voice::{VoiceChain, VoiceMode};
 
@@ -267,6 +268,14 @@ fn open_video(
                 Camera::open(*index, output, clock, events.clone())
                     .map_err(|e| camera_unavailable(e, *index))?,
             )
+        }
+        VideoChoice::Y4mFile(path) => {
+            let output = y4m::Output {
+                width: spec.width,
+                height: spec.height,
+                fps: spec.fps,
+            };
+            Box::new(Y4mSource::open(path, output, clock)?)
         }
     };
     Ok(source)

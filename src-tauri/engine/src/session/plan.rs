@@ -3,6 +3,7 @@
 //! so every combination of destinations is a table row in the tests.
 
 use crate::destination::Destination;
+use crate::encode::openh264_raw::Entropy;
 use crate::encode::simulcast::{standard_layers, LayerSpec};
 use crate::error::{ErrorCode, OnairError};
 use crate::media::AudioCodec;
@@ -86,6 +87,10 @@ pub struct SessionPlan {
     pub members: Vec<MemberPlan>,
     /// The full size is encoded whoever watches the room: a file takes it.
     pub keep_full_size: bool,
+    /// CABAC (High profile) when every taker accepts it: RTMP ingests and
+    /// files do; Onair's WebRTC offer says Constrained Baseline (42e01f), so
+    /// a session with a WebRTC destination stays CAVLC.
+    pub entropy: Entropy,
 }
 
 pub fn plan(request: &PlanRequest) -> Result<SessionPlan, OnairError> {
@@ -152,6 +157,11 @@ pub fn plan(request: &PlanRequest) -> Result<SessionPlan, OnairError> {
         audio,
         members,
         keep_full_size,
+        entropy: if webrtc {
+            Entropy::Cavlc
+        } else {
+            Entropy::Cabac
+        },
     })
 }
 
@@ -171,6 +181,20 @@ mod tests {
             aac_kbps: 128,
             opus_kbps: 64,
             audio: true,
+        }
+    }
+
+    #[test]
+    fn cabac_only_where_no_webrtc_destination_takes_the_picture() {
+        for (destinations, record, entropy) in [
+            (&[Rtmp][..], false, Entropy::Cabac),
+            (&[Rtmp, Rtmp][..], true, Entropy::Cabac),
+            (&[Recording][..], false, Entropy::Cabac),
+            (&[WebRtc][..], false, Entropy::Cavlc),
+            (&[Rtmp, WebRtc][..], true, Entropy::Cavlc),
+        ] {
+            let plan = plan(&request(destinations, record, false)).unwrap();
+            assert_eq!(plan.entropy, entropy, "{destinations:?} record {record}");
         }
     }
 

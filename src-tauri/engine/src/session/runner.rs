@@ -18,6 +18,7 @@ use super::plan::{plan, Carrier, PlanRequest, SessionPlan};
 use super::platform::PlatformSide;
 use super::roster::{Outcome, Report, Roster};
 use crate::cancel::Cancel;
+use crate::colour::Colour;
 use crate::destination::Destination;
 use crate::encode::aac::AacEncoder;
 use crate::encode::h264::{H264Encoder, H264Settings};
@@ -522,10 +523,14 @@ impl Runner {
         let video: Box<dyn VideoEncoder> = if plan.layers.len() > 1 {
             Box::new(SimulcastEncoder::new(&plan.layers, spec.fps)?)
         } else {
-            Box::new(H264Encoder::new(H264Settings {
+            let settings = H264Settings {
                 fps: spec.fps,
                 bitrate_kbps: self.request.video_kbps,
-            })?)
+                colour: Colour::for_size(spec.width, spec.height),
+            };
+            Box::new(H264Encoder::with_params(
+                settings.params().with_entropy(plan.entropy),
+            )?)
         };
         let audio = plan
             .audio

@@ -15,6 +15,7 @@ use serde::Serialize;
 use super::convert::{self, PixelFormat, I420};
 use super::{SourceError, VideoSource};
 use crate::clock::MediaClock;
+use crate::colour::Colour;
 use crate::events::{Event, EventSink, HealthCode};
 use crate::media::VideoFrame;
 
@@ -337,9 +338,10 @@ impl Camera {
         G: FrameGrabber,
         F: FnOnce() -> G + Send + 'static,
     {
-        let slate = convert::mjpeg_to_i420(SLATE_JPEG)
-            .and_then(|s| convert::scale(s, output.width, output.height))
-            .map_err(|e| SourceError::Unavailable(format!("The slate image ({e})")))?;
+        let slate =
+            convert::mjpeg_to_i420(SLATE_JPEG, Colour::for_size(output.width, output.height))
+                .and_then(|s| convert::scale(s, output.width, output.height))
+                .map_err(|e| SourceError::Unavailable(format!("The slate image ({e})")))?;
         // Two frames of slack: a busy encoder loses the oldest frame, never
         // holds up the device.
         let (tx, messages) = bounded(2);
@@ -520,7 +522,8 @@ impl DeviceThread {
                     Err(e) => break e,
                 };
                 let arrived_us = self.clock.now_us();
-                let message = convert::to_i420(mode.fourcc, mode.width, mode.height, &raw)
+                let colour = Colour::for_size(self.output.width, self.output.height);
+                let message = convert::to_i420(mode.fourcc, mode.width, mode.height, &raw, colour)
                     .and_then(|picture| {
                         convert::scale(picture, self.output.width, self.output.height)
                     })
@@ -748,7 +751,7 @@ mod tests {
         )
         .unwrap();
 
-        let picture = convert::to_i420(PixelFormat::Yuyv, 112, 84, &yuyv).unwrap();
+        let picture = convert::to_i420(PixelFormat::Yuyv, 112, 84, &yuyv, Colour::Bt601).unwrap();
         let picture = convert::scale(picture, 64, 48).unwrap().data;
         let mut kinds = String::new();
         let mut last_us = None;

@@ -1,17 +1,17 @@
 //! Camera pixel formats into I420 (our `VideoFrame` layout), and I420 scaled
 //! to the session's size. Packed and RGB conversions use yuvutils-rs (SIMD);
-//! MJPEG is decoded by zune-jpeg first; scaling is libyuv's. Everything
-//! leaves in BT.601 limited range, like the test pattern.
+//! MJPEG is decoded by zune-jpeg first; scaling is libyuv's. RGB leaves in
+//! the session's colour space (`Colour`), limited range, like the test
+//! pattern; a camera's own YUV passes through as the camera made it.
 
 use serde::Serialize;
-use yuvutils_rs::{
-    BufferStoreMut, YuvConversionMode, YuvPlanarImageMut, YuvRange, YuvStandardMatrix,
-};
+use yuvutils_rs::{BufferStoreMut, YuvConversionMode, YuvPlanarImageMut, YuvRange};
 use zune_jpeg::zune_core::bytestream::ZCursor;
 use zune_jpeg::zune_core::colorspace::ColorSpace;
 use zune_jpeg::zune_core::options::DecoderOptions;
 use zune_jpeg::JpegDecoder;
 
+use crate::colour::Colour;
 use crate::media::VideoFrame;
 
 /// The native formats Onair can take from a camera, by their usual fourcc.
@@ -152,9 +152,10 @@ pub fn to_i420(
     width: u32,
     height: u32,
     raw: &[u8],
+    colour: Colour,
 ) -> Result<I420, ConvertError> {
     if format == PixelFormat::Mjpeg {
-        return mjpeg_to_i420(raw);
+        return mjpeg_to_i420(raw, colour);
     }
     if width == 0 || height == 0 {
         return Err(ConvertError::Empty(width, height));
@@ -184,7 +185,7 @@ pub fn to_i420(
             raw,
             width * 3,
             YuvRange::Limited,
-            YuvStandardMatrix::Bt601,
+            colour.matrix(),
             YuvConversionMode::Balanced,
         ),
         PixelFormat::Bgr24 => yuvutils_rs::bgr_to_yuv420(
@@ -192,7 +193,7 @@ pub fn to_i420(
             raw,
             width * 3,
             YuvRange::Limited,
-            YuvStandardMatrix::Bt601,
+            colour.matrix(),
             YuvConversionMode::Balanced,
         ),
         PixelFormat::Nv12 => {
@@ -265,7 +266,7 @@ fn nv12_to_i420(raw: &[u8], width: u32, height: u32, out: &mut [u8]) {
 }
 
 /// Decodes one JPEG (a camera's MJPEG frame, or the slate) to I420.
-pub fn mjpeg_to_i420(jpeg: &[u8]) -> Result<I420, ConvertError> {
+pub fn mjpeg_to_i420(jpeg: &[u8], colour: Colour) -> Result<I420, ConvertError> {
     let corrupt = |e: &dyn std::fmt::Display| ConvertError::CorruptJpeg(e.to_string());
     let options = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::RGB);
     let mut decoder = JpegDecoder::new_with_options(ZCursor::new(jpeg), options);
@@ -280,7 +281,7 @@ pub fn mjpeg_to_i420(jpeg: &[u8]) -> Result<I420, ConvertError> {
     let rgb = decoder.decode().map_err(|e| corrupt(&e))?;
     // A grey picture decodes to one channel whatever was asked: refuse it
     // rather than read past its end.
-    to_i420(PixelFormat::Rgb24, width, height, &rgb).map_err(|e| match e {
+    to_i420(PixelFormat::Rgb24, width, height, &rgb, colour).map_err(|e| match e {
         ConvertError::WrongLength { .. } => ConvertError::CorruptJpeg(e.to_string()),
         other => other,
     })
@@ -462,7 +463,7 @@ mod tests {
             (PixelFormat::Uyvy, "testsrc2_112x84.uyvy"),
             (PixelFormat::Nv12, "testsrc2_112x84.nv12"),
         ] {
-            let got = to_i420(format, W, H, &fixture(file)).unwrap();
+            let got = to_i420(format, W, H, &fixture(file), Colour::Bt601).unwrap();
             assert_eq!((got.width, got.height), (W, H));
             assert_eq!(got.data.len(), reference.len());
             assert_close(file, &got, &reference, 2.0);
@@ -471,7 +472,7 @@ mod tests {
 
     #[test]
     fn mjpeg_frames_match_ffmpeg() {
-        let got = mjpeg_to_i420(&fixture("testsrc2_112x84.jpg")).unwrap();
+        let got = mjpeg_to_i420(&fixture("testsrc2_112x84.jpg"), Colour::Bt601).unwrap();
         assert_eq!((got.width, got.height), (W, H));
         assert_close("mjpeg", &got, &fixture("testsrc2_112x84.yuv420p"), 4.0);
     }
@@ -480,13 +481,13 @@ mod tests {
     fn rgb_and_bgr_frames_match_ffmpeg() {
         let rgb = fixture("testsrc2_48x36.rgb");
         let reference = fixture("testsrc2_48x36.yuv420p");
-        let got = to_i420(PixelFormat::Rgb24, 48, 36, &rgb).unwrap();
+        let got = to_i420(PixelFormat::Rgb24, 48, 36, &rgb, Colour::Bt601).unwrap();
         assert_close("rgb24", &got, &reference, 2.0);
         let bgr: Vec<u8> = rgb
             .chunks_exact(3)
             .flat_map(|p| [p[2], p[1], p[0]])
             .collect();
-        let got = to_i420(PixelFormat::Bgr24, 48, 36, &bgr).unwrap();
+        let got = to_i420(PixelFormat::Bgr24, 48, 36, &bgr, Colour::Bt601).unwrap();
         assert_close("bgr24", &got, &reference, 2.0);
     }
 
@@ -501,12 +502,13 @@ mod tests {
             W,
             H - 1,
             &yuyv[..(W * 2 * (H - 1)) as usize],
+            Colour::Bt601,
         )
         .unwrap();
         assert_eq!(got.data.len(), VideoFrame::i420_len(W, H - 1));
         assert!(got.planes().0 == &ref_luma[..(W * (H - 1)) as usize]);
         // Odd width: each row still holds whole pixel pairs; the last luma sample is dropped.
-        let got = to_i420(PixelFormat::Yuyv, W - 1, H, &yuyv).unwrap();
+        let got = to_i420(PixelFormat::Yuyv, W - 1, H, &yuyv, Colour::Bt601).unwrap();
         assert_eq!(got.data.len(), VideoFrame::i420_len(W - 1, H));
         let cropped: Vec<u8> = ref_luma
             .chunks_exact(W as usize)
@@ -516,7 +518,7 @@ mod tests {
         assert!(got.planes().0 == cropped.as_slice());
         // NV12 at an odd size keeps its rounded-up chroma plane.
         let nv12 = vec![100u8; PixelFormat::Nv12.frame_len(33, 17).unwrap()];
-        let got = to_i420(PixelFormat::Nv12, 33, 17, &nv12).unwrap();
+        let got = to_i420(PixelFormat::Nv12, 33, 17, &nv12, Colour::Bt601).unwrap();
         assert!(got.data.iter().all(|&b| b == 100));
     }
 
@@ -524,7 +526,7 @@ mod tests {
     fn short_and_corrupt_frames_are_errors_not_panics() {
         let yuyv = fixture("testsrc2_112x84.yuyv");
         assert!(matches!(
-            to_i420(PixelFormat::Yuyv, W, H, &yuyv[..100]),
+            to_i420(PixelFormat::Yuyv, W, H, &yuyv[..100], Colour::Bt601),
             Err(ConvertError::WrongLength {
                 expected: 18816,
                 got: 100,
@@ -532,16 +534,16 @@ mod tests {
             })
         ));
         assert!(matches!(
-            mjpeg_to_i420(b"definitely not a jpeg"),
+            mjpeg_to_i420(b"definitely not a jpeg", Colour::Bt601),
             Err(ConvertError::CorruptJpeg(_))
         ));
         let jpeg = fixture("testsrc2_112x84.jpg");
         assert!(matches!(
-            mjpeg_to_i420(&jpeg[..200]),
+            mjpeg_to_i420(&jpeg[..200], Colour::Bt601),
             Err(ConvertError::CorruptJpeg(_))
         ));
         assert!(matches!(
-            to_i420(PixelFormat::Nv12, 0, 10, &[]),
+            to_i420(PixelFormat::Nv12, 0, 10, &[], Colour::Bt601),
             Err(ConvertError::Empty(0, 10))
         ));
     }
@@ -642,13 +644,13 @@ mod tests {
         let rounds = 50;
         let started = std::time::Instant::now();
         for _ in 0..rounds {
-            to_i420(PixelFormat::Yuyv, w, h, &yuyv).unwrap();
+            to_i420(PixelFormat::Yuyv, w, h, &yuyv, Colour::Bt601).unwrap();
         }
         let yuyv_ms = started.elapsed().as_secs_f64() * 1000.0 / rounds as f64;
         let jpeg = include_bytes!("../../../../assets/slate.jpg");
         let started = std::time::Instant::now();
         for _ in 0..rounds {
-            mjpeg_to_i420(jpeg).unwrap();
+            mjpeg_to_i420(jpeg, Colour::Bt601).unwrap();
         }
         let mjpeg_ms = started.elapsed().as_secs_f64() * 1000.0 / rounds as f64;
         eprintln!("1280x720 to I420: YUYV {yuyv_ms:.2} ms, MJPEG {mjpeg_ms:.2} ms per frame");

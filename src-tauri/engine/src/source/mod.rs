@@ -13,6 +13,7 @@ pub mod screen;
 pub mod stamp;
 pub mod test_pattern;
 pub mod test_tone;
+pub mod y4m;
 
 use crate::error::{ErrorCode, OnairError};
 use crate::media::{AudioChunk, VideoFrame};
@@ -58,6 +59,8 @@ pub enum VideoChoice {
     Camera(Option<u32>),
     /// The whole screen, or one monitor (by index or name).
     Screen(Option<String>),
+    /// A raw YUV4MPEG2 clip, looped at its own frame rate.
+    Y4mFile(std::path::PathBuf),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

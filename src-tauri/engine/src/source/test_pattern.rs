@@ -10,19 +10,20 @@ use std::sync::Arc;
 use super::stamp::{self, Stamp};
 use super::{SourceError, VideoSource};
 use crate::clock::MediaClock;
+use crate::colour::Colour;
 use crate::media::VideoFrame;
 
-/// 75 % colour bars in BT.601 limited range: white, yellow, cyan, green,
-/// magenta, red, blue, black.
-const BARS_YUV: [(u8, u8, u8); 8] = [
-    (180, 128, 128),
-    (162, 44, 142),
-    (131, 156, 44),
-    (112, 72, 58),
-    (84, 184, 198),
-    (65, 100, 212),
-    (35, 212, 114),
-    (16, 128, 128),
+/// 75 % colour bars (R'G'B'): white, yellow, cyan, green, magenta, red,
+/// blue, black; drawn in the colour space of the picture's size.
+pub const BARS_RGB: [[f64; 3]; 8] = [
+    [0.75, 0.75, 0.75],
+    [0.75, 0.75, 0.0],
+    [0.0, 0.75, 0.75],
+    [0.0, 0.75, 0.0],
+    [0.75, 0.0, 0.75],
+    [0.75, 0.0, 0.0],
+    [0.0, 0.0, 0.75],
+    [0.0, 0.0, 0.0],
 ];
 const FLASH_LUMA: u8 = 235;
 /// Pixels the bars move per frame.
@@ -39,6 +40,7 @@ pub struct TestPattern {
     clock: MediaClock,
     next_frame: u64,
     busy: bool,
+    bars: [(u8, u8, u8); 8],
 }
 
 impl TestPattern {
@@ -53,6 +55,7 @@ impl TestPattern {
             clock,
             next_frame,
             busy: false,
+            bars: BARS_RGB.map(|rgb| Colour::for_size(width, height).rgb_to_yuv(rgb)),
         }
     }
 
@@ -79,7 +82,7 @@ impl TestPattern {
 
         // Every row of the picture is the same, so draw one row per plane and copy it.
         let offset = (n * SPEED) as usize % w;
-        let bar_at = |x: usize| BARS_YUV[((x + offset) % w) * BARS_YUV.len() / w];
+        let bar_at = |x: usize| self.bars[((x + offset) % w) * self.bars.len() / w];
         let luma_row: Vec<u8> = (0..w)
             .map(|x| if flash { FLASH_LUMA } else { bar_at(x).0 })
             .collect();
@@ -197,6 +200,24 @@ mod tests {
             plain.planes().0[..lower],
             "upper half untouched"
         );
+    }
+
+    #[test]
+    fn bars_are_drawn_in_the_colour_space_of_the_size() {
+        let clock = MediaClock::start();
+        // Yellow, the second bar: BT.601 and BT.709 differ most in luma there.
+        for (w, h, yellow) in [(640, 360, (162, 44, 142)), (1280, 720, (168, 44, 136))] {
+            let frame = TestPattern::new(w, h, 30, clock).render(1, 0);
+            let (y, u, v) = frame.planes();
+            let (x, row) = (w as usize * 3 / 16 - SPEED as usize, h as usize / 2);
+            let (cw, crow) = (w as usize / 2, row / 2);
+            let got = (
+                y[row * w as usize + x],
+                u[crow * cw + x / 2],
+                v[crow * cw + x / 2],
+            );
+            assert_eq!(got, yellow, "{w}x{h}");
+        }
     }
 
     #[test]

@@ -3,6 +3,9 @@
 //! and letter-boxed with libyuv (whose "ARGB" is BGRA in memory order),
 //! never stretched.
 
+use yuvutils_rs::{BufferStoreMut, YuvConversionMode, YuvPlanarImageMut, YuvRange};
+
+use crate::colour::Colour;
 use crate::compose::blit::black;
 use crate::compose::layout::{fit, Rect};
 use crate::media::VideoFrame;
@@ -108,34 +111,54 @@ pub fn to_stream_frame(
         scaled = out;
         (&scaled[..], rect.width * 4)
     };
+    // In the stream's colour space (BT.709 for HD, as the VUI says): libyuv's
+    // ARGBToI420 knows only BT.601.
+    let colour = Colour::for_size(width, height);
+    let mut picture = vec![0u8; VideoFrame::i420_len(rect.width, rect.height)];
+    let (pw, ph) = (
+        rect.width.div_ceil(2) as usize,
+        rect.height.div_ceil(2) as usize,
+    );
+    {
+        let (y, rest) = picture.split_at_mut(rect.width as usize * rect.height as usize);
+        let (u, v) = rest.split_at_mut(pw * ph);
+        let mut target = YuvPlanarImageMut {
+            y_plane: BufferStoreMut::Borrowed(y),
+            y_stride: rect.width,
+            u_plane: BufferStoreMut::Borrowed(u),
+            u_stride: pw as u32,
+            v_plane: BufferStoreMut::Borrowed(v),
+            v_stride: pw as u32,
+            width: rect.width,
+            height: rect.height,
+        };
+        yuvutils_rs::bgra_to_yuv420(
+            &mut target,
+            &src[..src_stride as usize * rect.height as usize],
+            src_stride,
+            YuvRange::Limited,
+            colour.matrix(),
+            YuvConversionMode::Balanced,
+        )
+        .map_err(|e| ConvertError::Conversion(format!("the screen's colours: {e}")))?;
+    }
     let mut data = black(width, height);
     let (cw, ch) = (width.div_ceil(2) as usize, height.div_ceil(2) as usize);
     let (y_plane, rest) = data.split_at_mut(width as usize * height as usize);
     let (u_plane, v_plane) = rest.split_at_mut(cw * ch);
-    let luma_at = rect.y as usize * width as usize + rect.x as usize;
-    let chroma_at = (rect.y / 2) as usize * cw + (rect.x / 2) as usize;
-    // SAFETY: `src` holds rect.height rows of `src_stride` bytes with
-    // rect.width pixels each; the rectangle lies inside the frame with even
-    // offsets and sizes (`fit`), so with the frame's strides every row
-    // written stays inside its plane.
-    let status = unsafe {
-        yuv_sys::rs_ARGBToI420(
-            src.as_ptr(),
-            src_stride as i32,
-            y_plane[luma_at..].as_mut_ptr(),
-            width as i32,
-            u_plane[chroma_at..].as_mut_ptr(),
-            cw as i32,
-            v_plane[chroma_at..].as_mut_ptr(),
-            cw as i32,
-            rect.width as i32,
-            rect.height as i32,
-        )
-    };
-    if status != 0 {
-        return Err(ConvertError::Conversion(format!(
-            "libyuv could not convert the screen ({status})"
-        )));
+    let (from_y, from_rest) = picture.split_at(rect.width as usize * rect.height as usize);
+    let (from_u, from_v) = from_rest.split_at(pw * ph);
+    // The rectangle has even offsets and sizes (`fit`), so chroma rows line
+    // up with luma rows two by two.
+    let (rw, rx, ry) = (rect.width as usize, rect.x as usize, rect.y as usize);
+    for row in 0..rect.height as usize {
+        let at = (ry + row) * width as usize + rx;
+        y_plane[at..at + rw].copy_from_slice(&from_y[row * rw..(row + 1) * rw]);
+    }
+    for row in 0..ph {
+        let at = (ry / 2 + row) * cw + rx / 2;
+        u_plane[at..at + pw].copy_from_slice(&from_u[row * pw..(row + 1) * pw]);
+        v_plane[at..at + pw].copy_from_slice(&from_v[row * pw..(row + 1) * pw]);
     }
     Ok(VideoFrame {
         width,
