@@ -51,6 +51,7 @@ def test_a_session_is_in_the_named_log_with_its_key_masked(tmp_path):
                             stdin=wrong + "\n")
     assert good.returncode == 0, good.describe()
     assert refused.returncode == 1, refused.describe()
+    assert "OpenH264" not in good.stderr, "the encoder's start-up notes stay off the terminal"
     text = log.read_text()
     assert key not in text and wrong not in text, "the log never holds a key"
     assert stat.S_IMODE(log.stat().st_mode) == 0o600

@@ -173,13 +173,18 @@ impl RawEncoder {
         if encoder.is_null() {
             return Err(EncodeError::H264("openh264 made no encoder".into()));
         }
-        Ok(RawEncoder {
+        let mut made = RawEncoder {
             api,
             encoder,
             params,
             size: None,
             info: Box::default(),
-        })
+        };
+        // Errors only, and before it initialises: its start-up note on frame
+        // skipping reached the creator's terminal on every run.
+        let mut level: c_int = WELS_LOG_ERROR as c_int;
+        made.set_option(ENCODER_OPTION_TRACE_LEVEL, (&raw mut level).cast())?;
+        Ok(made)
     }
 
     fn vtable(&self) -> &ISVCEncoderVtbl {
@@ -219,8 +224,6 @@ impl RawEncoder {
                 .expect("openh264 has InitializeExt");
             // SAFETY: `p` is a complete parameter set that outlives the call.
             check("initialising", unsafe { init(self.encoder, &raw const p) })?;
-            let mut level: c_int = WELS_LOG_ERROR as c_int;
-            self.set_option(ENCODER_OPTION_TRACE_LEVEL, (&raw mut level).cast())?;
             let mut format: c_int = videoFormatI420 as c_int;
             self.set_option(ENCODER_OPTION_DATAFORMAT, (&raw mut format).cast())?;
         } else {
