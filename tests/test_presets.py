@@ -6,12 +6,14 @@ and the session holds to the platform's maximum bitrate."""
 from __future__ import annotations
 
 import json
+import subprocess
 import secrets as stdlib_secrets
 
 import pytest
 
 from onair_testkit import onair, secrets
 from onair_testkit.keyring import KeyringEnv
+from onair_testkit.nginx import Nginx
 
 
 @pytest.fixture
@@ -80,3 +82,36 @@ def test_the_session_holds_to_the_platforms_maximum_bitrate(k, tmp_path):
     within = k.onair("live", "tw", "--bitrate", "6000", "--json", "--duration", "3", "--reconnect-attempts", "0",
                      timeout=60)
     assert not [e for e in within.events if e.get("code") == "preset_limit"], "6000 asked of a 6000 cap stays"
+
+
+def keyframe_times(path) -> list[float]:
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "packet=pts_time,flags",
+         "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, check=True,
+    )
+    rows = [line.split(",") for line in probe.stdout.splitlines() if line]
+    return [float(t) for t, flags, *_ in rows if "K" in flags]
+
+
+@pytest.mark.parametrize("presets, every", [(["x"], 3.0), (["x", "twitch"], 2.0)])
+def test_the_keyframe_interval_follows_the_preset(k, tmp_path, presets, every):
+    # X asks for a keyframe every 3 s; with Twitch beside it, the one encode
+    # keeps Twitch's 2 s, which X accepts too. Their ingests are not
+    # reachable from here, so each destination is pointed at a local
+    # nginx-rtmp and keeps its preset; the local recording shows what was
+    # encoded.
+    for name in presets:
+        key = secrets.SESSION.register("live_" + stdlib_secrets.token_urlsafe(16))
+        assert k.onair("keys", "add", name, "--preset", name, stdin=key + "\n").returncode == 0
+    with Nginx(tmp_path / "nginx") as nginx:
+        saved = json.loads(k.destinations_file.read_text())
+        for destination in saved["destinations"]:
+            destination["url"] = nginx.url()
+        k.destinations_file.write_text(json.dumps(saved))
+        out = tmp_path / "kept.flv"
+        ran = k.onair("live", *presets, "--record", str(out), "--duration", "7.5", "--json", timeout=60)
+    assert ran.returncode == 0, ran.describe()
+    times = keyframe_times(out)
+    gaps = [round(b - a, 1) for a, b in zip(times, times[1:])]
+    assert len(gaps) >= 2 and all(abs(g - every) < 0.1 for g in gaps), (times, ran.describe())

@@ -285,7 +285,12 @@ fn one_layer(frames: &[VideoFrame], kbps: u32) -> Cost {
 
 fn three_layers(frames: &[VideoFrame], width: u32, height: u32, kbps: u32) -> Cost {
     let layers = standard_layers(width, height, kbps);
-    let mut encoder = SimulcastEncoder::new(&layers, FPS).expect("simulcast encoder");
+    let mut encoder = SimulcastEncoder::new(
+        &layers,
+        FPS,
+        onair_engine::encode::h264::KEYFRAME_INTERVAL_S,
+    )
+    .expect("simulcast encoder");
     measure(|| {
         frames
             .iter()

@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 
 use crate::destination::{scheme_of, Destination, DestinationKind};
+use crate::encode::h264::KEYFRAME_INTERVAL_S;
 use crate::error::{ErrorCode, OnairError};
 
 const FILE: &str = include_str!("../../../presets/platforms.json");
@@ -210,6 +211,17 @@ pub fn video_cap<'a>(
     })
 }
 
+/// The keyframe interval of the one encode: the shortest any destination
+/// asks for, since a shorter interval is accepted everywhere and a longer
+/// one is not. A destination without a preset asks for the engine's 2 s.
+pub fn keyframe_seconds<'a>(destinations: impl IntoIterator<Item = Option<&'a Preset>>) -> u32 {
+    destinations
+        .into_iter()
+        .map(|p| p.map_or(KEYFRAME_INTERVAL_S, |p| p.video.keyframe_seconds))
+        .min()
+        .unwrap_or(KEYFRAME_INTERVAL_S)
+}
+
 impl Ingest {
     fn placeholder(&self) -> Option<&'static str> {
         [HOST, URL].into_iter().find(|p| self.url.contains(p))
@@ -335,6 +347,15 @@ mod tests {
         );
         assert_eq!(video_cap([twitch], 2500), None);
         assert_eq!(video_cap([], 90_000), None, "no preset, no cap");
+    }
+
+    #[test]
+    fn the_keyframe_interval_is_the_shortest_any_platform_asks_for() {
+        let (twitch, x) = (find("twitch").unwrap(), find("x").unwrap());
+        assert_eq!(keyframe_seconds([Some(x)]), 3);
+        assert_eq!(keyframe_seconds([Some(x), Some(twitch)]), 2);
+        assert_eq!(keyframe_seconds([Some(x), None]), 2, "a plain URL gets 2 s");
+        assert_eq!(keyframe_seconds([]), 2);
     }
 
     #[test]

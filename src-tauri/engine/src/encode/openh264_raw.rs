@@ -61,6 +61,14 @@ impl Params {
     /// the same SSIM (make bench-quality: 10 to 20 % fewer bits for x264's
     /// SSIM with the two together, CPU as before). openh264's high
     /// complexity encodes the very same stream as medium here.
+    /// A keyframe every `seconds` instead of the engine's two.
+    pub fn with_keyframe_seconds(self, seconds: u32) -> Params {
+        Params {
+            keyframe_interval_frames: self.fps * seconds.max(1),
+            ..self
+        }
+    }
+
     pub fn with_entropy(self, entropy: Entropy) -> Params {
         Params {
             entropy,

@@ -45,7 +45,7 @@ struct Layer {
 }
 
 impl SimulcastEncoder {
-    pub fn new(specs: &[LayerSpec], fps: u32) -> Result<Self, EncodeError> {
+    pub fn new(specs: &[LayerSpec], fps: u32, keyframe_seconds: u32) -> Result<Self, EncodeError> {
         let top_width = specs.first().map_or(1, |s| s.width.max(1));
         // Smaller layers are scaled from the top one: same colour space.
         let colour = specs
@@ -59,7 +59,7 @@ impl SimulcastEncoder {
                     bitrate_kbps: spec.kbps,
                     colour,
                 };
-                let mut params = settings.params();
+                let mut params = settings.params().with_keyframe_seconds(keyframe_seconds);
                 if spec.width < top_width {
                     // Small layers are for small windows and weak links: the
                     // fast mode costs about 35 % less there (0.9 against 1.4
@@ -155,6 +155,7 @@ impl VideoEncoder for SimulcastEncoder {
 mod tests {
     use super::*;
     use crate::clock::MediaClock;
+    use crate::encode::h264::KEYFRAME_INTERVAL_S;
     use crate::source::test_pattern::TestPattern;
     use crate::source::VideoSource;
 
@@ -179,7 +180,7 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![(1280, 720), (640, 360), (320, 180)]
         );
-        let mut encoder = SimulcastEncoder::new(&specs, 30).unwrap();
+        let mut encoder = SimulcastEncoder::new(&specs, 30, KEYFRAME_INTERVAL_S).unwrap();
         let mut pattern = TestPattern::new(1280, 720, 30, MediaClock::start());
         let frame = pattern.next_frame().unwrap();
         let outputs = encoder.encode(&frame, 0).unwrap();
@@ -198,7 +199,7 @@ mod tests {
     #[test]
     fn paused_layers_are_skipped_and_come_back_with_a_keyframe() {
         let specs = standard_layers(320, 180, 600);
-        let mut encoder = SimulcastEncoder::new(&specs, 30).unwrap();
+        let mut encoder = SimulcastEncoder::new(&specs, 30, KEYFRAME_INTERVAL_S).unwrap();
         let mut pattern = TestPattern::new(320, 180, 30, MediaClock::start());
         let layers_of = |out: &[EncodedVideo]| out.iter().map(|v| v.layer).collect::<Vec<_>>();
         let first = encoder.encode(&pattern.next_frame().unwrap(), 0).unwrap();

@@ -361,6 +361,8 @@ struct Runner {
     summary: SessionSummary,
     failure: Option<OnairError>,
     meter: StatsMeter,
+    /// What the destinations' platforms ask for (preset.rs).
+    keyframe_seconds: u32,
 }
 
 impl Runner {
@@ -378,6 +380,8 @@ impl Runner {
             request.video_kbps = cap.kbps;
             events.emit(Event::health(HealthCode::PresetLimit, cap.sentence()));
         }
+        let keyframe_seconds =
+            crate::preset::keyframe_seconds(request.destinations.iter().map(|d| d.config.preset));
         let control = Arc::new(EncoderControl::new(request.video_kbps));
         for destination in &request.destinations {
             destination
@@ -405,6 +409,7 @@ impl Runner {
             summary: SessionSummary::default(),
             failure: None,
             meter: StatsMeter::default(),
+            keyframe_seconds,
         }
     }
 
@@ -521,7 +526,11 @@ impl Runner {
             audio: self.capture.has_audio(),
         })?;
         let video: Box<dyn VideoEncoder> = if plan.layers.len() > 1 {
-            Box::new(SimulcastEncoder::new(&plan.layers, spec.fps)?)
+            Box::new(SimulcastEncoder::new(
+                &plan.layers,
+                spec.fps,
+                self.keyframe_seconds,
+            )?)
         } else {
             let settings = H264Settings {
                 fps: spec.fps,
@@ -529,7 +538,10 @@ impl Runner {
                 colour: Colour::for_size(spec.width, spec.height),
             };
             Box::new(H264Encoder::with_params(
-                settings.params().with_entropy(plan.entropy),
+                settings
+                    .params()
+                    .with_entropy(plan.entropy)
+                    .with_keyframe_seconds(self.keyframe_seconds),
             )?)
         };
         let audio = plan
