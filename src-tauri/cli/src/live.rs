@@ -137,7 +137,7 @@ fn parse_voice(s: &str) -> Result<VoiceMode, String> {
     VoiceMode::parse(s).ok_or_else(|| "use off, light or clean".into())
 }
 
-fn parse_size(s: &str) -> Result<(u32, u32), String> {
+pub(crate) fn parse_size(s: &str) -> Result<(u32, u32), String> {
     let bad = || format!("size must look like 1280x720, not {s:?}");
     let (w, h) = s.split_once('x').ok_or_else(bad)?;
     let (w, h): (u32, u32) = (w.parse().map_err(|_| bad())?, h.parse().map_err(|_| bad())?);

@@ -1,6 +1,7 @@
 //! `onair`: the headless broadcaster over the same engine as the desktop app.
 //! Exit status: 0 after a clean end, 1 on failure, 2 on a usage error.
 
+mod check;
 mod devices;
 mod keys;
 mod live;
@@ -29,6 +30,8 @@ struct Cli {
 enum Command {
     /// List cameras, microphones and the built-in test sources.
     Devices(devices::DevicesArgs),
+    /// Measure the link to DEST without going public, and say what to send.
+    Check(check::CheckArgs),
     /// Go live to DEST until Ctrl-C or --duration.
     Live(live::LiveArgs),
     /// The platforms Onair knows: ingest URLs, where the key is, limits.
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Devices(args) => devices::run(args),
+        Command::Check(args) => check::run(args),
         Command::Live(args) => live::run(args),
         Command::Presets(args) => presets::run(args),
         Command::Keys(args) => keys::run(args),

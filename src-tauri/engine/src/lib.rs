@@ -2,6 +2,7 @@
 //! desktop app and the `onair` CLI are two thin shells over this crate.
 
 pub mod cancel;
+pub mod check;
 pub mod clock;
 pub mod colour;
 pub mod compose;

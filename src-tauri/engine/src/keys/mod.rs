@@ -674,6 +674,20 @@ pub fn resolve(dest: &str) -> Result<Resolved, KeysError> {
     }
 }
 
+/// DEST without its secret, for what needs only where it goes (the link
+/// check): the keychain is not asked, so a locked one does not stop it.
+pub fn locate(dest: &str) -> Result<Resolved, KeysError> {
+    if let Some(adhoc) = resolve_url(dest) {
+        return adhoc.map(|r| Resolved { secret: None, ..r });
+    }
+    let saved = Keys::open()?.find(dest.trim())?;
+    Ok(Resolved {
+        destination: parse_destination(&saved.url)?,
+        secret: None,
+        saved: Some(saved),
+    })
+}
+
 /// DEST as a URL or `file:` path, or None when it is a name.
 fn resolve_url(dest: &str) -> Option<Result<Resolved, KeysError>> {
     let dest = dest.trim();

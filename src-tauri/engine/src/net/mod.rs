@@ -7,4 +7,5 @@ pub mod http;
 pub mod policy;
 pub mod reconnect;
 pub mod resolve;
+pub mod tcp_info;
 pub mod tls;

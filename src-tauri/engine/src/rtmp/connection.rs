@@ -15,7 +15,7 @@ use super::chunk::ChunkWriter;
 use super::error::RtmpError;
 use super::handshake::Handshake;
 use super::message::Message;
-use super::publish::{PublishError, Publisher, CHUNK_SIZE};
+use super::publish::{PublishError, Publisher, Stage, CHUNK_SIZE};
 use super::transport::{set_timeout, Transport, DEAD_LINK};
 use super::url::RtmpUrl;
 use crate::secret::Secret;
@@ -29,11 +29,35 @@ const READ_EVERY: Duration = Duration::from_millis(20);
 
 /// Connects and publishes; returns once the server said NetStream.Publish.Start.
 pub fn open(url: &RtmpUrl, key: &Secret) -> Result<LiveConnection, RtmpError> {
+    let (transport, publisher, writer) = converse(url, key.clone(), Until::Published)?;
+    Ok(LiveConnection::spawn(transport, publisher, writer))
+}
+
+/// Connects to the application and stops there: no stream is created and no
+/// key is sent, so nothing can go public. The link check's way in.
+pub fn open_unpublished(url: &RtmpUrl) -> Result<(Transport, ChunkWriter), RtmpError> {
+    let (transport, _, writer) = converse(url, Secret::new(""), Until::Connected)?;
+    Ok((transport, writer))
+}
+
+#[derive(PartialEq)]
+enum Until {
+    /// connect answered.
+    Connected,
+    /// NetStream.Publish.Start.
+    Published,
+}
+
+fn converse(
+    url: &RtmpUrl,
+    key: Secret,
+    until: Until,
+) -> Result<(Transport, Publisher, ChunkWriter), RtmpError> {
     let deadline = Instant::now() + OPEN_TIMEOUT;
     let mut transport = Transport::connect(url, deadline)?;
     let leftover = handshake(&mut transport, deadline)?;
 
-    let mut publisher = Publisher::new(&url.app, &url.tc_url, key.clone());
+    let mut publisher = Publisher::new(&url.app, &url.tc_url, key);
     let mut writer = ChunkWriter::new();
     let mut out = Vec::new();
     for message in publisher.start() {
@@ -42,8 +66,15 @@ pub fn open(url: &RtmpUrl, key: &Secret) -> Result<LiveConnection, RtmpError> {
     let mut reaction = publisher.receive(&leftover)?;
     let mut buf = vec![0u8; 16 * 1024];
     loop {
-        for message in reaction.send.drain(..) {
-            writer.write(&message, &mut out);
+        // Stop before createStream and the key go out.
+        let connected = publisher.stage() != Stage::Connecting;
+        if until == Until::Connected && connected && out.is_empty() {
+            break;
+        }
+        if until == Until::Published || !connected {
+            for message in reaction.send.drain(..) {
+                writer.write(&message, &mut out);
+            }
         }
         if !out.is_empty() {
             set_timeout(transport.tcp(), deadline)?;
@@ -51,6 +82,7 @@ pub fn open(url: &RtmpUrl, key: &Secret) -> Result<LiveConnection, RtmpError> {
                 .write_all(&out)
                 .map_err(|e| io_error(e, &publisher))?;
             out.clear();
+            continue;
         }
         if reaction.published {
             break;
@@ -64,7 +96,7 @@ pub fn open(url: &RtmpUrl, key: &Secret) -> Result<LiveConnection, RtmpError> {
         }
         reaction = publisher.receive(&buf[..n])?;
     }
-    Ok(LiveConnection::spawn(transport, publisher, writer))
+    Ok((transport, publisher, writer))
 }
 
 fn handshake(transport: &mut Transport, deadline: Instant) -> Result<Vec<u8>, RtmpError> {

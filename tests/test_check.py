@@ -1,0 +1,110 @@
+"""The link check (issue 25, item 3): `onair check DEST` measures what the
+path to an RTMP ingest carries, without publishing, and proposes a size and
+bitrate with a fifth spare. Against a real nginx-rtmp across an uplink
+capped with tc tbf in its own network namespace."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets as stdlib_secrets
+
+import pytest
+
+from onair_testkit import onair, secrets, uplink
+from onair_testkit.keyring import KeyringEnv
+from onair_testkit.nginx import Nginx
+
+
+@contextlib.contextmanager
+def capped_ingest(tmp_path, kbit: int | None):
+    missing = uplink.missing_tools()
+    if missing:
+        pytest.fail(f"{', '.join(missing)} not installed (scripts/setup installs them)", pytrace=False)
+    with uplink.Uplink() as link, Nginx(tmp_path / "nginx", ip=link.host_ip) as nginx:
+        if kbit:
+            link.cap(kbit)
+        yield link, nginx
+
+
+def check(link, dest: str, *extra: str, env: dict | None = None) -> tuple[onair.Run, dict]:
+    ran = onair.run(["check", dest, "--json", *extra], wrap=link.netns_prefix, env=env, timeout=60)
+    lines = [json.loads(line) for line in ran.stdout.splitlines() if line.startswith("{")]
+    assert len(lines) == 1, ran.describe()
+    return ran, lines[0]
+
+
+@pytest.mark.parametrize("cap_kbit, at_most, at_least", [(3000, 2400, 1500), (1000, 800, 300)])
+def test_the_check_proposes_what_fits_the_cap_and_publishes_nothing(tmp_path, cap_kbit, at_most, at_least,
+                                                                     measurements):
+    key = secrets.SESSION.register("sk_check_" + stdlib_secrets.token_hex(8))
+    with KeyringEnv(tmp_path / "env") as k, capped_ingest(tmp_path, cap_kbit) as (link, nginx):
+        k.start_bus()
+        k.start_keyring(unlock=True)
+        # A saved destination with its key, as a creator has it: the check
+        # must not send the key.
+        added = k.onair("keys", "add", "ingest", "--url", nginx.url("live"), stdin=key + "\n")
+        assert added.returncode == 0, added.describe()
+        ran, report = check(link, "ingest", env=k.env)
+        log = nginx.error_log()
+        recordings = sorted(p.name for p in nginx.rec.iterdir())
+    assert ran.returncode == 0, ran.describe()
+    proposal = report["proposal"]
+    total = proposal["video_kbps"] + proposal["audio_kbps"]
+    assert at_least <= total <= at_most, report
+    assert not report["at_least"] and not report["too_slow"], report
+    assert "kbit/s of video" in report["sentence"], report
+    # tbf queues up to 200 ms: a full link shows a longer round trip.
+    assert report["loaded_rtt_ms"] > report["rtt_ms"] + 10, report
+    # Nothing went public: no stream was made, so nothing was recorded, and
+    # the key never reached the server.
+    assert recordings == [], recordings
+    assert key not in log and "publish" not in log.lower(), log[-2000:]
+    carried = report["carried_kbps"]
+    measurements.record(
+        f"link check behind a {cap_kbit} kbit/s tbf cap: carried {carried} kbit/s "
+        f"({carried / cap_kbit - 1:+.1%} against the cap, which counts packet headers), "
+        f"proposed {total} kbit/s at {proposal['width']}x{proposal['height']}, "
+        f"round trip {report['rtt_ms']} ms idle, {report['loaded_rtt_ms']} ms full; took {report['seconds']:.1f} s"
+    )
+
+
+def test_an_open_path_is_reported_as_at_least_and_the_request_stands(tmp_path):
+    with capped_ingest(tmp_path, None) as (link, nginx):
+        ran, report = check(link, nginx.url("live"), "--bitrate", "3000")
+    assert ran.returncode == 0, ran.describe()
+    assert report["at_least"] and report["carried_kbps"] >= 7000, report
+    assert report["proposal"]["video_kbps"] == 3000 and report["proposal"]["height"] == 720, report
+    assert "at least" in report["sentence"], report
+
+
+def test_the_human_answer_says_what_to_send_and_how(tmp_path):
+    with capped_ingest(tmp_path, 3000) as (link, nginx):
+        ran = onair.run(["check", nginx.url("live")], wrap=link.netns_prefix, timeout=60)
+    assert ran.returncode == 0, ran.describe()
+    assert "nothing is published" in ran.stderr
+    assert "kbit/s of video at 1280x720" in ran.stdout and "onair live DEST --size 1280x720" in ran.stdout, ran.stdout
+
+
+@pytest.mark.parametrize("url, code, says", [
+    ("wss://lk.example/rtc", "invalid_destination", "LiveKit and WHIP"),
+    ("rtmp://127.0.0.1:9/live", "unreachable", "127.0.0.1"),
+    ("rtmp://no-such-host.invalid/live", "unreachable", "no-such-host.invalid"),
+])
+def test_what_cannot_be_checked_says_why(url, code, says):
+    ran = onair.run(["check", url, "--json"], timeout=30)
+    assert ran.returncode == 1, ran.describe()
+    error = json.loads(ran.stdout)["error"]
+    assert error["code"] == code and says in error["message"], error
+
+
+def test_rtmps_is_checked_over_tls_and_a_bad_certificate_is_a_tls_error(tmp_path):
+    with Nginx(tmp_path / "nginx") as nginx:
+        env = {**os.environ, "SSL_CERT_FILE": str(nginx.ca)}
+        ran = onair.run(["check", nginx.url("live", tls=True), "--json"], env=env, timeout=60)
+        untrusted = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
+        refused = onair.run(["check", nginx.url("live", tls=True), "--json"], env=untrusted, timeout=60)
+    assert ran.returncode == 0, ran.describe()
+    assert json.loads(ran.stdout)["at_least"], ran.stdout
+    assert refused.returncode == 1 and json.loads(refused.stdout)["error"]["code"] == "tls", refused.describe()
