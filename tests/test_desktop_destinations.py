@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from onair_testkit import media, secrets
+from onair_testkit import media, secrets, uplink
 from onair_testkit.nginx import Nginx, wait_closed
 from onair_testkit.platform_backend import PlatformBackend
 from onair_testkit.studio import ARTIFACTS, answer_reveal, app_on_keyring, pick_destinations, tally, wait_for_state
@@ -232,6 +232,74 @@ def test_several_destinations_in_one_go_live_each_with_its_own_row(app, platform
         for key in (main_key, backup_key, wrong):
             assert key not in wd.page()
     measurements.record(f"desktop, three destinations in one Go Live: main {nginx.recording(main_key).stat().st_size} bytes")
+
+
+def link_check(wd) -> dict:
+    return wd.script(
+        "const box = document.getElementById('link-check');"
+        "return {hidden: box.hidden, state: box.dataset.state, name: box.dataset.name,"
+        " text: document.getElementById('link-check-text').textContent,"
+        " use: document.getElementById('link-check-use').hidden ? null : document.getElementById('link-check-use').textContent}")
+
+
+def test_a_destination_from_a_preset_is_checked_before_its_first_go_live(app, tmp_path, measurements):
+    """Live in a minute: pick the platform, fill in the host it leaves open,
+    paste the key, save; the link is checked at once (nothing published),
+    and its proposal is one press away. The server sits behind a 3 Mbit/s
+    tbf cap on the host's way into its network namespace."""
+    wd, env = app
+    key = secrets.SESSION.register("sk_preset_" + stdlib_secrets.token_urlsafe(12))
+    with uplink.Uplink() as link, Nginx(tmp_path / "nginx", wrap=link.wrap([]), ip=link.publisher_ip) as nginx:
+        link.cap_inbound(3000)
+        host = f"{link.publisher_ip}:{nginx.rtmp_port}"
+        wd.click("#tab-destinations")
+        wd.choose("#d-preset", "owncast")
+        wd.wait_for("the host field", lambda: wd.visible("#d-host-field"))
+        assert wd.text("#d-limits") == "Fill in your server host.", wd.text("#d-limits")
+        wd.type("#d-host", host)
+        wd.wait_for("the URL from the preset",
+                    lambda: wd.script("return document.getElementById('d-url').value") == f"rtmp://{host}/live")
+        assert wd.script("return document.getElementById('d-status-url').value") == f"https://{host}/api/status"
+        assert "takes at most 50000 kbit/s" in wd.text("#d-limits") and wd.visible("#d-key-page")
+        assert wd.script("return document.getElementById('d-name').value") == "Owncast (self-hosted)"
+        wd.type("#d-name", "owncast")
+        wd.type("#d-key", key)
+        wd.screenshot(ARTIFACTS / "destination-from-preset.png")
+        saved_at = time.monotonic()
+        wd.click("#d-save")
+        wd.wait_for("the link check", lambda: link_check(wd)["state"] in ("done", "failed", "too_slow"), timeout=30)
+        checked_in = time.monotonic() - saved_at
+        first = link_check(wd)
+        assert first["state"] == "done" and first["name"] == "owncast", first
+        assert "kbit/s of video at 1280x720" in first["text"], first
+        wd.screenshot(ARTIFACTS / "destination-link-check.png")
+        saved = json.loads((env.config / "onair" / "destinations.json").read_text())
+        (made,) = [d for d in saved["destinations"] if d["name"] == "owncast"]
+        assert made["options"]["preset"] == "owncast" and made["url"] == f"rtmp://{host}/live", made
+        assert env.lookup("owncast") == key
+
+        # 3 Mbit/s with a fifth spare is under the settings' bitrate: one
+        # press takes the proposal.
+        assert first["use"], first
+        proposed = int(first["use"].split()[1])
+        assert 1500 <= proposed <= 2400 - 128, first
+        wd.click("#link-check-use")
+        settings = env.config / "onair" / "settings.json"
+        wd.wait_for("the bitrate saved",
+                    lambda: settings.exists() and json.loads(settings.read_text())["video_kbps"] == proposed)
+
+        # On demand, with the cap lifted: at least all the check offered.
+        link.uncap_inbound()
+        wd.click("tr[data-name='owncast'] button[data-action='check']")
+        wd.wait_for("the second check", lambda: link_check(wd)["state"] == "checking", timeout=5)
+        wd.wait_for("its answer", lambda: link_check(wd)["state"] == "done", timeout=30)
+        assert "at least" in link_check(wd)["text"], link_check(wd)
+        recordings = sorted(p.name for p in nginx.rec.iterdir())
+        log = nginx.error_log()
+    assert recordings == [] and key not in log, "nothing was published, the key never sent"
+    assert key not in wd.page()
+    measurements.record(f"desktop, a destination from a preset: link checked {checked_in:.1f} s after Save: "
+                        f"{first['text']}")
 
 
 def test_show_log_says_where_the_log_is_and_it_holds_the_sessions_without_keys(app):

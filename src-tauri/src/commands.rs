@@ -30,7 +30,7 @@ pub(crate) async fn off_main<T: Send + 'static>(
         .unwrap_or_else(|e| Err(OnairError::internal(format!("A command failed ({e})."))))
 }
 
-fn studio(app: &AppHandle) -> Arc<Studio> {
+pub(crate) fn studio(app: &AppHandle) -> Arc<Studio> {
     app.state::<Arc<Studio>>().inner().clone()
 }
 
@@ -162,11 +162,17 @@ pub fn show_log(app: AppHandle) -> Option<String> {
         .target
         .folder()
         .to_path_buf();
-    // Best effort: a desktop without an opener still gets the path.
+    open_outside(folder.as_os_str());
+    Some(folder.display().to_string())
+}
+
+/// Opens a folder or a web page with the desktop's own opener. Best effort:
+/// a desktop without one still gets the path or address shown in the window.
+pub(crate) fn open_outside(target: &std::ffi::OsStr) {
     for opener in [&["xdg-open"][..], &["gio", "open"][..]] {
         let spawned = std::process::Command::new(opener[0])
             .args(&opener[1..])
-            .arg(&folder)
+            .arg(target)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn();
@@ -174,7 +180,6 @@ pub fn show_log(app: AppHandle) -> Option<String> {
             break;
         }
     }
-    Some(folder.display().to_string())
 }
 
 /// Stops whatever is live, finishes the recording, then closes Onair.

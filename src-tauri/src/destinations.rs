@@ -7,13 +7,20 @@
 
 use std::path::PathBuf;
 
-use onair_engine::keys::{DestinationEdit, DestinationSummary, Keys, NewDestination, ObsImported};
+use onair_engine::cancel::Cancel;
+use onair_engine::check::{check_link, estimate::Wanted, LinkReport};
+use onair_engine::keys::{
+    self, DestinationEdit, DestinationOptions, DestinationSummary, Keys, NewDestination,
+    ObsImported,
+};
+use onair_engine::preset::{self, Preset, PresetDestination};
 use onair_engine::secret::Secret;
+use onair_engine::session::SessionRequest;
 use onair_engine::{ErrorCode, OnairError};
 use serde::Serialize;
 use tauri::AppHandle;
 
-use crate::commands::off_main;
+use crate::commands::{off_main, open_outside, studio};
 
 fn keys() -> Result<Keys, OnairError> {
     Ok(Keys::open()?)
@@ -127,4 +134,66 @@ pub async fn import_obs(
     let dir = dir.filter(|d| !d.trim().is_empty()).map(PathBuf::from);
     let name = name.filter(|n| !n.trim().is_empty());
     off_main(move || Ok(keys()?.import_obs(dir.as_deref(), name.as_deref())?)).await
+}
+
+/// The platforms Onair knows (presets/platforms.json).
+#[tauri::command]
+#[specta::specta]
+pub fn list_presets() -> Vec<Preset> {
+    preset::all().to_vec()
+}
+
+/// The URL, status endpoint and options a destination from `preset` gets,
+/// with `fill` for a host the preset leaves open: the form shows them
+/// before anything is saved, and `onair keys add --preset` makes the same.
+#[tauri::command]
+#[specta::specta]
+pub fn preset_destination(
+    preset: String,
+    region: Option<u32>,
+    fill: Option<String>,
+) -> Result<PresetDestination, OnairError> {
+    preset::find(&preset)?.destination(
+        region.map(|r| r as usize),
+        fill.as_deref(),
+        DestinationOptions::default(),
+        None,
+    )
+}
+
+/// Opens the page where the preset's platform shows the stream key. Only
+/// addresses from the preset file are opened, never one the page passes.
+#[tauri::command]
+#[specta::specta]
+pub fn open_key_page(preset: String, fill: Option<String>) -> Result<(), OnairError> {
+    let made = preset_destination(preset, None, fill)?;
+    if let Some(page) = made.key_page {
+        open_outside(std::ffi::OsStr::new(&page));
+    }
+    Ok(())
+}
+
+/// Measures the link to a saved destination without going public, for
+/// the size, frame rate and bitrate in the settings (see `onair check`).
+#[tauri::command]
+#[specta::specta]
+pub async fn check_destination(app: AppHandle, name: String) -> Result<LinkReport, OnairError> {
+    let settings = studio(&app).settings();
+    off_main(move || {
+        let located = keys::locate(&name)?;
+        let preset = located
+            .saved
+            .as_ref()
+            .and_then(|s| s.options.preset.as_deref())
+            .and_then(|id| preset::find(id).ok());
+        let wanted = Wanted {
+            width: settings.width,
+            height: settings.height,
+            fps: settings.fps,
+            video_kbps: settings.video_kbps,
+            audio_kbps: SessionRequest::new(Vec::new()).audio_kbps,
+        };
+        check_link(&located.destination, preset, wanted, &Cancel::new())
+    })
+    .await
 }

@@ -49,6 +49,10 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             destinations::copy_key,
             destinations::rotate_key,
             destinations::import_obs,
+            destinations::list_presets,
+            destinations::preset_destination,
+            destinations::open_key_page,
+            destinations::check_destination,
         ])
         .events(tauri_specta::collect_events![SessionEvent, AppEvent])
         // The engine's scheme table, so the form reads the same one.

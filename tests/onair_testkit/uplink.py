@@ -102,6 +102,15 @@ class Uplink:
     def uncap(self) -> None:
         _run(self.wrap(["tc", "qdisc", "del", "dev", self.publisher_if, "root"]))
 
+    def cap_inbound(self, kbit: int) -> None:
+        """At most ``kbit`` kbit/s reach the namespace from the host: the
+        upload of a host program (the desktop app) to a server inside it."""
+        _run(["tc", "qdisc", "replace", "dev", self.host_if, "root", "tbf",
+              "rate", f"{kbit}kbit", "burst", "16kb", "latency", "200ms"])
+
+    def uncap_inbound(self) -> None:
+        _run(["tc", "qdisc", "del", "dev", self.host_if, "root"])
+
     def down(self) -> None:
         """The link goes away (a cable pulled, Wi-Fi lost)."""
         _run(self.wrap(["ip", "link", "set", self.publisher_if, "down"]))

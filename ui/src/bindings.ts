@@ -61,6 +61,24 @@ export const commands = {
 	rotateKey: (name: string, key: string) => typedError<DestinationSummary_Serialize, OnairError>(__TAURI_INVOKE("rotate_key", { name, key })),
 	/**  Imports an OBS profile's stream settings; `dir` None is OBS's own folder. */
 	importObs: (dir: string | null, name: string | null) => typedError<ObsImported_Serialize, OnairError>(__TAURI_INVOKE("import_obs", { dir, name })),
+	/**  The platforms Onair knows (presets/platforms.json). */
+	listPresets: () => __TAURI_INVOKE<Preset_Serialize[]>("list_presets"),
+	/**
+	 *  The URL, status endpoint and options a destination from `preset` gets,
+	 *  with `fill` for a host the preset leaves open: the form shows them
+	 *  before anything is saved, and `onair keys add --preset` makes the same.
+	 */
+	presetDestination: (preset: string, region: number | null, fill: string | null) => typedError<PresetDestination_Serialize, OnairError>(__TAURI_INVOKE("preset_destination", { preset, region, fill })),
+	/**
+	 *  Opens the page where the preset's platform shows the stream key. Only
+	 *  addresses from the preset file are opened, never one the page passes.
+	 */
+	openKeyPage: (preset: string, fill: string | null) => typedError<null, OnairError>(__TAURI_INVOKE("open_key_page", { preset, fill })),
+	/**
+	 *  Measures the link to a saved destination without going public, for
+	 *  the size, frame rate and bitrate in the settings (see `onair check`).
+	 */
+	checkDestination: (name: string) => typedError<LinkReport, OnairError>(__TAURI_INVOKE("check_destination", { name })),
 };
 
 /** Events */
@@ -82,6 +100,8 @@ export type AppEvent =
 /**  The global shortcut: what the one button does now. */
 { type: "go_live_or_stop" };
 
+export type AudioCodecName = "aac" | "opus";
+
 /**  What is heard. */
 export type AudioInput = AudioInput_Serialize | AudioInput_Deserialize;
 
@@ -94,6 +114,12 @@ export type AudioInput_Deserialize = { kind: "test_tone" } |
 export type AudioInput_Serialize = { kind: "test_tone" } | 
 /**  A microphone by name; None is the system's default. */
 { kind: "microphone"; name: string | null } | { kind: "none" };
+
+export type AudioLimits = {
+	codec: AudioCodecName,
+	rate: number,
+	max_kbps: number,
+};
 
 export type AudioStats = {
 	kbps: number | null,
@@ -359,6 +385,24 @@ export type HealthCode = "device_lost" | "device_restored" |
  */
 "preset_limit";
 
+export type Ingest = Ingest_Serialize | Ingest_Deserialize;
+
+export type Ingest_Deserialize = {
+	region: string,
+	/**  May hold `{host}` (or, for "custom", be `{url}`). */
+	url: string,
+	/**  What `{host}` or `{url}` looks like, for help and for the tests. */
+	example?: string | null,
+};
+
+export type Ingest_Serialize = {
+	region: string,
+	/**  May hold `{host}` (or, for "custom", be `{url}`). */
+	url: string,
+	/**  What `{host}` or `{url}` looks like, for help and for the tests. */
+	example?: string,
+};
+
 /**  Whether a destination's secret is in the keychain, shown masked. */
 export type KeyState = { state: "stored"; masked: string } | { state: "missing" } | 
 /**  Local recordings need no secret. */
@@ -377,6 +421,24 @@ export type Layout =
 "pip-br" | "pip-bl" | "pip-tr" | "pip-tl" | 
 /**  Both side by side, main on the left. */
 "side";
+
+export type LinkReport = {
+	/**  The ingest, as shown (never a key). */
+	destination: string,
+	/**  What the path carried, in kbit/s. */
+	carried_kbps: number,
+	/**  The path took all the check offered: it can carry at least that. */
+	at_least: boolean,
+	/**  Round trip of the empty path, and with the check's load queued on it. */
+	rtt_ms: number | null,
+	loaded_rtt_ms: number | null,
+	proposal: Proposal,
+	/**  The proposal is too thin for a stream worth watching. */
+	too_slow: boolean,
+	/**  How long the check took, Go to answer. */
+	seconds: number | null,
+	sentence: string,
+};
 
 /**  How a LiveKit destination gets its token. */
 export type LiveKitOptions = LiveKitOptions_Serialize | LiveKitOptions_Deserialize;
@@ -502,6 +564,78 @@ export type PixelFormat =
 "RGB24" | 
 /**  Packed B G R, 8 bits each. */
 "BGR24";
+
+/**  One platform. */
+export type Preset = Preset_Serialize | Preset_Deserialize;
+
+/**  A destination made from a preset, before its name and key. */
+export type PresetDestination = PresetDestination_Serialize | PresetDestination_Deserialize;
+
+/**  A destination made from a preset, before its name and key. */
+export type PresetDestination_Deserialize = {
+	url: string,
+	status_url?: string | null,
+	/**  What was given, plus the preset's id and its status pointers. */
+	options: DestinationOptions_Deserialize,
+	/**  Where the creator finds the key, its host filled in. */
+	key_page?: string | null,
+	/**  The limits a session holds to, in a sentence. */
+	limits: string,
+};
+
+/**  A destination made from a preset, before its name and key. */
+export type PresetDestination_Serialize = {
+	url: string,
+	status_url: string | null,
+	/**  What was given, plus the preset's id and its status pointers. */
+	options: DestinationOptions_Serialize,
+	/**  Where the creator finds the key, its host filled in. */
+	key_page: string | null,
+	/**  The limits a session holds to, in a sentence. */
+	limits: string,
+};
+
+/**  One platform. */
+export type Preset_Deserialize = {
+	id: string,
+	name: string,
+	/**  None for "custom": the URL decides. */
+	protocol?: DestinationKind | null,
+	/**  The first is the default. */
+	ingests: Ingest_Deserialize[],
+	/**  Where the creator finds the key. */
+	key_page?: string | null,
+	video: VideoLimits,
+	audio: AudioLimits,
+	/**  Where the platform says whether the stream is live, and to how many. */
+	status?: StatusPreset | null,
+	note?: string | null,
+};
+
+/**  One platform. */
+export type Preset_Serialize = {
+	id: string,
+	name: string,
+	/**  None for "custom": the URL decides. */
+	protocol?: DestinationKind,
+	/**  The first is the default. */
+	ingests: Ingest_Serialize[],
+	/**  Where the creator finds the key. */
+	key_page?: string,
+	video: VideoLimits,
+	audio: AudioLimits,
+	/**  Where the platform says whether the stream is live, and to how many. */
+	status?: StatusPreset,
+	note?: string,
+};
+
+export type Proposal = {
+	width: number,
+	height: number,
+	fps: number,
+	video_kbps: number,
+	audio_kbps: number,
+};
 
 /**
  *  How full one bounded queue between the pipeline's threads is: a queue
@@ -686,6 +820,13 @@ export type StatusOptions_Serialize = {
 	viewers_pointer?: string,
 };
 
+export type StatusPreset = {
+	/**  May hold `{host}`. */
+	url: string,
+	live_pointer: string,
+	viewers_pointer: string,
+};
+
 /**  What is filmed. */
 export type VideoInput = VideoInput_Serialize | VideoInput_Deserialize;
 
@@ -708,6 +849,14 @@ export type VideoInput_Serialize = { kind: "test_pattern" } |
  *  camera (the test pattern where there is none) placed by `layout`.
  */
 { kind: "screen"; monitor: number | null };
+
+export type VideoLimits = {
+	max_kbps: number,
+	keyframe_seconds: number,
+	max_width: number,
+	max_height: number,
+	max_fps: number,
+};
 
 export type VideoStats = {
 	/**  Frames encoded per second over the last interval. */

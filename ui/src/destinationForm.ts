@@ -2,7 +2,14 @@
 // turned into what the engine's store takes. The engine checks everything
 // again; this only catches what can be said before asking it.
 import { DESTINATION_SCHEMES } from "./bindings";
-import type { DestinationEdit, DestinationKind, DestinationOptions, DestinationSummary, NewDestination } from "./bindings";
+import type {
+  DestinationEdit,
+  DestinationKind,
+  DestinationOptions,
+  DestinationSummary,
+  NewDestination,
+  Preset,
+} from "./bindings";
 
 export interface DestinationForm {
   name: string;
@@ -124,4 +131,19 @@ export function toEdit(form: DestinationForm): DestinationEdit {
     status_url: optional(form.statusUrl),
     options: options(form),
   };
+}
+
+/** What a preset leaves to the creator: a server's host, or (for "custom")
+ *  the whole URL; null when its ingest is fixed. */
+export function presetBlank(preset: Preset): { label: string; example: string } | null {
+  const ingest = preset.ingests[0];
+  if (ingest?.url.includes("{url}")) return { label: "Server URL", example: ingest.example ?? "" };
+  if (ingest?.url.includes("{host}")) return { label: "Server host", example: ingest.example ?? "" };
+  return null;
+}
+
+/** The kind a URL is, by the engine's scheme table. */
+export function kindOfUrl(url: string): DestinationKind | null {
+  const lower = url.trim().toLowerCase();
+  return DESTINATION_SCHEMES.find((s) => lower.startsWith(s.prefix))?.kind ?? null;
 }

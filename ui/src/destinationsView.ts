@@ -2,25 +2,31 @@
 // shell's own dialog, hides again by itself), copy, rotate, delete, import
 // from OBS. Keys stay in the keychain: the table only ever holds masks
 // unless Reveal was pressed and confirmed.
-import { commands, type DestinationSummary } from "./bindings";
+import { commands, type DestinationSummary, type Preset } from "./bindings";
 import { ask } from "./confirm";
 import {
   emptyForm,
   formFor,
   formProblem,
   keyLabel,
+  kindOfUrl,
   KINDS,
+  presetBlank,
   toEdit,
   toNew,
   type DestinationForm,
 } from "./destinationForm";
 import { $, asError, el, fillSelect, showBanner } from "./dom";
 import { isRevealed, keyText, revealUntil, REVEAL_MS, type Revealed } from "./mask";
+import { useBitrate } from "./settingsView";
 
 let listed: DestinationSummary[] = [];
 const revealed = new Map<string, Revealed>();
 let editing: string | null = null;
 let changed: () => void = () => {};
+let presets: Preset[] = [];
+// What the last link check proposed, for its "Use" button.
+let proposedKbps = 0;
 
 const input = (id: string) => $<HTMLInputElement>(id);
 
@@ -51,7 +57,95 @@ function writeForm(form: DestinationForm) {
   input("d-status-url").value = form.statusUrl;
   input("d-room").value = form.room;
   input("d-api-key").value = form.apiKey;
+  // A platform is chosen when adding; editing keeps the one it was made from.
+  $<HTMLSelectElement>("d-preset").value = "";
+  $<HTMLSelectElement>("d-preset").disabled = editing !== null;
+  input("d-host").value = "";
+  showPreset(null);
   fitFormToKind();
+}
+
+function chosenPreset(): Preset | null {
+  return presets.find((p) => p.id === $<HTMLSelectElement>("d-preset").value) ?? null;
+}
+
+function showPreset(preset: Preset | null) {
+  const blank = preset ? presetBlank(preset) : null;
+  $("d-host-field").hidden = blank === null;
+  $("d-host-label").textContent = blank?.label ?? "";
+  input("d-host").placeholder = blank?.example ?? "";
+  $("d-preset-hint").hidden = preset === null;
+  $("d-key-page").hidden = !preset?.key_page;
+}
+
+// The engine fills the URL, status endpoint and options from the preset
+// (the same as `onair keys add --preset`); the form shows them before saving.
+async function applyPreset() {
+  const preset = chosenPreset();
+  showPreset(preset);
+  if (!preset) {
+    const { preset: _preset, ...rest } = otherOptions;
+    otherOptions = rest;
+    return fitFormToKind();
+  }
+  if (!input("d-name").value.trim()) input("d-name").value = preset.name;
+  const fill = input("d-host").value.trim();
+  const result = await commands.presetDestination(preset.id, null, fill || null);
+  if (result.status === "error") {
+    input("d-url").value = "";
+    const blank = presetBlank(preset);
+    $("d-limits").textContent = blank && !fill ? `Fill in your ${blank.label.toLowerCase()}.` : result.error.message;
+    return;
+  }
+  const made = result.data;
+  input("d-url").value = made.url;
+  input("d-status-url").value = made.status_url ?? "";
+  otherOptions = { ...otherOptions, ...made.options };
+  $<HTMLSelectElement>("d-kind").value = kindOfUrl(made.url) ?? readForm().kind;
+  $("d-limits").textContent = made.limits;
+  fitFormToKind();
+}
+
+async function openKeyPage() {
+  const preset = chosenPreset();
+  if (!preset) return;
+  const result = await commands.openKeyPage(preset.id, input("d-host").value.trim() || null);
+  if (result.status === "error") showBanner(result.error);
+}
+
+// What the path to a destination carries, measured without publishing;
+// the proposal's bitrate can be taken with one press.
+async function checkLink(name: string) {
+  const box = $("link-check");
+  const text = $("link-check-text");
+  const use = $<HTMLButtonElement>("link-check-use");
+  box.hidden = false;
+  box.dataset.name = name;
+  box.dataset.state = "checking";
+  use.hidden = true;
+  text.textContent = `Checking the link to ${name} for a few seconds; nothing is published and no key is sent.`;
+  const result = await commands.checkDestination(name);
+  if (box.dataset.name !== name) return; // another check took the box
+  if (result.status === "error") {
+    box.dataset.state = "failed";
+    text.textContent = `${name}: [${result.error.code}] ${result.error.message}`;
+    return;
+  }
+  const report = result.data;
+  box.dataset.state = report.too_slow ? "too_slow" : "done";
+  text.textContent = `${name}: ${report.sentence}`;
+  const settings = await commands.getSettings();
+  proposedKbps = report.proposal.video_kbps;
+  if (!report.too_slow && proposedKbps < settings.video_kbps) {
+    use.textContent = `Use ${proposedKbps} kbit/s (now ${settings.video_kbps})`;
+    use.hidden = false;
+  }
+}
+
+async function useProposal() {
+  await useBitrate(proposedKbps);
+  $<HTMLButtonElement>("link-check-use").hidden = true;
+  $("link-check-text").append(` Video bitrate set to ${proposedKbps} kbit/s.`);
 }
 
 function fitFormToKind() {
@@ -103,6 +197,7 @@ function row(d: DestinationSummary): HTMLTableRowElement {
     );
   }
   if (d.key.state !== "not_needed") actions.append(button("Rotate", "rotate", () => rotate(tr, d.name)));
+  if (d.kind === "rtmp") actions.append(button("Check link", "check", () => checkLink(d.name)));
   actions.append(
     button("Edit", "edit", async () => startEdit(d)),
     button("Delete", "delete", () => remove(d.name)),
@@ -196,9 +291,12 @@ async function save(e: SubmitEvent) {
   input("d-key").value = "";
   if (result.status === "error") return showBanner(result.error);
   showBanner(null);
+  const added = editing === null ? result.data : null;
   startEdit(null);
   await refresh();
   changed();
+  // A new RTMP destination is checked before its first Go Live.
+  if (added?.kind === "rtmp") await checkLink(added.name);
 }
 
 async function importObs(e: SubmitEvent) {
@@ -217,6 +315,17 @@ export async function startDestinations(onChange: () => void) {
   changed = onChange;
   fillSelect($("d-kind"), KINDS.map((k) => ({ value: k.kind, label: k.label })), "rtmp");
   $("d-kind").addEventListener("change", fitFormToKind);
+  presets = await commands.listPresets();
+  fillSelect(
+    $("d-preset"),
+    [{ value: "", label: "Other: type the server URL" }, ...presets.map((p) => ({ value: p.id, label: p.name }))],
+    "",
+  );
+  const onPreset = () => applyPreset().catch((err) => showBanner(asError(err)));
+  $("d-preset").addEventListener("change", onPreset);
+  input("d-host").addEventListener("input", onPreset);
+  $("d-key-page").addEventListener("click", () => openKeyPage().catch((err) => showBanner(asError(err))));
+  $("link-check-use").addEventListener("click", () => useProposal().catch((err) => showBanner(asError(err))));
   for (const id of ["d-token-url", "d-api-key"]) input(id).addEventListener("input", fitFormToKind);
   $("d-cancel").addEventListener("click", () => startEdit(null));
   $<HTMLFormElement>("destination-form").addEventListener("submit", (e) => save(e).catch((err) => showBanner(asError(err))));

@@ -1,6 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { DESTINATION_SCHEMES } from "./bindings";
-import { emptyForm, formFor, formProblem, hasPastedKey, keyLabel, toEdit, toNew } from "./destinationForm";
+import type { Preset } from "./bindings";
+import {
+  emptyForm,
+  formFor,
+  formProblem,
+  hasPastedKey,
+  keyLabel,
+  kindOfUrl,
+  presetBlank,
+  toEdit,
+  toNew,
+} from "./destinationForm";
 import { audioInput, audioValue, parseSize, videoInput, videoValue, voiceMode } from "./settingsForm";
 
 describe("the destination form", () => {
@@ -77,5 +88,30 @@ describe("the voice switch", () => {
     expect(voiceMode(null, { kind: "none" })).toBe("off");
     expect(voiceMode("light", { kind: "microphone", name: "USB" })).toBe("light");
     expect(voiceMode("clean", { kind: "test_tone" })).toBe("clean");
+  });
+});
+
+describe("a destination from a preset", () => {
+  const preset = (url: string, example?: string): Preset => ({
+    id: "p",
+    name: "P",
+    ingests: [{ region: "default", url, example }],
+    video: { max_kbps: 6000, keyframe_seconds: 2, max_width: 1920, max_height: 1080, max_fps: 60 },
+    audio: { codec: "aac", rate: 48000, max_kbps: 160 },
+  });
+
+  it("asks for the host or the whole URL only when the preset leaves it open", () => {
+    expect(presetBlank(preset("rtmps://live.example/app"))).toBeNull();
+    expect(presetBlank(preset("rtmp://{host}/live", "stream.example.org"))).toEqual({
+      label: "Server host",
+      example: "stream.example.org",
+    });
+    expect(presetBlank(preset("{url}"))?.label).toBe("Server URL");
+  });
+
+  it("reads the kind from the URL with the engine's scheme table", () => {
+    expect(kindOfUrl(" RTMPS://a/b")).toBe("rtmp");
+    expect(kindOfUrl("wss://lk")).toBe("livekit");
+    expect(kindOfUrl("ftp://x")).toBeNull();
   });
 });

@@ -55,6 +55,15 @@ export async function startSettings(onApplied: () => void) {
   $<HTMLButtonElement>("s-save").disabled = false;
 }
 
+/** Takes the link check's proposal as the video bitrate, saved. */
+export async function useBitrate(kbps: number) {
+  const settings = await commands.getSettings();
+  const result = await commands.saveSettings({ ...settings, video_kbps: kbps });
+  if (result.status === "error") return showBanner(result.error);
+  writeForm({ ...settings, video_kbps: kbps });
+  applied();
+}
+
 /// Opens the log's folder (when the desktop can) and says where it is, so it
 /// can be attached to a message to whoever helps.
 async function showLog() {

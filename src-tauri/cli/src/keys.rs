@@ -179,40 +179,16 @@ fn execute(keys: &Keys, command: KeysCommand) -> Result<(), KeysError> {
             let found = preset.as_deref().map(onair_engine::preset::find);
             let url = match found.transpose().map_err(unusable)? {
                 Some(preset) => {
-                    let url = preset
-                        .ingest_url(region, host.as_deref())
+                    let made = preset
+                        .destination(region, host.as_deref(), options, status_url)
                         .map_err(unusable)?;
-                    if let (None, Some(status)) = (&status_url, &preset.status) {
-                        status_url = Some(
-                            status
-                                .url
-                                .replace("{host}", host.as_deref().unwrap_or_default()),
-                        );
-                        options
-                            .status
-                            .live_pointer
-                            .get_or_insert(status.live_pointer.clone());
-                        options
-                            .status
-                            .viewers_pointer
-                            .get_or_insert(status.viewers_pointer.clone());
-                    }
-                    options.preset = Some(preset.id.clone());
+                    (options, status_url) = (made.options, made.status_url);
                     let mut err = std::io::stderr().lock();
-                    if let Some(page) = &preset.key_page {
-                        let _ = writeln!(
-                            err,
-                            "{}: find your stream key at {}",
-                            preset.name,
-                            page.replace("{host}", host.as_deref().unwrap_or_default())
-                        );
+                    if let Some(page) = &made.key_page {
+                        let _ = writeln!(err, "{}: find your stream key at {page}", preset.name);
                     }
-                    let _ = writeln!(
-                        err,
-                        "{} takes at most {} kbit/s of video, a keyframe every {} s: Onair holds to that.",
-                        preset.name, preset.video.max_kbps, preset.video.keyframe_seconds
-                    );
-                    url
+                    let _ = writeln!(err, "{}", made.limits);
+                    made.url
                 }
                 None => url.expect("clap requires --url without --preset"),
             };

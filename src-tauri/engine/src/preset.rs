@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::destination::{scheme_of, Destination, DestinationKind};
 use crate::encode::h264::KEYFRAME_INTERVAL_S;
 use crate::error::{ErrorCode, OnairError};
+use crate::keys::options::DestinationOptions;
 
 const FILE: &str = include_str!("../../../presets/platforms.json");
 /// What an ingest URL template leaves to the creator: a server's host (self-
@@ -124,7 +125,60 @@ pub fn find(id: &str) -> Result<&'static Preset, OnairError> {
     })
 }
 
+/// A destination made from a preset, before its name and key.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct PresetDestination {
+    pub url: String,
+    pub status_url: Option<String>,
+    /// What was given, plus the preset's id and its status pointers.
+    pub options: DestinationOptions,
+    /// Where the creator finds the key, its host filled in.
+    pub key_page: Option<String>,
+    /// The limits a session holds to, in a sentence.
+    pub limits: String,
+}
+
 impl Preset {
+    /// The destination for `region` with `fill` in the URL (see
+    /// `ingest_url`). A status URL or pointer given wins over the preset's.
+    pub fn destination(
+        &self,
+        region: Option<usize>,
+        fill: Option<&str>,
+        mut options: DestinationOptions,
+        status_url: Option<String>,
+    ) -> Result<PresetDestination, OnairError> {
+        let url = self.ingest_url(region, fill)?;
+        let filled = |text: &str| text.replace(HOST, fill.unwrap_or_default().trim());
+        let status_url = match (status_url, &self.status) {
+            (Some(given), _) => Some(given),
+            (None, Some(status)) => {
+                options
+                    .status
+                    .live_pointer
+                    .get_or_insert(status.live_pointer.clone());
+                options
+                    .status
+                    .viewers_pointer
+                    .get_or_insert(status.viewers_pointer.clone());
+                Some(filled(&status.url))
+            }
+            (None, None) => None,
+        };
+        options.preset = Some(self.id.clone());
+        Ok(PresetDestination {
+            url,
+            status_url,
+            options,
+            key_page: self.key_page.as_deref().map(filled),
+            limits: format!(
+                "{} takes at most {} kbit/s of video, a keyframe every {} s: Onair holds to that.",
+                self.name, self.video.max_kbps, self.video.keyframe_seconds
+            ),
+        })
+    }
+
     /// The ingest URL for `region` (its number in the list, the first when
     /// None), with `{host}` (or `{url}`) filled from `fill`, parsed as a
     /// destination of the preset's protocol.

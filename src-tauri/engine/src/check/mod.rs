@@ -131,9 +131,17 @@ fn sentence(report: &LinkReport, host: &str, preset: Option<&Preset>) -> String 
         mbit(report.carried_kbps)
     };
     let p = &report.proposal;
+    let ms = |v: f64| {
+        if v < 1.0 {
+            "under 1 ms".to_string()
+        } else {
+            format!("{v:.0} ms")
+        }
+    };
     let mut text = format!(
-        "The path to {host} carried {carried}, with a round trip of {:.1} ms ({:.1} ms while full). ",
-        report.rtt_ms, report.loaded_rtt_ms
+        "The path to {host} carried {carried}, with a round trip of {} ({} while full). ",
+        ms(report.rtt_ms),
+        ms(report.loaded_rtt_ms)
     );
     if report.too_slow {
         text += &format!(
