@@ -267,7 +267,8 @@ def test_a_destination_from_a_preset_is_checked_before_its_first_go_live(app, tm
         wd.screenshot(ARTIFACTS / "destination-from-preset.png")
         saved_at = time.monotonic()
         wd.click("#d-save")
-        wd.wait_for("the link check", lambda: link_check(wd)["state"] in ("done", "failed", "too_slow"), timeout=30)
+        wd.wait_for("the link check", lambda: link_check(wd)["name"] == "owncast"
+                    and link_check(wd)["state"] in ("done", "failed", "too_slow"), timeout=30)
         checked_in = time.monotonic() - saved_at
         first = link_check(wd)
         assert first["state"] == "done" and first["name"] == "owncast", first
@@ -300,6 +301,50 @@ def test_a_destination_from_a_preset_is_checked_before_its_first_go_live(app, tm
     assert key not in wd.page()
     measurements.record(f"desktop, a destination from a preset: link checked {checked_in:.1f} s after Save: "
                         f"{first['text']}")
+
+
+def chip(wd, name: str) -> dict:
+    return wd.script(
+        "const li = document.querySelector(`#destination-rows li[data-name='${arguments[0]}']`);"
+        "if (!li) return {};"
+        "const h = li.querySelector('.row-health'); const m = li.querySelector('.row-message');"
+        "return {grade: h.hidden ? null : h.dataset.grade, label: h.textContent, message: m.hidden ? null : m.textContent}",
+        name)
+
+
+def test_the_health_chip_turns_struggling_under_a_cap_and_good_after_it(app, tmp_path, measurements):
+    wd, _ = app
+    key = secrets.SESSION.register("sk_chip_" + stdlib_secrets.token_urlsafe(12))
+    with uplink.Uplink() as link, Nginx(tmp_path / "nginx", wrap=link.wrap([]), ip=link.publisher_ip) as nginx:
+        add_rtmp(wd, "capped", nginx.url("live"), key)
+        wd.wait_for("the link check on save",
+                    lambda: link_check(wd)["name"] == "capped" and link_check(wd)["state"] == "done", timeout=30)
+        go_live_to(wd, "capped")
+        wait_for_state(wd, "live")
+        wd.wait_for("a good chip", lambda: chip(wd, "capped").get("grade") == "good", timeout=15)
+        wd.wait_for("the graph", lambda: wd.visible("#graph"), timeout=10)
+        # Under what the stream really sends (the plain test pattern needs
+        # far less than the bitrate asked), sound included.
+        sending = float(wd.text("#stat-kbps").split()[0].replace(",", "")) + 128
+        cap = max(100, int(sending * 0.5))
+        link.cap_inbound(cap)
+        capped_at = time.monotonic()
+        wd.wait_for("a struggling chip", lambda: chip(wd, "capped").get("grade") == "struggling", timeout=20)
+        to_struggling = time.monotonic() - capped_at
+        struggling = chip(wd, "capped")
+        assert struggling["label"] == "Struggling" and "Lower the bitrate" in (struggling["message"] or ""), struggling
+        wd.screenshot(ARTIFACTS / "studio-health-struggling.png")
+        link.uncap_inbound()
+        lifted_at = time.monotonic()
+        wd.wait_for("a good chip again", lambda: chip(wd, "capped").get("grade") == "good", timeout=90)
+        to_good = time.monotonic() - lifted_at
+        assert chip(wd, "capped")["message"] is None, "nothing to do once good"
+        wd.screenshot(ARTIFACTS / "studio-health-good.png")
+        stop_with_confirm(wd)
+        wait_for_state(wd, "ended")
+    assert to_struggling <= 5, to_struggling
+    measurements.record(f"desktop health chip, {sending:.0f} kbit/s sent into a {cap} kbit/s cap: struggling {to_struggling:.1f} s after the cap, "
+                        f"good {to_good:.1f} s after it was lifted")
 
 
 def test_show_log_says_where_the_log_is_and_it_holds_the_sessions_without_keys(app):

@@ -207,7 +207,10 @@ export type DestinationOptions_Serialize = {
 export type DestinationState = "connecting" | "live" | "reconnecting" | "failed" | "ended";
 
 /**  One destination's share of a stats event. */
-export type DestinationStats = {
+export type DestinationStats = DestinationStats_Serialize | DestinationStats_Deserialize;
+
+/**  One destination's share of a stats event. */
+export type DestinationStats_Deserialize = {
 	destination: string,
 	state: DestinationState,
 	/**  What this destination was handed to send over the last interval. */
@@ -219,6 +222,25 @@ export type DestinationStats = {
 	dropped: number,
 	/**  Packets waiting for this destination. */
 	queue: QueueDepth,
+	/**  Its health at a glance (session/grade.rs). */
+	grade?: Grade,
+};
+
+/**  One destination's share of a stats event. */
+export type DestinationStats_Serialize = {
+	destination: string,
+	state: DestinationState,
+	/**  What this destination was handed to send over the last interval. */
+	kbps: number | null,
+	/**
+	 *  Video frames this destination lost since Go Live (its queue overflowed
+	 *  and it waited for the next keyframe).
+	 */
+	dropped: number,
+	/**  Packets waiting for this destination. */
+	queue: QueueDepth,
+	/**  Its health at a glance (session/grade.rs). */
+	grade: Grade,
 };
 
 /**  A destination as it may be shown anywhere: every URL redacted, the key masked. */
@@ -281,9 +303,11 @@ at_ms: number; error?: OnairError | null } | { type: "stats"; at_ms: number; vid
 /**  Encoded packets waiting for the slowest sink. */
 sink_queue: QueueDepth; 
 /**  Each destination's bitrate, losses and queue. */
-destinations?: DestinationStats[] } | 
+destinations?: DestinationStats_Deserialize[] } | 
 /**  One destination changed state; `error` says why it failed. */
 { type: "destination"; destination: string; state: DestinationState; at_ms: number; error?: OnairError | null } | 
+/**  A destination's health at a glance changed; `message` says what to do. */
+{ type: "destination_health"; destination: string; grade: Grade; message: string; at_ms: number } | 
 /**  How many watch one destination, and all of them together. */
 { type: "viewers"; count: number; destination?: string | null; total?: number | null } | 
 /**
@@ -322,9 +346,11 @@ at_ms: number; error?: OnairError } | { type: "stats"; at_ms: number; video: Vid
 /**  Encoded packets waiting for the slowest sink. */
 sink_queue: QueueDepth; 
 /**  Each destination's bitrate, losses and queue. */
-destinations: DestinationStats[] } | 
+destinations: DestinationStats_Serialize[] } | 
 /**  One destination changed state; `error` says why it failed. */
 { type: "destination"; destination: string; state: DestinationState; at_ms: number; error?: OnairError } | 
+/**  A destination's health at a glance changed; `message` says what to do. */
+{ type: "destination_health"; destination: string; grade: Grade; message: string; at_ms: number } | 
 /**  How many watch one destination, and all of them together. */
 { type: "viewers"; count: number; destination?: string; total?: number } | 
 /**
@@ -356,6 +382,8 @@ backlog_ms: number; congested: boolean; destination?: string } |
  *  time (0 when it did not act, or with the voice chain off).
  */
 { type: "levels"; peak_dbfs: number | null; rms_dbfs: number | null; limiter_db: number | null };
+
+export type Grade = "good" | "struggling" | "failing";
 
 /**  Stable names for health events, like error codes. */
 export type HealthCode = "device_lost" | "device_restored" | 

@@ -1,6 +1,17 @@
 import { describe, expect, it } from "vitest";
 import type { Event } from "./bindings";
-import { countdown, failed, goLivePressed, initialModel, meterFill, reduce, view, type LiveModel } from "./live";
+import {
+  countdown,
+  failed,
+  goLivePressed,
+  graphPoints,
+  HISTORY_SECONDS,
+  initialModel,
+  meterFill,
+  reduce,
+  view,
+  type LiveModel,
+} from "./live";
 
 const play = (events: [number, Event][], start: LiveModel = goLivePressed(initialModel())) =>
   events.reduce((m, [at, e]) => reduce(m, e, at), start);
@@ -163,5 +174,60 @@ describe("the limiter lamp", () => {
     expect(view(model, 0).limiting).toBe(true);
     model = reduce(model, levels(0), 50);
     expect(view(model, 50).limiting).toBe(false);
+  });
+});
+
+describe("health at a glance", () => {
+  const stats = (grade: "good" | "struggling" | "failing", kbps = 2500): Event => ({
+    type: "stats",
+    at_ms: 0,
+    video: {
+      fps: 30,
+      kbps,
+      encoded: 0,
+      dropped: 0,
+      encode_ms: 5,
+      dropped_by: { capture: 0, encoder: 0, overload: 0, sink: 0 },
+      capture_queue: { now: 0, peak: 0, capacity: 8 },
+    },
+    sink_queue: { now: 0, peak: 0, capacity: 256 },
+    destinations: [{ destination: "main", state: "live", kbps, dropped: 0, queue: { now: 0, peak: 0, capacity: 256 }, grade }],
+  });
+
+  it("shows each destination's chip, and what to do while it struggles", () => {
+    const start = goLivePressed(initialModel(), ["main"]);
+    const good = play([[0, state("live")], [1000, stats("good")]], start);
+    expect(view(good, 1000).destinations[0].health).toEqual({ grade: "good", label: "Good" });
+    const advice = "main's connection carries less than the stream: sending 1750 of the 2500 kbit/s asked.";
+    const bad = play(
+      [[2000, { type: "destination_health", destination: "main", grade: "struggling", message: advice, at_ms: 2000 }]],
+      good,
+    );
+    const row = view(bad, 2000).destinations[0];
+    expect(row.health).toEqual({ grade: "struggling", label: "Struggling" });
+    expect(row.message).toBe(advice);
+    const behind: Event = { type: "health", code: "destination_behind", message: "main skipped ahead", destination: "main" };
+    const better = play(
+      [
+        [8000, behind],
+        [9000, { type: "destination_health", destination: "main", grade: "good", message: "fine", at_ms: 9000 }],
+      ],
+      bad,
+    );
+    expect(view(better, 9000).destinations[0].message).toBeNull();
+    expect(view(better, 9000).notice).toBeNull();
+  });
+
+  it("keeps three minutes of bitrate and frame rate for the graph", () => {
+    let m = goLivePressed(initialModel(), ["main"]);
+    for (let i = 0; i < HISTORY_SECONDS + 20; i++) m = reduce(m, stats("good", 1000 + i), i * 1000);
+    expect(m.history).toHaveLength(HISTORY_SECONDS);
+    expect(m.history[0].kbps).toBe(1020);
+    const points = graphPoints([{ kbps: 100, fps: 30 }, { kbps: 50, fps: 30 }], "kbps", 180, 40).split(" ");
+    expect(points).toHaveLength(2);
+    expect(points[1].startsWith("180,")).toBe(true);
+    const [, low] = points[1].split(",").map(Number);
+    const [, high] = points[0].split(",").map(Number);
+    expect(low).toBeGreaterThan(high);
   });
 });

@@ -1,6 +1,6 @@
 // The studio's state as the engine's events build it, and the view the
 // window shows. Pure: `now` is passed in, so tests can drive the clock.
-import type { DestinationState, Event, HealthCode, OnairError, SessionState } from "./bindings";
+import type { DestinationState, Event, Grade, HealthCode, OnairError, SessionState } from "./bindings";
 import { formatElapsed, formatNumber, tallyFor, type TallyView } from "./tally";
 
 export interface Reconnect {
@@ -18,7 +18,19 @@ export interface DestinationRow {
   reconnect: Reconnect | null;
   error: OnairError | null;
   notice: string | null;
+  /** Its health at a glance, and what to do when it is not good. */
+  grade: Grade | null;
+  advice: string | null;
 }
+
+/** One second of the whole stream, for the studio's graph. */
+export interface Sample {
+  kbps: number;
+  fps: number;
+}
+
+/** The graph's span: three minutes of one-second stats. */
+export const HISTORY_SECONDS = 180;
 
 export interface LiveModel {
   state: SessionState;
@@ -33,12 +45,15 @@ export interface LiveModel {
   dropped: number | null;
   reconnect: Reconnect | null;
   error: OnairError | null;
-  notice: { code: HealthCode; message: string } | null;
+  /** The last notice, and the destination it was about (none: the session's). */
+  notice: { code: HealthCode; message: string; destination: string | null } | null;
   recording: string | null;
   savedRecording: string | null;
   peakDbfs: number | null;
   /** How much the voice limiter took off in the last meter window, in dB. */
   limiterDb: number;
+  /** The last minutes of bitrate and frame rate, oldest first. */
+  history: Sample[];
 }
 
 export function initialModel(state: SessionState = "idle"): LiveModel {
@@ -59,6 +74,7 @@ export function initialModel(state: SessionState = "idle"): LiveModel {
     savedRecording: null,
     peakDbfs: null,
     limiterDb: 0,
+    history: [],
   };
 }
 
@@ -72,6 +88,8 @@ export function goLivePressed(model: LiveModel, names: string[] = []): LiveModel
     reconnect: null,
     error: null,
     notice: null,
+    grade: null,
+    advice: null,
   }));
   return { ...initialModel("preparing"), destinations, peakDbfs: model.peakDbfs };
 }
@@ -116,12 +134,28 @@ export function reduce(model: LiveModel, event: Event, now: number): LiveModel {
       return next;
     }
     case "stats": {
-      let next: LiveModel = { ...model, fps: event.video.fps, kbps: event.video.kbps, dropped: event.video.dropped };
+      const sample = { kbps: event.video.kbps ?? 0, fps: event.video.fps ?? 0 };
+      const history = [...model.history, sample].slice(-HISTORY_SECONDS);
+      let next: LiveModel = {
+        ...model,
+        fps: event.video.fps,
+        kbps: event.video.kbps,
+        dropped: event.video.dropped,
+        history,
+      };
       for (const d of event.destinations ?? []) {
-        next = withRow(next, d.destination, () => ({ state: d.state, kbps: d.kbps }));
+        next = withRow(next, d.destination, () => ({ state: d.state, kbps: d.kbps, grade: d.grade }));
       }
       return next;
     }
+    case "destination_health":
+      // Good again: what was said about its link before is over too.
+      const over = event.grade === "good" && model.notice?.destination === event.destination;
+      return withRow(over ? { ...model, notice: null } : model, event.destination, (row) => ({
+        grade: event.grade,
+        advice: event.grade === "good" ? null : event.message,
+        notice: event.grade === "good" ? null : row.notice,
+      }));
     case "destination":
       return withRow(model, event.destination, (row) => ({
         state: event.state,
@@ -147,10 +181,12 @@ export function reduce(model: LiveModel, event: Event, now: number): LiveModel {
     }
     case "recording":
       return { ...model, recording: event.path };
-    case "health":
-      return withRow({ ...model, notice: { code: event.code, message: event.message } }, event.destination, () => ({
+    case "health": {
+      const notice = { code: event.code, message: event.message, destination: event.destination ?? null };
+      return withRow({ ...model, notice }, event.destination, () => ({
         notice: event.message,
       }));
+    }
     case "levels":
       return { ...model, peakDbfs: event.peak_dbfs, limiterDb: event.limiter_db ?? 0 };
     case "bitrate":
@@ -173,6 +209,8 @@ export interface RowView {
   viewers: string;
   /** What went wrong and what to do, or what is happening. */
   message: string | null;
+  /** The health chip while sending: good, struggling or failing. */
+  health: { grade: Grade; label: string } | null;
 }
 
 export interface LiveView {
@@ -218,12 +256,13 @@ export function rowView(row: DestinationRow, now: number): RowView {
     state: row.state,
     bitrate: row.kbps === null || row.state !== "live" ? "–" : `${formatNumber(row.kbps, 0)} kbps`,
     viewers: row.viewers === null ? "–" : String(row.viewers),
+    health: healthChip(row),
   };
   switch (row.state) {
     case "connecting":
       return { ...common, label: "STARTING", tone: "busy", message: null };
     case "live":
-      return { ...common, label: "LIVE", tone: "live", message: row.notice };
+      return { ...common, label: "LIVE", tone: "live", message: row.advice ?? row.notice };
     case "reconnecting":
       return {
         ...common,
@@ -241,6 +280,14 @@ export function rowView(row: DestinationRow, now: number): RowView {
     case "ended":
       return { ...common, label: "ENDED", tone: "off", message: null };
   }
+}
+
+const GRADE_LABELS: Record<Grade, string> = { good: "Good", struggling: "Struggling", failing: "Failing" };
+
+// Shown while the destination sends or tries to: before, nothing is known.
+function healthChip(row: DestinationRow): RowView["health"] {
+  if (row.grade === null || (row.state !== "live" && row.state !== "reconnecting")) return null;
+  return { grade: row.grade, label: GRADE_LABELS[row.grade] };
 }
 
 function capitalise(text: string): string {
@@ -268,4 +315,15 @@ export function view(model: LiveModel, now: number): LiveView {
     meter: meterFill(model.peakDbfs),
     limiting: model.limiterDb > 0,
   };
+}
+
+/** SVG polyline points for one series of the graph: time across (oldest at
+ *  the left, the newest at the right edge), the value up, scaled to the
+ *  series' own peak so a steady line sits near the top. */
+export function graphPoints(history: Sample[], key: keyof Sample, width: number, height: number): string {
+  const peak = Math.max(1, ...history.map((s) => s[key])) * 1.1;
+  const start = width - (history.length - 1);
+  return history
+    .map((s, i) => `${start + i},${(height - (s[key] / peak) * height).toFixed(1)}`)
+    .join(" ");
 }

@@ -3,7 +3,17 @@
 import { commands, events, type Layout, type Settings_Serialize as Settings } from "./bindings";
 import { ask } from "./confirm";
 import { $, asError, el, fillSelect, setText, showBanner } from "./dom";
-import { failed, goLivePressed, initialModel, reduce, view, type LiveModel, type RowView } from "./live";
+import {
+  failed,
+  goLivePressed,
+  graphPoints,
+  HISTORY_SECONDS,
+  initialModel,
+  reduce,
+  view,
+  type LiveModel,
+  type RowView,
+} from "./live";
 import { createPreview } from "./preview";
 import { stopAsks } from "./tally";
 import { audioChoices, audioInput, audioValue, videoChoices, videoInput, videoValue, voiceMode } from "./settingsForm";
@@ -50,12 +60,21 @@ function render() {
     setText($(id), text ?? "");
   }
   renderRows(v.destinations);
+  renderGraph();
   $("meter-fill").style.width = `${v.meter}%`;
   $("limiter").classList.toggle("on", v.limiting);
   // A new error gets the banner once; dismissing it sticks until the next.
   if (model.error !== shownError) {
     shownError = model.error;
     if (model.error) showBanner(model.error);
+  }
+}
+
+/// The last minutes of bitrate and frame rate, from the second stats event on.
+function renderGraph() {
+  $("graph").hidden = model.history.length < 2;
+  for (const key of ["kbps", "fps"] as const) {
+    $(`graph-${key}`).setAttribute("points", graphPoints(model.history, key, HISTORY_SECONDS, 40));
   }
 }
 
@@ -74,6 +93,7 @@ function renderRows(rows: RowView[]) {
         li.append(
           el("span", { className: "row-tally" }),
           el("span", { className: "row-name", textContent: name }),
+          el("span", { className: "row-health" }),
           el("span", { className: "row-figures" }, el("span", { className: "row-kbps" }), " · ", el("span", { className: "row-viewers" })),
           el("p", { className: "row-message" }),
         );
@@ -87,6 +107,10 @@ function renderRows(rows: RowView[]) {
     const tally = li.querySelector<HTMLElement>(".row-tally")!;
     tally.className = `row-tally ${row.tone}`;
     setText(tally, row.label);
+    const health = li.querySelector<HTMLElement>(".row-health")!;
+    health.hidden = row.health === null;
+    health.dataset.grade = row.health?.grade ?? "";
+    setText(health, row.health?.label ?? "");
     li.querySelector<HTMLElement>(".row-figures")!.hidden = row.state !== "live" && row.state !== "reconnecting";
     setText(li.querySelector<HTMLElement>(".row-kbps")!, row.bitrate);
     setText(li.querySelector<HTMLElement>(".row-viewers")!, `${row.viewers} watching`);

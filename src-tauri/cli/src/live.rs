@@ -383,6 +383,7 @@ pub fn human(event: &Event) -> String {
         ),
         Event::Viewers { count, destination: Some(name), total: Some(total) } => format!("{name}: viewers: {count} ({total} in all)"),
         Event::Viewers { count, .. } => format!("viewers: {count}"),
+        Event::DestinationHealth { destination, grade, message, at_ms } => format!("{:>6.1}s  {destination}: {}: {message}", *at_ms as f64 / 1000.0, format!("{grade:?}").to_uppercase()),
         Event::Destination { destination, state, error: Some(e), .. } => format!("{destination}: {state:?}: {} [{}]", e.message, e.code.as_str()),
         Event::Destination { destination, state, at_ms, .. } => format!("{:>6.1}s  {destination}: {}", *at_ms as f64 / 1000.0, format!("{state:?}").to_uppercase()),
         Event::Recording { path } => format!("recording to {path}"),

@@ -61,6 +61,9 @@ pub struct DestinationStats {
     pub dropped: u32,
     /// Packets waiting for this destination.
     pub queue: QueueDepth,
+    /// Its health at a glance (session/grade.rs).
+    #[serde(default)]
+    pub grade: crate::session::grade::Grade,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -145,6 +148,13 @@ pub enum Event {
         at_ms: u32,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<OnairError>,
+    },
+    /// A destination's health at a glance changed; `message` says what to do.
+    DestinationHealth {
+        destination: String,
+        grade: crate::session::grade::Grade,
+        message: String,
+        at_ms: u32,
     },
     /// How many watch one destination, and all of them together.
     Viewers {
@@ -432,6 +442,7 @@ mod tests {
                 kbps: 2600.0,
                 dropped: 0,
                 queue: QueueDepth::default(),
+                grade: crate::session::grade::Grade::Struggling,
             }],
         };
         let v: serde_json::Value = serde_json::from_str(&stats.to_json_line()).unwrap();
@@ -445,6 +456,7 @@ mod tests {
         assert_eq!(v["sink_queue"]["capacity"], 0);
         assert_eq!(v["destinations"][0]["destination"], "twitch");
         assert_eq!(v["destinations"][0]["state"], "live");
+        assert_eq!(v["destinations"][0]["grade"], "struggling");
     }
 
     #[test]

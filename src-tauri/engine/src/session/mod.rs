@@ -2,6 +2,7 @@
 //! for its destinations, `plan` for what is encoded for whom) and the runner
 //! that performs them with real threads, encoders and sinks.
 
+pub mod grade;
 pub mod machine;
 mod member;
 pub mod plan;

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, select, unbounded, Receiver, Sender};
 
+use super::grade::{Grader, Reading};
 use super::machine::{Action, Input, Machine};
 use super::member::{self, Setup, Wiring};
 use super::plan::{plan, Carrier, PlanRequest, SessionPlan};
@@ -320,6 +321,9 @@ struct Member {
     last_bytes: u64,
     last_dropped: u32,
     behind_told_at: Option<Instant>,
+    /// Its bitrate vote, read for its health.
+    vote: ControlPort,
+    grader: Grader,
 }
 
 struct Running {
@@ -634,6 +638,7 @@ impl Runner {
                 (false, true) => self.control.port(u32::MAX),
                 (false, false) => self.control.port(1),
             };
+            let vote = control.clone();
             let setup = Setup {
                 info: prepared.infos[index].clone(),
                 layers: match member_plan.all_layers {
@@ -685,6 +690,8 @@ impl Runner {
                 last_bytes: 0,
                 last_dropped: 0,
                 behind_told_at: None,
+                vote,
+                grader: Grader::default(),
             });
         }
     }
@@ -888,6 +895,7 @@ impl Runner {
             audio.capture_queue = queue.take();
             audio
         });
+        let encoder_load = video.encode_ms * f64::from(self.capture.spec().fps) / 1000.0;
         let mut destinations = Vec::new();
         let mut deepest = crate::events::QueueDepth::default();
         for (index, member) in self.members.iter_mut().enumerate() {
@@ -917,13 +925,31 @@ impl Runner {
                     ),
                 ));
             }
+            let state = self.roster.state(index);
+            let reading = Reading {
+                state,
+                vote_kbps: member.vote.target_kbps(),
+                target_kbps: self.request.video_kbps,
+                sent_kbps: kbps,
+                skipped: dropped - member.last_dropped,
+                encoder_load,
+            };
             member.last_dropped = dropped;
+            if let Some((grade, message)) = member.grader.feed(&member.name, &reading) {
+                self.events.emit(Event::DestinationHealth {
+                    destination: member.name.clone(),
+                    grade,
+                    message,
+                    at_ms: self.go_live_at.elapsed().as_millis() as u32,
+                });
+            }
             destinations.push(DestinationStats {
                 destination: member.name.clone(),
-                state: self.roster.state(index),
+                state,
                 kbps,
                 dropped,
                 queue,
+                grade: member.grader.grade(),
             });
         }
         self.events.emit(Event::Stats {
