@@ -96,9 +96,14 @@ def test_simulcast_gives_each_layer_at_its_size(livekit, measurements):
             for quality, size in (("low", (320, 180)), ("medium", (640, 360)), ("high", (1280, 720))):
                 sub.set_quality(quality)
                 mark = sub.mark()
+                # Usually under 2 s. Now and then (about one run in seven,
+                # with this session's binary and the one before) the server
+                # disables every layer mid-switch and enables the new one
+                # 5 to 15 s later: Onair follows its subscribed-quality
+                # updates, so the picture waits for them.
                 sub.wait_until(
                     lambda s: sum(1 for r in s.frames(mark) if (r.width, r.height) == size) >= 15,
-                    timeout=15,
+                    timeout=30,
                     what=f"{quality} layer at {size}",
                 )
                 seen[quality] = sum(1 for r in sub.frames(mark) if (r.width, r.height) == size)

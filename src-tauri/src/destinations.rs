@@ -8,14 +8,12 @@
 use std::path::PathBuf;
 
 use onair_engine::cancel::Cancel;
-use onair_engine::check::{check_link, estimate::Wanted, LinkReport};
+use onair_engine::check::{self, LinkReport};
 use onair_engine::keys::{
-    self, DestinationEdit, DestinationOptions, DestinationSummary, Keys, NewDestination,
-    ObsImported,
+    DestinationEdit, DestinationOptions, DestinationSummary, Keys, NewDestination, ObsImported,
 };
 use onair_engine::preset::{self, Preset, PresetDestination};
 use onair_engine::secret::Secret;
-use onair_engine::session::SessionRequest;
 use onair_engine::{ErrorCode, OnairError};
 use serde::Serialize;
 use tauri::AppHandle;
@@ -178,22 +176,15 @@ pub fn open_key_page(preset: String, fill: Option<String>) -> Result<(), OnairEr
 #[tauri::command]
 #[specta::specta]
 pub async fn check_destination(app: AppHandle, name: String) -> Result<LinkReport, OnairError> {
-    let settings = studio(&app).settings();
+    let s = studio(&app).settings();
     off_main(move || {
-        let located = keys::locate(&name)?;
-        let preset = located
-            .saved
-            .as_ref()
-            .and_then(|s| s.options.preset.as_deref())
-            .and_then(|id| preset::find(id).ok());
-        let wanted = Wanted {
-            width: settings.width,
-            height: settings.height,
-            fps: settings.fps,
-            video_kbps: settings.video_kbps,
-            audio_kbps: SessionRequest::new(Vec::new()).audio_kbps,
-        };
-        check_link(&located.destination, preset, wanted, &Cancel::new())
+        check::check_destination(
+            &name,
+            (s.width, s.height),
+            s.fps,
+            s.video_kbps,
+            &Cancel::new(),
+        )
     })
     .await
 }

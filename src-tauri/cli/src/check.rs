@@ -5,9 +5,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 use onair_engine::cancel::Cancel;
-use onair_engine::check::{check_link, estimate::Wanted, LinkReport};
-use onair_engine::session::SessionRequest;
-use onair_engine::{keys, OnairError};
+use onair_engine::check::{check_destination, LinkReport};
+use onair_engine::OnairError;
 
 #[derive(Args)]
 pub struct CheckArgs {
@@ -71,18 +70,11 @@ pub fn run(args: CheckArgs) -> ExitCode {
 }
 
 fn check(args: &CheckArgs) -> Result<LinkReport, OnairError> {
-    let located = keys::locate(&args.dest)?;
-    let preset = located
-        .saved
-        .as_ref()
-        .and_then(|s| s.options.preset.as_deref())
-        .and_then(|id| onair_engine::preset::find(id).ok());
-    let wanted = Wanted {
-        width: args.size.0,
-        height: args.size.1,
-        fps: args.fps,
-        video_kbps: args.bitrate,
-        audio_kbps: SessionRequest::new(Vec::new()).audio_kbps,
-    };
-    check_link(&located.destination, preset, wanted, &Cancel::new())
+    check_destination(
+        &args.dest,
+        args.size,
+        args.fps,
+        args.bitrate,
+        &Cancel::new(),
+    )
 }

@@ -51,6 +51,32 @@ pub struct LinkReport {
     pub sentence: String,
 }
 
+/// Checks DEST, a saved destination or a URL, for a stream of `width` x
+/// `height` at `fps` and `video_kbps` (with the session's usual sound). Only
+/// where it goes is read: the keychain is not asked, and no key is sent.
+pub fn check_destination(
+    dest: &str,
+    (width, height): (u32, u32),
+    fps: u32,
+    video_kbps: u32,
+    cancel: &Cancel,
+) -> Result<LinkReport, OnairError> {
+    let located = crate::keys::locate(dest)?;
+    let preset = located
+        .saved
+        .as_ref()
+        .and_then(|s| s.options.preset.as_deref())
+        .and_then(|id| crate::preset::find(id).ok());
+    let wanted = Wanted {
+        width,
+        height,
+        fps,
+        video_kbps,
+        audio_kbps: crate::session::SessionRequest::new(Vec::new()).audio_kbps,
+    };
+    check_link(&located.destination, preset, wanted, cancel)
+}
+
 pub fn check_link(
     destination: &Destination,
     preset: Option<&Preset>,

@@ -67,14 +67,11 @@ fn converse(
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         // Stop before createStream and the key go out.
-        let connected = publisher.stage() != Stage::Connecting;
-        if until == Until::Connected && connected && out.is_empty() {
+        if until == Until::Connected && publisher.stage() != Stage::Connecting {
             break;
         }
-        if until == Until::Published || !connected {
-            for message in reaction.send.drain(..) {
-                writer.write(&message, &mut out);
-            }
+        for message in reaction.send.drain(..) {
+            writer.write(&message, &mut out);
         }
         if !out.is_empty() {
             set_timeout(transport.tcp(), deadline)?;
