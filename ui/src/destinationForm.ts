@@ -105,7 +105,7 @@ export function formProblem(form: DestinationForm, adding: boolean): string | nu
 // rtmp://host/app/KEY: the engine splits the key off into the keychain
 // (rtmp::url::split_pasted_key): a second path segment, empty ones aside.
 export function hasPastedKey(url: string): boolean {
-  const scheme = DESTINATION_SCHEMES.find((s) => url.toLowerCase().startsWith(s.prefix));
+  const scheme = schemeOf(url);
   if (!scheme?.key_in_path) return false;
   const path = url.slice(scheme.prefix.length).split("?")[0].replace(/^[^/]*/, "");
   return path.split("/").filter(Boolean).length >= 2;
@@ -142,8 +142,13 @@ export function presetBlank(preset: Preset): { label: string; example: string } 
   return null;
 }
 
+// The engine's scheme table's row for a URL.
+function schemeOf(url: string) {
+  const lower = url.trim().toLowerCase();
+  return DESTINATION_SCHEMES.find((s) => lower.startsWith(s.prefix));
+}
+
 /** The kind a URL is, by the engine's scheme table. */
 export function kindOfUrl(url: string): DestinationKind | null {
-  const lower = url.trim().toLowerCase();
-  return DESTINATION_SCHEMES.find((s) => lower.startsWith(s.prefix))?.kind ?? null;
+  return schemeOf(url)?.kind ?? null;
 }

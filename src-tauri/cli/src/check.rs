@@ -12,14 +12,8 @@ use onair_engine::OnairError;
 pub struct CheckArgs {
     /// A saved destination or an rtmp:// or rtmps:// URL (a key in it is never sent).
     dest: String,
-    /// The picture you mean to send, as WIDTHxHEIGHT.
-    #[arg(long, default_value = "1280x720", value_parser = crate::live::parse_size)]
-    size: (u32, u32),
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=120))]
-    fps: u32,
-    /// The video bitrate you mean to send, in kbit/s.
-    #[arg(long, default_value_t = 2500, value_parser = clap::value_parser!(u32).range(100..=50_000))]
-    bitrate: u32,
+    #[command(flatten)]
+    picture: crate::live::PictureArgs,
     /// One JSON object instead of sentences.
     #[arg(long)]
     json: bool,
@@ -72,9 +66,9 @@ pub fn run(args: CheckArgs) -> ExitCode {
 fn check(args: &CheckArgs) -> Result<LinkReport, OnairError> {
     check_destination(
         &args.dest,
-        args.size,
-        args.fps,
-        args.bitrate,
+        args.picture.size,
+        args.picture.fps,
+        args.picture.bitrate,
         &Cancel::new(),
     )
 }

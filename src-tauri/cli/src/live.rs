@@ -57,14 +57,8 @@ pub struct LiveArgs {
     /// Default: clean for a microphone, off for the test tone.
     #[arg(long, value_parser = parse_voice)]
     voice: Option<VoiceMode>,
-    /// Picture size as WIDTHxHEIGHT.
-    #[arg(long, default_value = "1280x720", value_parser = parse_size)]
-    size: (u32, u32),
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=120))]
-    fps: u32,
-    /// Video bitrate in kbit/s.
-    #[arg(long, default_value_t = 2500, value_parser = clap::value_parser!(u32).range(100..=50_000))]
-    bitrate: u32,
+    #[command(flatten)]
+    picture: PictureArgs,
     /// Stop by itself after this many seconds.
     #[arg(long)]
     duration: Option<f64>,
@@ -89,6 +83,19 @@ pub struct LiveArgs {
     /// Also record the full-size picture with AAC sound to this FLV file while live.
     #[arg(long, value_name = "FILE")]
     record: Option<std::path::PathBuf>,
+}
+
+/// The picture a stream sends: `live` sends it, `check` sizes a link for it.
+#[derive(Args)]
+pub struct PictureArgs {
+    /// Picture size as WIDTHxHEIGHT.
+    #[arg(long, default_value = "1280x720", value_parser = parse_size)]
+    pub size: (u32, u32),
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=120))]
+    pub fps: u32,
+    /// Video bitrate in kbit/s.
+    #[arg(long, default_value_t = 2500, value_parser = clap::value_parser!(u32).range(100..=50_000))]
+    pub bitrate: u32,
 }
 
 fn parse_video(s: &str) -> Result<VideoChoice, String> {
@@ -137,7 +144,7 @@ fn parse_voice(s: &str) -> Result<VoiceMode, String> {
     VoiceMode::parse(s).ok_or_else(|| "use off, light or clean".into())
 }
 
-pub(crate) fn parse_size(s: &str) -> Result<(u32, u32), String> {
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
     let bad = || format!("size must look like 1280x720, not {s:?}");
     let (w, h) = s.split_once('x').ok_or_else(bad)?;
     let (w, h): (u32, u32) = (w.parse().map_err(|_| bad())?, h.parse().map_err(|_| bad())?);
@@ -245,16 +252,16 @@ pub fn run(args: LiveArgs) -> ExitCode {
             .voice
             .unwrap_or_else(|| VoiceMode::default_for(&args.audio)),
         audio: args.audio,
-        width: args.size.0,
-        height: args.size.1,
-        fps: args.fps,
+        width: args.picture.size.0,
+        height: args.picture.size.1,
+        fps: args.picture.fps,
     };
     let capture = match Capture::open(spec, MediaClock::start(), print.clone()) {
         Ok(c) => Arc::new(c),
         Err(e) => return fail(e),
     };
     let mut config = SessionRequest::new(destinations);
-    config.video_kbps = args.bitrate;
+    config.video_kbps = args.picture.bitrate;
     config.duration = args.duration.map(Duration::from_secs_f64);
     config.simulcast = args.simulcast;
     config.record = args.record;
