@@ -1,7 +1,8 @@
 """The link check (issue 25, item 3): `onair check DEST` measures what the
-path to an RTMP ingest carries, without publishing, and proposes a size and
-bitrate with a fifth spare. Against a real nginx-rtmp across an uplink
-capped with tc tbf in its own network namespace."""
+path to an RTMP ingest or a LiveKit server carries, without publishing, and
+proposes a size and bitrate with a fifth spare. Against a real nginx-rtmp
+and a real livekit-server (watched by LiveKit's own client) across an
+uplink capped with tc tbf in its own network namespace."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import contextlib
 import json
 import os
 import secrets as stdlib_secrets
+import time
 
 import pytest
 
 from onair_testkit import onair, secrets, uplink
+from onair_testkit.livekit import LiveKitServer
 from onair_testkit.keyring import KeyringEnv
 from onair_testkit.nginx import Nginx
 
@@ -88,7 +91,8 @@ def test_the_human_answer_says_what_to_send_and_how(tmp_path):
 
 
 @pytest.mark.parametrize("url, code, says", [
-    ("wss://lk.example/rtc", "invalid_destination", "LiveKit and WHIP"),
+    ("wss://lk.example/rtc", "key_missing", "onair keys add"),
+    ("https://whip.example/whip", "invalid_destination", "WHIP's one request starts the stream"),
     ("rtmp://127.0.0.1:9/live", "unreachable", "127.0.0.1"),
     ("rtmp://no-such-host.invalid/live", "unreachable", "no-such-host.invalid"),
 ])
@@ -108,3 +112,58 @@ def test_rtmps_is_checked_over_tls_and_a_bad_certificate_is_a_tls_error(tmp_path
     assert ran.returncode == 0, ran.describe()
     assert json.loads(ran.stdout)["at_least"], ran.stdout
     assert refused.returncode == 1 and json.loads(refused.stdout)["error"]["code"] == "tls", refused.describe()
+
+
+@pytest.mark.parametrize("cap_kbit, at_most, at_least", [(3000, 2400, 1500), (1000, 800, 300)])
+def test_the_livekit_check_proposes_what_fits_and_publishes_nothing(tmp_path, cap_kbit, at_most, at_least,
+                                                                    measurements):
+    room = "checked"
+    missing = uplink.missing_tools()
+    if missing:
+        pytest.fail(f"{', '.join(missing)} not installed (scripts/setup installs them)", pytrace=False)
+    with KeyringEnv(tmp_path / "env") as k, uplink.Uplink() as link, \
+            LiveKitServer(tmp_path / "livekit", ip=link.host_ip) as server:
+        k.start_bus()
+        k.start_keyring(unlock=True)
+        # A self-hosted destination that mints its own tokens, as in Go Live
+        # (the server is across the namespace's link, so not this computer).
+        added = k.onair("keys", "add", "studio", "--url", server.url, "--api-key", server.api_key,
+                        "--room", room, stdin=server.api_secret + "\n",
+                        env={**k.env, "ONAIR_CLEARTEXT_HOSTS": link.host_ip})
+        assert added.returncode == 0, added.describe()
+        with server.subscriber(room, audio=False) as viewer:
+            link.cap(cap_kbit)
+            ran, report = check(link, "studio", env=k.env)
+            checked_at = time.time()
+            link.uncap()
+            # The check leaves as it ends: the room lets it go at once.
+            server.wait_for_participants(room, lambda ps: [p.identity for p in ps] == ["viewer"], timeout=3)
+            left_s = time.time() - checked_at
+            deadline = time.time() + 3
+            while time.time() < deadline and not any(e[1] == "participant_disconnected" for e in viewer.events()):
+                time.sleep(0.1)
+            events = viewer.events()
+            received = list(viewer._data)
+    assert ran.returncode == 0, ran.describe()
+    proposal = report["proposal"]
+    total = proposal["video_kbps"] + proposal["audio_kbps"]
+    assert at_least <= total <= at_most, report
+    assert not report["at_least"] and not report["too_slow"], report
+    assert "kbit/s of video" in report["sentence"], report
+    assert report["loaded_rtt_ms"] > report["rtt_ms"] + 10, report
+    # Nothing went public: the check's participant published no track, the
+    # viewer received not a byte of its filler, and it left the room.
+    assert not [e for e in events if e[1] in ("track_published", "track_subscribed")], events
+    assert received == [], received[:3]
+    joined = [e[0] for e in events if e[1] == "participant_connected"]
+    gone = [e[0] for e in events if e[1] == "participant_disconnected"]
+    assert len(joined) == 1 and len(gone) == 1, events
+    in_room_s = gone[0] - joined[0]
+    carried = report["carried_kbps"]
+    measurements.record(
+        f"LiveKit link check behind a {cap_kbit} kbit/s tbf cap: carried {carried} kbit/s "
+        f"({carried / cap_kbit - 1:+.1%} against the cap, which counts packet headers), "
+        f"proposed {total} kbit/s at {proposal['width']}x{proposal['height']}, "
+        f"round trip {report['rtt_ms']} ms idle, {report['loaded_rtt_ms']} ms full; took {report['seconds']:.1f} s, "
+        f"in the room (no tracks) {in_room_s:.1f} s, gone {left_s:.1f} s after the answer"
+    )

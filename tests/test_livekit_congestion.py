@@ -100,6 +100,9 @@ def test_the_publisher_steps_down_under_a_cap_and_rides_through_loss(link, serve
         f"5 % loss ({dropped} packets dropped): {lossy[0]}/{lossy[1]} frames (longest gap {lossy[2]:.2f} s), "
         f"steps {steps_in_loss}"
     )
+    # The round trip rides on the stats from the signal connection's pings.
+    rtts = [d.get("rtt_ms") for e in session.events if e.get("type") == "stats" for d in e.get("destinations", [])]
+    assert any(rtt is not None for rtt in rtts), "no round trip in the stats"
     assert clean[0] >= 0.95 * clean[1], clean
     assert capped[0] >= 0.8 * capped[1], f"under the cap only {capped[0]} of {capped[1]} frames decoded"
     assert dropped > 0, "the loss rule dropped nothing"

@@ -176,7 +176,16 @@ pub fn open_key_page(preset: String, fill: Option<String>) -> Result<(), OnairEr
 #[tauri::command]
 #[specta::specta]
 pub async fn check_destination(app: AppHandle, name: String) -> Result<LinkReport, OnairError> {
-    let s = studio(&app).settings();
+    let studio = studio(&app);
+    let s = studio.settings();
+    // A check shares the link with the stream, and a LiveKit check would
+    // join the room as a second you (the server sends the first away).
+    if studio.is_on_air() && s.destinations.contains(&name) {
+        return Err(OnairError::new(
+            ErrorCode::InvalidDestination,
+            format!("{name} is live now, so its link is not checked: its health chip shows how it is doing."),
+        ));
+    }
     off_main(move || {
         check::check_destination(
             &name,

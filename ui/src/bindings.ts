@@ -224,6 +224,11 @@ export type DestinationStats_Deserialize = {
 	queue: QueueDepth,
 	/**  Its health at a glance (session/grade.rs). */
 	grade?: Grade,
+	/**
+	 *  Its connection's latest round trip: RTMP's from TCP, LiveKit's from
+	 *  its signal pings; none for WHIP and recordings.
+	 */
+	rtt_ms?: number | null,
 };
 
 /**  One destination's share of a stats event. */
@@ -241,6 +246,11 @@ export type DestinationStats_Serialize = {
 	queue: QueueDepth,
 	/**  Its health at a glance (session/grade.rs). */
 	grade: Grade,
+	/**
+	 *  Its connection's latest round trip: RTMP's from TCP, LiveKit's from
+	 *  its signal pings; none for WHIP and recordings.
+	 */
+	rtt_ms?: number,
 };
 
 /**  A destination as it may be shown anywhere: every URL redacted, the key masked. */

@@ -2,7 +2,7 @@
 // shell's own dialog, hides again by itself), copy, rotate, delete, import
 // from OBS. Keys stay in the keychain: the table only ever holds masks
 // unless Reveal was pressed and confirmed.
-import { commands, type DestinationSummary, type Preset } from "./bindings";
+import { commands, type DestinationKind, type DestinationSummary, type Preset } from "./bindings";
 import { ask } from "./confirm";
 import {
   emptyForm,
@@ -115,6 +115,11 @@ async function openKeyPage() {
 
 // What the path to a destination carries, measured without publishing;
 // the proposal's bitrate can be taken with one press.
+/** WHIP cannot measure without publishing; a recording has no link. */
+function checkable(kind: DestinationKind): boolean {
+  return kind === "rtmp" || kind === "livekit";
+}
+
 async function checkLink(name: string) {
   const box = $("link-check");
   const text = $("link-check-text");
@@ -197,7 +202,7 @@ function row(d: DestinationSummary): HTMLTableRowElement {
     );
   }
   if (d.key.state !== "not_needed") actions.append(button("Rotate", "rotate", () => rotate(tr, d.name)));
-  if (d.kind === "rtmp") actions.append(button("Check link", "check", () => checkLink(d.name)));
+  if (checkable(d.kind)) actions.append(button("Check link", "check", () => checkLink(d.name)));
   actions.append(
     button("Edit", "edit", async () => startEdit(d)),
     button("Delete", "delete", () => remove(d.name)),
@@ -295,8 +300,8 @@ async function save(e: SubmitEvent) {
   startEdit(null);
   await refresh();
   changed();
-  // A new RTMP destination is checked before its first Go Live.
-  if (added?.kind === "rtmp") await checkLink(added.name);
+  // A new destination is checked before its first Go Live.
+  if (added && checkable(added.kind)) await checkLink(added.name);
 }
 
 async function importObs(e: SubmitEvent) {

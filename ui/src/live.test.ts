@@ -218,6 +218,17 @@ describe("health at a glance", () => {
     expect(view(better, 9000).notice).toBeNull();
   });
 
+  it("shows the round trip where the protocol tells it", () => {
+    const start = goLivePressed(initialModel(), ["main"]);
+    const unknown = play([[0, state("live")], [1000, stats("good")]], start);
+    expect(view(unknown, 1000).destinations[0].roundTrip).toBe("");
+    const measured = stats("good");
+    if (measured.type !== "stats") throw new Error("a stats event");
+    measured.destinations![0].rtt_ms = 46.4;
+    const known = play([[2000, measured]], unknown);
+    expect(view(known, 2000).destinations[0].roundTrip).toBe("RTT 46 ms");
+  });
+
   it("keeps three minutes of bitrate and frame rate for the graph", () => {
     let m = goLivePressed(initialModel(), ["main"]);
     for (let i = 0; i < HISTORY_SECONDS + 20; i++) m = reduce(m, stats("good", 1000 + i), i * 1000);

@@ -14,6 +14,8 @@ export interface DestinationRow {
   name: string;
   state: DestinationState;
   kbps: number | null;
+  /** Its connection's latest round trip, where the protocol tells it. */
+  rttMs: number | null;
   viewers: number | null;
   reconnect: Reconnect | null;
   error: OnairError | null;
@@ -84,6 +86,7 @@ export function goLivePressed(model: LiveModel, names: string[] = []): LiveModel
     name,
     state: "connecting",
     kbps: null,
+    rttMs: null,
     viewers: null,
     reconnect: null,
     error: null,
@@ -144,7 +147,12 @@ export function reduce(model: LiveModel, event: Event, now: number): LiveModel {
         history,
       };
       for (const d of event.destinations ?? []) {
-        next = withRow(next, d.destination, () => ({ state: d.state, kbps: d.kbps, grade: d.grade }));
+        next = withRow(next, d.destination, () => ({
+          state: d.state,
+          kbps: d.kbps,
+          rttMs: d.rtt_ms ?? null,
+          grade: d.grade,
+        }));
       }
       return next;
     }
@@ -206,6 +214,8 @@ export interface RowView {
   label: string;
   tone: "off" | "busy" | "live" | "failed";
   bitrate: string;
+  /** "RTT 45 ms", or empty where the protocol does not tell it. */
+  roundTrip: string;
   viewers: string;
   /** What went wrong and what to do, or what is happening. */
   message: string | null;
@@ -255,6 +265,7 @@ export function rowView(row: DestinationRow, now: number): RowView {
     name: row.name,
     state: row.state,
     bitrate: row.kbps === null || row.state !== "live" ? "–" : `${formatNumber(row.kbps, 0)} kbps`,
+    roundTrip: row.rttMs === null || row.state !== "live" ? "" : `RTT ${formatNumber(row.rttMs, 0)} ms`,
     viewers: row.viewers === null ? "–" : String(row.viewers),
     health: healthChip(row),
   };

@@ -79,7 +79,7 @@ function renderGraph() {
 }
 
 /// One line per destination of the session: its tally, name, bitrate,
-/// viewers and, when it has one, what happened and what to do.
+/// round trip, viewers and, when it has one, what happened and what to do.
 function renderRows(rows: RowView[]) {
   const list = $("destination-rows");
   list.hidden = rows.length === 0;
@@ -94,7 +94,14 @@ function renderRows(rows: RowView[]) {
           el("span", { className: "row-tally" }),
           el("span", { className: "row-name", textContent: name }),
           el("span", { className: "row-health" }),
-          el("span", { className: "row-figures" }, el("span", { className: "row-kbps" }), " · ", el("span", { className: "row-viewers" })),
+          el(
+            "span",
+            { className: "row-figures" },
+            el("span", { className: "row-kbps" }),
+            " · ",
+            el("span", { className: "row-rtt" }),
+            el("span", { className: "row-viewers" }),
+          ),
           el("p", { className: "row-message" }),
         );
         return li;
@@ -113,6 +120,7 @@ function renderRows(rows: RowView[]) {
     setText(health, row.health?.label ?? "");
     li.querySelector<HTMLElement>(".row-figures")!.hidden = row.state !== "live" && row.state !== "reconnecting";
     setText(li.querySelector<HTMLElement>(".row-kbps")!, row.bitrate);
+    setText(li.querySelector<HTMLElement>(".row-rtt")!, row.roundTrip ? `${row.roundTrip} · ` : "");
     setText(li.querySelector<HTMLElement>(".row-viewers")!, `${row.viewers} watching`);
     const message = li.querySelector<HTMLElement>(".row-message")!;
     message.hidden = row.message === null;

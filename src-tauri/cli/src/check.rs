@@ -10,7 +10,9 @@ use onair_engine::OnairError;
 
 #[derive(Args)]
 pub struct CheckArgs {
-    /// A saved destination or an rtmp:// or rtmps:// URL (a key in it is never sent).
+    /// A saved destination, or an rtmp:// or rtmps:// URL (a key in it is never
+    /// sent). A LiveKit destination is checked by its saved name: the check
+    /// joins its room, publishing nothing.
     dest: String,
     #[command(flatten)]
     picture: crate::live::PictureArgs,
@@ -21,7 +23,7 @@ pub struct CheckArgs {
 
 pub fn run(args: CheckArgs) -> ExitCode {
     if !args.json {
-        eprintln!("Checking the link for a few seconds; nothing is published and no key is sent.");
+        eprintln!("Checking the link for a few seconds; nothing is published.");
     }
     match check(&args) {
         Ok(report) => {

@@ -64,6 +64,10 @@ pub struct DestinationStats {
     /// Its health at a glance (session/grade.rs).
     #[serde(default)]
     pub grade: crate::session::grade::Grade,
+    /// Its connection's latest round trip: RTMP's from TCP, LiveKit's from
+    /// its signal pings; none for WHIP and recordings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -443,6 +447,7 @@ mod tests {
                 dropped: 0,
                 queue: QueueDepth::default(),
                 grade: crate::session::grade::Grade::Struggling,
+                rtt_ms: Some(42),
             }],
         };
         let v: serde_json::Value = serde_json::from_str(&stats.to_json_line()).unwrap();
@@ -457,6 +462,7 @@ mod tests {
         assert_eq!(v["destinations"][0]["destination"], "twitch");
         assert_eq!(v["destinations"][0]["state"], "live");
         assert_eq!(v["destinations"][0]["grade"], "struggling");
+        assert_eq!(v["destinations"][0]["rtt_ms"], 42);
     }
 
     #[test]

@@ -5,31 +5,53 @@
 //! What each protocol allows without publishing: RTMP connects to the
 //! application and stops before a stream exists (the key never leaves this
 //! computer), then fills the connection with a command servers ignore.
-//! LiveKit and WHIP have no such step: a WebRTC bandwidth estimate needs
-//! media flowing in a joined session, which viewers and the platform see,
-//! so the check refuses them and says why.
+//! LiveKit joins the room publishing nothing and subscribing to nothing,
+//! and fills its data channel with packets addressed to no one; the room
+//! lists a participant without tracks for those seconds. WHIP has no such
+//! step: its one request starts the stream, so the check refuses it and
+//! says why.
 
 pub mod estimate;
+mod livekit;
 mod rtmp;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::cancel::Cancel;
 use crate::destination::Destination;
 use crate::error::{ErrorCode, OnairError};
+use crate::keys::Resolved;
+use crate::livekit::credentials::{ready_to_join, TokenSource};
 use crate::preset::Preset;
 use crate::redact::redact_url;
 use crate::rtmp::url::RtmpUrl;
-use estimate::{carried_kbps, propose, Proposal, Wanted, HEADROOM, TOO_SLOW_KBPS};
+use estimate::{carried_kbps, propose, Proposal, Sample, Wanted, HEADROOM, TOO_SLOW_KBPS};
 
 /// The check offers at most this much more than the stream wants (and at
 /// least `FLOOR_KBPS`): enough to see the headroom, never a flood.
 const OFFER_FACTOR: u32 = 2;
 const FLOOR_KBPS: u32 = 8000;
-/// Readings before this are TCP finding its pace.
-const SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long the link is kept busy, and how often what arrived is read.
+const LOAD: Duration = Duration::from_secs(4);
+const SAMPLE_EVERY: Duration = Duration::from_millis(100);
+/// Readings before these are the transport finding its pace: TCP's slow
+/// start; SCTP's, whose first loss on a full link costs it a retransmission
+/// timer of at least a second (seen here from 0.8 to 1.7 s, every time).
+const SETTLE_TCP: Duration = Duration::from_secs(1);
+const SETTLE_SCTP: Duration = Duration::from_secs(2);
+/// Joining, the load and leaving, with room for a slow server.
+const LIVEKIT_BUDGET: Duration = Duration::from_secs(30);
+
+/// What a protocol's check read off the link.
+struct Measured {
+    samples: Vec<Sample>,
+    /// The round trip of the empty path.
+    idle_rtt: Duration,
+    /// The round trip with the check's load queued on the path.
+    loaded_rtt: Duration,
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -51,9 +73,21 @@ pub struct LinkReport {
     pub sentence: String,
 }
 
+/// Where the check goes, and what it needs to get in.
+enum Ingest {
+    Rtmp(RtmpUrl),
+    LiveKit {
+        url: String,
+        source: TokenSource,
+        room: Option<String>,
+    },
+}
+
 /// Checks DEST, a saved destination or a URL, for a stream of `width` x
-/// `height` at `fps` and `video_kbps` (with the session's usual sound). Only
-/// where it goes is read: the keychain is not asked, and no key is sent.
+/// `height` at `fps` and `video_kbps` (with the session's usual sound). An
+/// RTMP check reads only where it goes: the keychain is not asked, and no
+/// key is sent. A LiveKit check joins the room, so it takes the saved
+/// destination's token as Go Live would.
 pub fn check_destination(
     dest: &str,
     (width, height): (u32, u32),
@@ -61,6 +95,7 @@ pub fn check_destination(
     video_kbps: u32,
     cancel: &Cancel,
 ) -> Result<LinkReport, OnairError> {
+    let started = Instant::now();
     let located = crate::keys::locate(dest)?;
     let preset = located
         .saved
@@ -74,50 +109,25 @@ pub fn check_destination(
         video_kbps,
         audio_kbps: crate::session::SessionRequest::new(Vec::new()).audio_kbps,
     };
-    check_link(&located.destination, preset, wanted, cancel)
-}
-
-pub fn check_link(
-    destination: &Destination,
-    preset: Option<&Preset>,
-    wanted: Wanted,
-    cancel: &Cancel,
-) -> Result<LinkReport, OnairError> {
-    let started = Instant::now();
-    let url = match destination {
-        Destination::Rtmp(url) => url,
-        Destination::LiveKit(_) | Destination::Whip(_) => {
-            return Err(OnairError::new(
-                ErrorCode::InvalidDestination,
-                "The link check measures RTMP and RTMPS ingests. LiveKit and WHIP can only measure a link with media flowing in a joined session, which viewers would see; Go Live shows that link's health instead.",
-            ))
-        }
-        Destination::File(_) => {
-            return Err(OnairError::new(
-                ErrorCode::InvalidDestination,
-                "A recording has no link to check.",
-            ))
+    let shown = redact_url(located.destination.url());
+    let ingest = ingest(dest, located, &shown)?;
+    let offered = ((wanted.video_kbps + wanted.audio_kbps) * OFFER_FACTOR).max(FLOOR_KBPS);
+    let (host, settle, measured) = match ingest {
+        Ingest::Rtmp(url) => (
+            url.host.clone(),
+            SETTLE_TCP,
+            measure_rtmp(&url, offered, &shown, cancel)?,
+        ),
+        Ingest::LiveKit { url, source, room } => {
+            let host = reqwest::Url::parse(&url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_else(|| shown.clone());
+            let measured = measure_livekit(&url, &source, room.as_deref(), offered, cancel)?;
+            (host, SETTLE_SCTP, measured)
         }
     };
-    let shown = redact_url(url);
-    let parsed = RtmpUrl::parse(url, true).map_err(|e| {
-        OnairError::new(
-            ErrorCode::InvalidDestination,
-            format!(
-                "The RTMP URL {shown} cannot be used: {e}. It should look like rtmp://host/app."
-            ),
-        )
-    })?;
-    let offered = ((wanted.video_kbps + wanted.audio_kbps) * OFFER_FACTOR).max(FLOOR_KBPS);
-    let measured = rtmp::measure(&parsed, offered, cancel).map_err(|failure| match failure {
-        rtmp::Failure::Rtmp(e) => e.to_onair(&shown),
-        rtmp::Failure::NoTcpInfo => OnairError::new(
-            ErrorCode::Internal,
-            "This system does not report what a connection delivered, so the link check cannot measure here.",
-        ),
-        rtmp::Failure::Cancelled => OnairError::new(ErrorCode::Internal, "The link check was stopped."),
-    })?;
-    let carried = carried_kbps(&measured.samples, SETTLE).ok_or_else(|| {
+    let carried = carried_kbps(&measured.samples, settle).ok_or_else(|| {
         OnairError::new(
             ErrorCode::Internal,
             "The link check ended before it could measure.",
@@ -137,9 +147,106 @@ pub fn check_link(
         sentence: String::new(),
     };
     Ok(LinkReport {
-        sentence: sentence(&report, &parsed.host, preset),
+        sentence: sentence(&report, &host, preset),
         ..report
     })
+}
+
+/// What the check connects to; a LiveKit destination's token source comes
+/// from the keychain, as Go Live's does.
+fn ingest(dest: &str, located: Resolved, shown: &str) -> Result<Ingest, OnairError> {
+    match located.destination {
+        Destination::Rtmp(url) => RtmpUrl::parse(&url, true).map(Ingest::Rtmp).map_err(|e| {
+            OnairError::new(
+                ErrorCode::InvalidDestination,
+                format!(
+                    "The RTMP URL {shown} cannot be used: {e}. It should look like rtmp://host/app."
+                ),
+            )
+        }),
+        Destination::LiveKit(url) => {
+            let Some(saved) = located.saved else {
+                return Err(OnairError::new(
+                    ErrorCode::KeyMissing,
+                    "Checking a LiveKit link joins the room, which takes the destination's token: save it once (onair keys add NAME --url URL) and check it by name.",
+                ));
+            };
+            if saved.platform.is_some() {
+                return Err(OnairError::new(
+                    ErrorCode::InvalidDestination,
+                    format!("{}'s platform hands out its token only when you go live, so its link cannot be checked before; Go Live shows that link's health instead.", saved.name),
+                ));
+            }
+            let resolved = crate::keys::resolve(dest)?;
+            let room = saved.options.livekit.room.clone();
+            let source = crate::session::prepare::livekit_source(&saved, resolved.secret)?;
+            Ok(Ingest::LiveKit { url, source, room })
+        }
+        Destination::Whip(_) => Err(OnairError::new(
+            ErrorCode::InvalidDestination,
+            "A WHIP link cannot be checked without going public: WHIP's one request starts the stream. Go Live shows that link's health instead.",
+        )),
+        Destination::File(_) => Err(OnairError::new(
+            ErrorCode::InvalidDestination,
+            "A recording has no link to check.",
+        )),
+    }
+}
+
+fn measure_rtmp(
+    url: &RtmpUrl,
+    offered: u32,
+    shown: &str,
+    cancel: &Cancel,
+) -> Result<Measured, OnairError> {
+    rtmp::measure(url, offered, cancel).map_err(|failure| match failure {
+        rtmp::Failure::Rtmp(e) => e.to_onair(shown),
+        rtmp::Failure::NoTcpInfo => OnairError::new(
+            ErrorCode::Internal,
+            "This system does not report what a connection delivered, so the link check cannot measure here.",
+        ),
+        rtmp::Failure::Cancelled => stopped(),
+    })
+}
+
+fn measure_livekit(
+    url: &str,
+    source: &TokenSource,
+    room: Option<&str>,
+    offered: u32,
+    cancel: &Cancel,
+) -> Result<Measured, OnairError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("onair-check")
+        .enable_all()
+        .build()
+        .map_err(|e| OnairError::internal(format!("starting the network runtime: {e}")))?;
+    runtime.block_on(async {
+        let (url, token) = ready_to_join(url, source, room, false).await?;
+        let measured = tokio::time::timeout(
+            LIVEKIT_BUDGET,
+            livekit::measure(&url, &token, offered, cancel),
+        )
+        .await
+        .map_err(|_| {
+            OnairError::new(
+                ErrorCode::Unreachable,
+                format!(
+                    "The LiveKit server stopped answering: the link check could not finish within {} s.",
+                    LIVEKIT_BUDGET.as_secs()
+                ),
+            )
+        })?;
+        measured.map_err(|failure| match failure {
+            livekit::Failure::LiveKit(e) => e.to_onair(),
+            livekit::Failure::Cancelled => stopped(),
+        })
+    })
+}
+
+fn stopped() -> OnairError {
+    OnairError::new(ErrorCode::Internal, "The link check was stopped.")
 }
 
 fn tenths_of_ms(d: std::time::Duration) -> f64 {

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use super::estimate::Sample;
+use super::{Measured, LOAD, SAMPLE_EVERY};
 use crate::cancel::Cancel;
 use crate::flv::amf0::Amf0;
 use crate::net::tcp_info::tcp_stats;
@@ -15,9 +16,6 @@ use crate::rtmp::error::RtmpError;
 use crate::rtmp::message::Message;
 use crate::rtmp::url::RtmpUrl;
 
-/// How long the connection is kept busy.
-pub const LOAD: Duration = Duration::from_secs(4);
-const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 /// At most this much waits unsent in the kernel: enough to keep any path
 /// busy, little enough that the check ends when it says it does.
 const UNSENT_AT_MOST: usize = 128 * 1024;
@@ -27,14 +25,6 @@ const STALLED_WRITE: Duration = Duration::from_secs(8);
 /// (nginx-rtmp, for one, logs it at debug level and reads on).
 const FILLER_COMMAND: &str = "onairLinkCheck";
 const FILLER_BYTES: usize = 60_000;
-
-pub struct Measured {
-    pub samples: Vec<Sample>,
-    /// The smallest round trip seen: the path without queues.
-    pub idle_rtt: Duration,
-    /// The round trip with the check's load queued on the path.
-    pub loaded_rtt: Duration,
-}
 
 pub enum Failure {
     Rtmp(RtmpError),

@@ -217,6 +217,71 @@ pub async fn run(
     }
 }
 
+/// A connection that publishes nothing and subscribes to nothing, with its
+/// data channels up: what the link check measures over. The room lists it
+/// as a participant without tracks for as long as it lasts.
+pub struct Unpublished {
+    connection: Connection,
+}
+
+impl Unpublished {
+    pub async fn join(url: &str, token: &Secret) -> Result<Unpublished, LiveKitError> {
+        let options = LiveKitOptions {
+            url: url.to_string(),
+            token: token.clone(),
+            layers: Vec::new(),
+            audio: false,
+            reconnect_attempts: 0,
+        };
+        Ok(Unpublished {
+            connection: establish(&options, &mut None).await?,
+        })
+    }
+
+    /// The ordered data channel (it may still be opening).
+    pub fn channel(&self) -> Option<std::sync::Arc<dyn webrtc::data_channel::DataChannel>> {
+        self.connection.publisher.reliable_channel()
+    }
+
+    /// One round trip on the signal connection. What else the server says
+    /// meanwhile is answered as a session would (the subscriber's offer and
+    /// candidates), so the room keeps the connection healthy.
+    pub async fn round_trip(&mut self) -> Result<Duration, LiveKitError> {
+        let connection = &mut self.connection;
+        let sent = Instant::now();
+        connection
+            .socket
+            .send(&connection.machine.ping(sent))
+            .await?;
+        loop {
+            let response = next_response(&mut connection.socket).await?;
+            for output in connection.machine.on_response(response, Instant::now()) {
+                match output {
+                    Output::Pong => return Ok(sent.elapsed()),
+                    Output::Leave { reason, .. } => return Err(left(&reason)),
+                    Output::SubscriberOffer(sdp) => {
+                        connection
+                            .subscriber
+                            .on_offer(sdp, &mut connection.socket)
+                            .await?
+                    }
+                    Output::RemoteCandidate {
+                        candidate_init,
+                        subscriber: true,
+                    } => connection.subscriber.on_candidate(candidate_init).await,
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    pub async fn leave(mut self) {
+        let _ = self.connection.socket.send(&signal::leave()).await;
+        self.connection.close().await;
+        self.connection.socket.close().await;
+    }
+}
+
 async fn close_if_any(connection: Option<Connection>) {
     if let Some(connection) = connection {
         connection.close().await;
@@ -297,6 +362,19 @@ fn audio_track_request() -> AddTrackRequest {
         audio_features: vec![livekit_protocol::AudioTrackFeature::TfStereo as i32],
         ..Default::default()
     }
+}
+
+/// What a join publishes: nothing for a connection without layers (the
+/// link check).
+fn track_requests(options: &LiveKitOptions) -> Vec<AddTrackRequest> {
+    let mut requests = Vec::new();
+    if !options.layers.is_empty() {
+        requests.push(video_track_request(options));
+    }
+    if options.audio {
+        requests.push(audio_track_request());
+    }
+    requests
 }
 
 /// Joins afresh. `replacing` is the connection a failed resume leaves
@@ -387,15 +465,10 @@ async fn finish_join(
     let config = publisher_config(options, servers);
     let mut subscriber = SubscriberSide::new(config.ice_servers.clone());
     let mut publisher = Publisher::new(&config, pc_tx).await?;
-    socket
-        .send(&signal::add_track(video_track_request(options)))
-        .await?;
-    let mut wanted = 1;
-    if options.audio {
-        socket
-            .send(&signal::add_track(audio_track_request()))
-            .await?;
-        wanted += 1;
+    let requests = track_requests(options);
+    let wanted = requests.len();
+    for request in requests {
+        socket.send(&signal::add_track(request)).await?;
     }
     let mut published = Vec::new();
     let mut video_sid = String::new();
@@ -659,6 +732,10 @@ async fn act(
         }
         Output::Viewers(count) => {
             let _ = links.notices.send(SinkNotice::Viewers(count));
+        }
+        Output::Pong => {
+            let rtt = Duration::from_millis(connection.machine.rtt_ms().max(0) as u64);
+            let _ = links.notices.send(SinkNotice::RoundTrip(rtt));
         }
         Output::Qualities { track_sid, wanted } if track_sid == connection.video_sid => {
             let count = connection.publisher.layer_count();

@@ -4,11 +4,12 @@
 //! over TLS or to this computer; the answer's server URL follows the same
 //! rule, since the token goes there).
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
 use super::token;
+use crate::destination::Destination;
 use crate::error::{ErrorCode, OnairError};
 use crate::net::http::{self as net_http, BODY_LIMIT};
 use crate::net::policy;
@@ -68,6 +69,33 @@ impl TokenSource {
             } => fetch(token_url, bearer, token_pointer, url_pointer.as_deref()).await,
         }
     }
+}
+
+/// What a LiveKit join needs, ready before any socket opens: the token,
+/// obtained and checked (room, lifetime, grants), and the server URL, the
+/// platform's when it named one (only a LiveKit one: the token goes there).
+pub async fn ready_to_join(
+    url: &str,
+    source: &TokenSource,
+    room: Option<&str>,
+    with_audio: bool,
+) -> Result<(String, Secret), OnairError> {
+    let credentials = source.obtain().await?;
+    if credentials.token.is_empty() {
+        return Err(OnairError::new(
+            ErrorCode::KeyMissing,
+            "The LiveKit token is empty. Pass it with --key-stdin or save it with `onair keys add`.",
+        ));
+    }
+    token::check(&credentials.token, room, with_audio, SystemTime::now())?;
+    let url = match credentials.url {
+        Some(named) => Destination::LiveKit(url.to_string())
+            .from_platform(&named)?
+            .url()
+            .to_string(),
+        None => url.to_string(),
+    };
+    Ok((url, credentials.token))
 }
 
 async fn fetch(

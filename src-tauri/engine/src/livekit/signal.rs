@@ -50,6 +50,8 @@ pub enum Output {
     },
     /// No pong for longer than the server's ping timeout.
     Silent,
+    /// The answer to a ping.
+    Pong,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,6 +185,7 @@ impl SignalMachine {
             M::PongResp(pong) => {
                 let sent_ms = pong.last_ping_timestamp;
                 self.rtt_ms = (self.millis(now) - sent_ms).max(0);
+                out.push(Output::Pong);
             }
             _ => {}
         }
@@ -204,12 +207,15 @@ impl SignalMachine {
             return Vec::new();
         }
         self.next_ping = now + self.ping_interval;
-        vec![Output::Send(request(signal_request::Message::PingReq(
-            Ping {
-                timestamp: self.millis(now),
-                rtt: self.rtt_ms,
-            },
-        )))]
+        vec![Output::Send(self.ping(now))]
+    }
+
+    /// A ping to send now; its pong comes back as `Output::Pong`.
+    pub fn ping(&self, now: Instant) -> Box<SignalRequest> {
+        request(signal_request::Message::PingReq(Ping {
+            timestamp: self.millis(now),
+            rtt: self.rtt_ms,
+        }))
     }
 
     /// When the next tick is due.
@@ -367,13 +373,14 @@ mod tests {
             panic!("{req:?}")
         };
         assert_eq!(ping.timestamp, 2000);
-        machine.on_response(
+        let answered = machine.on_response(
             response(signal_response::Message::PongResp(Pong {
                 last_ping_timestamp: 2000,
                 timestamp: 0,
             })),
             t0 + Duration::from_millis(2040),
         );
+        assert_eq!(answered, vec![Output::Pong]);
         assert_eq!(machine.rtt_ms(), 40);
         assert_eq!(machine.next_deadline(), t0 + Duration::from_secs(4));
         assert_eq!(

@@ -308,14 +308,17 @@ impl Publisher {
             RtpCodecKind::Video,
             encodings,
         )));
-        pc.add_transceiver_from_track(
-            video.clone() as Arc<dyn TrackLocal>,
-            Some(RTCRtpTransceiverInit {
-                direction: RTCRtpTransceiverDirection::Sendonly,
-                ..Default::default()
-            }),
-        )
-        .await?;
+        // No layers: a connection that sends no media (the link check).
+        if !config.layers.is_empty() {
+            pc.add_transceiver_from_track(
+                video.clone() as Arc<dyn TrackLocal>,
+                Some(RTCRtpTransceiverInit {
+                    direction: RTCRtpTransceiverDirection::Sendonly,
+                    ..Default::default()
+                }),
+            )
+            .await?;
+        }
 
         let audio = if config.audio {
             let stream = Stream::new(None);
@@ -388,7 +391,9 @@ impl Publisher {
             closed: watch::Sender::new(false),
             lipsync: LipSync::new(config.audio),
         };
-        publisher.watch_feedback();
+        if !config.layers.is_empty() {
+            publisher.watch_feedback();
+        }
         Ok(publisher)
     }
 
@@ -602,6 +607,11 @@ impl Publisher {
         Ok(())
     }
 
+    /// The ordered data channel, when negotiated.
+    pub fn reliable_channel(&self) -> Option<Arc<dyn DataChannel>> {
+        self.reliable.clone()
+    }
+
     /// Sends on the ordered channel once it is open (waits at most `budget`).
     pub async fn send_reliable(&self, data: &[u8], budget: Duration) -> Result<(), WebRtcError> {
         send_when_open(self.reliable.clone(), data, budget).await
@@ -644,9 +654,25 @@ async fn send_when_open(
     let Some(channel) = channel else {
         return Err(WebRtcError::DataChannel("not negotiated"));
     };
-    // Opening takes the DTLS and SCTP handshakes after ICE; the channel
-    // reports no open event we could await without taking its event stream.
     let deadline = tokio::time::Instant::now() + budget;
+    wait_until_open(channel.as_ref(), deadline).await?;
+    channel.send(BytesMut::from(data)).await?;
+    // Sent means acknowledged: a goodbye followed by a close must not be lost.
+    while channel.outstanding_bytes().await? > 0 {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(WebRtcError::DataChannel("was not acknowledged in time"));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(())
+}
+
+/// Opening takes the DTLS and SCTP handshakes after ICE; the channel
+/// reports no open event we could await without taking its event stream.
+pub async fn wait_until_open(
+    channel: &dyn DataChannel,
+    deadline: tokio::time::Instant,
+) -> Result<(), WebRtcError> {
     loop {
         match channel.ready_state().await? {
             RTCDataChannelState::Open => break,
@@ -659,14 +685,6 @@ async fn send_when_open(
             return Err(WebRtcError::DataChannel("did not open in time"));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    channel.send(BytesMut::from(data)).await?;
-    // Sent means acknowledged: a goodbye followed by a close must not be lost.
-    while channel.outstanding_bytes().await? > 0 {
-        if tokio::time::Instant::now() >= deadline {
-            return Err(WebRtcError::DataChannel("was not acknowledged in time"));
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 //! the backlog of bytes not yet written.
 
 use std::io::{self, Read, Write};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -18,6 +18,7 @@ use super::message::Message;
 use super::publish::{PublishError, Publisher, Stage, CHUNK_SIZE};
 use super::transport::{set_timeout, Transport, DEAD_LINK};
 use super::url::RtmpUrl;
+use crate::net::tcp_info::tcp_stats;
 use crate::secret::Secret;
 
 /// Connect, handshake and publish must all be done within this.
@@ -159,6 +160,8 @@ pub struct LiveConnection {
     outbound: Sender<Outbound>,
     backlog: Arc<AtomicUsize>,
     kernel_unsent: Arc<AtomicUsize>,
+    /// TCP's smoothed round trip, in µs (0 until known).
+    rtt_us: Arc<AtomicU32>,
     sent: Arc<AtomicU64>,
     failure: Arc<Mutex<Option<RtmpError>>>,
     thread: Option<JoinHandle<()>>,
@@ -170,6 +173,7 @@ impl LiveConnection {
         let backlog = Arc::new(AtomicUsize::new(0));
         let sent = Arc::new(AtomicU64::new(0));
         let kernel_unsent = Arc::new(AtomicUsize::new(0));
+        let rtt_us = Arc::new(AtomicU32::new(0));
         let failure = Arc::new(Mutex::new(None));
         let mut media_writer = ChunkWriter::new();
         media_writer.set_chunk_size(CHUNK_SIZE as usize);
@@ -181,6 +185,7 @@ impl LiveConnection {
             outbound: rx,
             backlog: backlog.clone(),
             kernel_unsent: kernel_unsent.clone(),
+            rtt_us: rtt_us.clone(),
             sent: sent.clone(),
         };
         let failure_slot = failure.clone();
@@ -198,6 +203,7 @@ impl LiveConnection {
             outbound: tx,
             backlog,
             kernel_unsent,
+            rtt_us,
             sent,
             failure,
             thread: Some(thread),
@@ -216,6 +222,14 @@ impl LiveConnection {
     /// Bytes queued but not yet sent: ours, plus what waits in the kernel.
     pub fn backlog_bytes(&self) -> usize {
         self.backlog.load(Ordering::Relaxed) + self.kernel_unsent.load(Ordering::Relaxed)
+    }
+
+    /// TCP's smoothed round trip, once the kernel has measured one.
+    pub fn round_trip(&self) -> Option<Duration> {
+        match self.rtt_us.load(Ordering::Relaxed) {
+            0 => None,
+            us => Some(Duration::from_micros(us.into())),
+        }
     }
 
     /// Media bytes written to the socket so far.
@@ -257,6 +271,7 @@ struct IoLoop {
     outbound: Receiver<Outbound>,
     backlog: Arc<AtomicUsize>,
     kernel_unsent: Arc<AtomicUsize>,
+    rtt_us: Arc<AtomicU32>,
     sent: Arc<AtomicU64>,
 }
 
@@ -310,6 +325,10 @@ impl IoLoop {
             last_read = Instant::now();
             self.kernel_unsent
                 .store(self.transport.kernel_unsent(), Ordering::Relaxed);
+            if let Some(stats) = tcp_stats(self.transport.tcp()) {
+                let us = stats.rtt.as_micros().clamp(1, u32::MAX as u128) as u32;
+                self.rtt_us.store(us, Ordering::Relaxed);
+            }
             match self.transport.read(&mut buf) {
                 Ok(0) => return Err(self.publisher.closed().into()),
                 Ok(n) => {

@@ -32,6 +32,8 @@ pub struct Reading {
     pub skipped: u32,
     /// The encoder's share of the frame interval (the whole session's).
     pub encoder_load: f64,
+    /// The connection's latest round trip, where the protocol tells it.
+    pub rtt_ms: Option<f64>,
 }
 
 const STRUGGLING_AFTER: u32 = 2;
@@ -42,12 +44,18 @@ const LOW_SHARE: f64 = 0.85;
 const BINDING_SHARE: f64 = 0.8;
 /// Over this share of the frame interval, frames are about to be lost.
 const BUSY_LOAD: f64 = 0.9;
+/// A round trip this much over the best seen is a queue on the link: the
+/// stream's packets wait behind others (or behind themselves), and loss
+/// comes next. Well over any path's jitter, well under what viewers feel.
+const QUEUED_MS: f64 = 400.0;
 
 #[derive(Debug, Default)]
 pub struct Grader {
     grade: Grade,
     bad: u32,
     good: u32,
+    /// The least round trip seen: the path without queues.
+    best_rtt_ms: Option<f64>,
 }
 
 impl Grader {
@@ -58,12 +66,16 @@ impl Grader {
     /// Takes one second's reading; the new grade and its sentence when it
     /// changed.
     pub fn feed(&mut self, name: &str, r: &Reading) -> Option<(Grade, String)> {
+        if let Some(rtt) = r.rtt_ms.filter(|_| r.state == DestinationState::Live) {
+            self.best_rtt_ms = Some(self.best_rtt_ms.map_or(rtt, |best| best.min(rtt)));
+        }
+        let best_rtt = self.best_rtt_ms;
         let next = match r.state {
             DestinationState::Reconnecting | DestinationState::Failed => Some(Grade::Failing),
             // Not sending yet, or done: nothing to judge.
             DestinationState::Connecting | DestinationState::Ended => None,
             DestinationState::Live => {
-                let bad = trouble(r).is_some();
+                let bad = trouble(r, best_rtt).is_some();
                 if bad {
                     (self.bad, self.good) = (self.bad + 1, 0);
                 } else {
@@ -86,31 +98,35 @@ impl Grader {
         }
         let next = next.filter(|&g| g != self.grade)?;
         self.grade = next;
-        Some((next, advice(name, next, r)))
+        Some((next, advice(name, next, r, trouble(r, best_rtt))))
     }
 }
 
 enum Trouble {
     Link,
+    /// The round trip and the best seen, in ms.
+    Queue(f64, f64),
     Encoder,
 }
 
-fn trouble(r: &Reading) -> Option<Trouble> {
+fn trouble(r: &Reading, best_rtt_ms: Option<f64>) -> Option<Trouble> {
     // A lowered vote matters only while it holds the stream down: a simple
     // picture that needs less than the vote anyway loses nothing by it.
     let vote = f64::from(r.vote_kbps);
     let low = vote < LOW_SHARE * f64::from(r.target_kbps) && r.sent_kbps >= BINDING_SHARE * vote;
     if r.skipped > 0 || low {
-        Some(Trouble::Link)
-    } else if r.encoder_load > BUSY_LOAD {
-        Some(Trouble::Encoder)
-    } else {
-        None
+        return Some(Trouble::Link);
     }
+    if let (Some(rtt), Some(best)) = (r.rtt_ms, best_rtt_ms) {
+        if rtt > best + QUEUED_MS {
+            return Some(Trouble::Queue(rtt, best));
+        }
+    }
+    (r.encoder_load > BUSY_LOAD).then_some(Trouble::Encoder)
 }
 
-fn advice(name: &str, grade: Grade, r: &Reading) -> String {
-    match (grade, r.state, trouble(r)) {
+fn advice(name: &str, grade: Grade, r: &Reading, trouble: Option<Trouble>) -> String {
+    match (grade, r.state, trouble) {
         (Grade::Failing, DestinationState::Failed, _) => {
             format!("{name} has failed; its row says why. The other destinations go on.")
         }
@@ -120,6 +136,9 @@ fn advice(name: &str, grade: Grade, r: &Reading) -> String {
         (Grade::Struggling, _, Some(Trouble::Encoder)) => {
             "This computer cannot encode the stream fast enough: lower the resolution or the frame rate in Settings.".into()
         }
+        (Grade::Struggling, _, Some(Trouble::Queue(rtt, best))) => format!(
+            "{name}'s connection is queueing: a round trip of {rtt:.0} ms, against {best:.0} ms at its best. Something else may be using your upload, or the link is slower than the stream: lower the bitrate (Check link measures what fits).",
+        ),
         (Grade::Struggling, _, _) => format!(
             "{name}'s connection carries less than the stream: sending {} of the {} kbit/s asked. Lower the bitrate (Check link measures what fits), or free up your upload.",
             r.vote_kbps, r.target_kbps
@@ -140,7 +159,29 @@ mod tests {
             sent_kbps: f64::from(vote_kbps) + 128.0,
             skipped: 0,
             encoder_load: 0.3,
+            rtt_ms: Some(40.0),
         }
+    }
+
+    #[test]
+    fn a_round_trip_far_over_the_best_seen_is_a_queue_on_the_link() {
+        let queued = Reading {
+            rtt_ms: Some(600.0),
+            ..live(2500)
+        };
+        let mut grader = Grader::default();
+        assert_eq!(grader.feed("main", &live(2500)), None);
+        assert_eq!(grader.feed("main", &queued), None);
+        let (grade, advice) = grader.feed("main", &queued).unwrap();
+        assert_eq!(grade, Grade::Struggling);
+        assert!(advice.contains("600 ms, against 40 ms"), "{advice}");
+        // A path that is long, not queued, is no trouble: the best seen is
+        // its own.
+        let far = Reading {
+            rtt_ms: Some(300.0),
+            ..live(2500)
+        };
+        assert_eq!(grades(&[far; 4]), [None; 4]);
     }
 
     fn grades(readings: &[Reading]) -> Vec<Option<Grade>> {

@@ -149,7 +149,7 @@ fn status_plan(
 
 /// How a saved LiveKit destination gets its token: minted with its API
 /// secret, fetched from the platform with its bearer, or the saved token.
-fn livekit_source(
+pub(crate) fn livekit_source(
     saved: &SavedDestination,
     secret: Option<Secret>,
 ) -> Result<TokenSource, OnairError> {

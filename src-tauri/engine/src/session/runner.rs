@@ -324,6 +324,8 @@ struct Member {
     /// Its bitrate vote, read for its health.
     vote: ControlPort,
     grader: Grader,
+    /// Its connection's latest round trip, when its protocol tells it.
+    rtt: Option<Duration>,
 }
 
 struct Running {
@@ -692,6 +694,7 @@ impl Runner {
                 behind_told_at: None,
                 vote,
                 grader: Grader::default(),
+                rtt: None,
             });
         }
     }
@@ -801,6 +804,10 @@ impl Runner {
     /// A member's report as events, and as the machine's input when it
     /// changes the whole session.
     fn on_report(&mut self, index: usize, report: SinkReport) -> Option<Input> {
+        if let SinkReport::Notice(SinkNotice::RoundTrip(rtt)) = report {
+            self.members[index].rtt = Some(rtt);
+            return None;
+        }
         let member = &self.members[index];
         let at_ms = self.at_ms();
         let heard = match report {
@@ -852,6 +859,7 @@ impl Runner {
                 });
                 return None;
             }
+            SinkReport::Notice(SinkNotice::RoundTrip(_)) => return None,
         };
         let mut session = None;
         for outcome in self.roster.on(index, heard) {
@@ -933,6 +941,7 @@ impl Runner {
                 sent_kbps: kbps,
                 skipped: dropped - member.last_dropped,
                 encoder_load,
+                rtt_ms: member.rtt.map(|rtt| rtt.as_secs_f64() * 1000.0),
             };
             member.last_dropped = dropped;
             if let Some((grade, message)) = member.grader.feed(&member.name, &reading) {
@@ -950,6 +959,7 @@ impl Runner {
                 dropped,
                 queue,
                 grade: member.grader.grade(),
+                rtt_ms: member.rtt.map(|rtt| rtt.as_millis() as u32),
             });
         }
         self.events.emit(Event::Stats {

@@ -1,15 +1,11 @@
 //! The LiveKit sink: the session's sink thread on one side, the async
 //! LiveKit client on a small runtime of its own on the other.
 
-use std::time::SystemTime;
-
 use super::bridge::AsyncBridge;
 use super::{Sink, SinkLinks};
-use crate::destination::Destination;
 use crate::error::{ErrorCode, OnairError};
 use crate::livekit::client::{self, LiveKitOptions};
-use crate::livekit::credentials::TokenSource;
-use crate::livekit::token;
+use crate::livekit::credentials::{ready_to_join, TokenSource};
 use crate::media::{Packet, StreamInfo};
 use crate::peer::publisher::LayerDesc;
 
@@ -58,36 +54,20 @@ impl Sink for LiveKitSink {
             )
         })?;
         // A token URL is one HTTP request: a runtime of its own for it.
-        let credentials = tokio::runtime::Builder::new_current_thread()
+        let (url, token) = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| OnairError::internal(format!("starting the network runtime: {e}")))?
-            .block_on(source.obtain())?;
-        if credentials.token.is_empty() {
-            return Err(OnairError::new(
-                ErrorCode::KeyMissing,
-                "The LiveKit token is empty. Pass it with --key-stdin or save it with `onair keys add`.",
-            ));
-        }
-        // Everything the token says is checked before a socket opens.
-        token::check(
-            &credentials.token,
-            self.room.as_deref(),
-            info.audio.is_some(),
-            SystemTime::now(),
-        )?;
+            .block_on(ready_to_join(
+                &self.url,
+                &source,
+                self.room.as_deref(),
+                info.audio.is_some(),
+            ))?;
         let links = self.links.clone().expect("attached before open");
-        // A token endpoint's answer may name the server, but only a LiveKit one.
-        let url = match credentials.url {
-            Some(url) => Destination::LiveKit(self.url.clone())
-                .from_platform(&url)?
-                .url()
-                .to_string(),
-            None => self.url.clone(),
-        };
         let options = LiveKitOptions {
             url,
-            token: credentials.token,
+            token,
             layers: self.layers.clone(),
             audio: info.audio.is_some(),
             reconnect_attempts: self.reconnect_attempts,

@@ -37,6 +37,8 @@ pub enum SinkNotice {
         backlog_ms: u64,
         congested: bool,
     },
+    /// The connection's latest round trip (where the protocol tells it).
+    RoundTrip(Duration),
 }
 
 /// The session's side of a sink: where to report, how to reach the encoder

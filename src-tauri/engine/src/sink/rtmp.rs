@@ -25,6 +25,7 @@ use crate::secret::Secret;
 /// Reconnect attempts before the session fails (about a minute of trying).
 pub const DEFAULT_RECONNECT_ATTEMPTS: u32 = 10;
 const CONGESTION_CHECK: Duration = Duration::from_millis(250);
+const RTT_EVERY: Duration = Duration::from_secs(1);
 
 pub struct RtmpSink {
     shown_url: String,
@@ -47,6 +48,8 @@ pub struct RtmpSink {
     last_sent: Option<(Instant, u64)>,
     /// Smoothed media bitrate the link delivered lately.
     delivered_kbps: f64,
+    /// When the session was last told the round trip.
+    rtt_told_at: Option<Instant>,
 }
 
 impl RtmpSink {
@@ -83,6 +86,7 @@ impl RtmpSink {
             parameter_sets: None,
             last_sent: None,
             delivered_kbps: 0.0,
+            rtt_told_at: None,
         })
     }
 
@@ -196,6 +200,7 @@ impl RtmpSink {
             return;
         }
         self.next_check = now + CONGESTION_CHECK;
+        self.tell_round_trip(now);
         let backlog_ms = self.backlog_ms();
         let sent = self.conn.as_ref().map_or(0, |c| c.sent_bytes());
         if let Some((then, before)) = self.last_sent {
@@ -224,6 +229,17 @@ impl RtmpSink {
             backlog_ms,
             congested,
         });
+    }
+
+    /// Once a second, for the destination's health.
+    fn tell_round_trip(&mut self, now: Instant) {
+        if self.rtt_told_at.is_some_and(|at| now < at + RTT_EVERY) {
+            return;
+        }
+        if let Some(rtt) = self.conn.as_ref().and_then(|c| c.round_trip()) {
+            self.rtt_told_at = Some(now);
+            self.notify(SinkNotice::RoundTrip(rtt));
+        }
     }
 
     fn audio_kbps(&self) -> u32 {
