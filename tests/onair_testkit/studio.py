@@ -5,6 +5,7 @@ desktop suites."""
 from __future__ import annotations
 
 import contextlib
+import time
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -94,8 +95,11 @@ def app_on_keyring(root: Path, panel: bool = False) -> Iterator[tuple[WebDriver,
         with TrayHost(env.bus_address) if panel else contextlib.nullcontext() as tray:
             wd = desktop.start()
             try:
+                launched = time.monotonic()
                 wd.start(binary)
                 wait_until_loaded(wd)
+                #: Seconds from launching the app to its window being usable.
+                wd.loaded_in_s = time.monotonic() - launched
                 yield wd, env, tray
             finally:
                 wd.quit()

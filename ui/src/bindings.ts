@@ -665,6 +665,12 @@ export type Preset_Serialize = {
 	/**  Where the platform says whether the stream is live, and to how many. */
 	status?: StatusPreset,
 	note?: string,
+	/**
+	 *  What a destination made from it is called unless the creator says
+	 *  otherwise: the name without its parenthesis ("YouTube"), which is a
+	 *  valid destination name. Derived, never in the file.
+	 */
+	destination_name: string,
 };
 
 export type Proposal = {

@@ -2,7 +2,7 @@
 // shell's own dialog, hides again by itself), copy, rotate, delete, import
 // from OBS. Keys stay in the keychain: the table only ever holds masks
 // unless Reveal was pressed and confirmed.
-import { commands, type DestinationKind, type DestinationSummary, type Preset } from "./bindings";
+import { commands, type DestinationKind, type DestinationSummary, type Preset_Serialize as Preset } from "./bindings";
 import { ask } from "./confirm";
 import {
   emptyForm,
@@ -88,7 +88,7 @@ async function applyPreset() {
     otherOptions = rest;
     return fitFormToKind();
   }
-  if (!input("d-name").value.trim()) input("d-name").value = preset.name;
+  if (!input("d-name").value.trim()) input("d-name").value = preset.destination_name;
   const fill = input("d-host").value.trim();
   const result = await commands.presetDestination(preset.id, null, fill || null);
   if (result.status === "error") {

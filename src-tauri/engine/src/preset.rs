@@ -48,6 +48,11 @@ pub struct Preset {
     pub status: Option<StatusPreset>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// What a destination made from it is called unless the creator says
+    /// otherwise: the name without its parenthesis ("YouTube"), which is a
+    /// valid destination name. Derived, never in the file.
+    #[serde(skip_deserializing, default)]
+    pub destination_name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,7 +112,14 @@ pub fn all() -> &'static [Preset] {
         let file: PresetFile =
             serde_json::from_str(FILE).expect("presets/platforms.json is checked by the tests");
         debug_assert_eq!(file.version, 1);
-        file.presets
+        let mut presets = file.presets;
+        for preset in &mut presets {
+            preset.destination_name = match preset.name.split_once(" (") {
+                Some((short, _)) => short.trim().to_string(),
+                None => preset.name.clone(),
+            };
+        }
+        presets
     })
 }
 
@@ -284,6 +296,20 @@ impl Ingest {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_preset_suggests_a_valid_destination_name() {
+        let names: Vec<&str> = super::all()
+            .iter()
+            .map(|p| p.destination_name.as_str())
+            .collect();
+        for name in &names {
+            crate::keys::check_name(name).unwrap();
+        }
+        assert!(
+            names.contains(&"YouTube") && names.contains(&"Owncast"),
+            "{names:?}"
+        );
+    }
     use super::*;
 
     #[test]
