@@ -296,12 +296,11 @@ impl Ingest {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn every_preset_suggests_a_valid_destination_name() {
-        let names: Vec<&str> = super::all()
-            .iter()
-            .map(|p| p.destination_name.as_str())
-            .collect();
+        let names: Vec<&str> = all().iter().map(|p| p.destination_name.as_str()).collect();
         for name in &names {
             crate::keys::check_name(name).unwrap();
         }
@@ -310,7 +309,6 @@ mod tests {
             "{names:?}"
         );
     }
-    use super::*;
 
     #[test]
     fn the_file_parses_with_every_platform_the_issue_names() {
