@@ -139,9 +139,6 @@ def test_the_livekit_check_proposes_what_fits_and_publishes_nothing(tmp_path, ca
             # The check leaves as it ends: the room lets it go at once.
             server.wait_for_participants(room, lambda ps: [p.identity for p in ps] == ["viewer"], timeout=3)
             left_s = time.time() - checked_at
-            deadline = time.time() + 3
-            while time.time() < deadline and not any(e[1] == "participant_disconnected" for e in viewer.events()):
-                time.sleep(0.1)
             events = viewer.events()
             received = list(viewer._data)
     assert ran.returncode == 0, ran.describe()
@@ -151,19 +148,47 @@ def test_the_livekit_check_proposes_what_fits_and_publishes_nothing(tmp_path, ca
     assert not report["at_least"] and not report["too_slow"], report
     assert "kbit/s of video" in report["sentence"], report
     assert report["loaded_rtt_ms"] > report["rtt_ms"] + 10, report
-    # Nothing went public: the check's participant published no track, the
-    # viewer received not a byte of its filler, and it left the room.
+    # Nothing went public: a self-hosted destination's check mints itself a
+    # hidden token, so the viewer never saw a participant, let alone a
+    # track, and received not a byte of the filler; and it left the room.
     assert not [e for e in events if e[1] in ("track_published", "track_subscribed")], events
+    assert not [e for e in events if e[1] == "participant_connected"], events
     assert received == [], received[:3]
-    joined = [e[0] for e in events if e[1] == "participant_connected"]
-    gone = [e[0] for e in events if e[1] == "participant_disconnected"]
-    assert len(joined) == 1 and len(gone) == 1, events
-    in_room_s = gone[0] - joined[0]
     carried = report["carried_kbps"]
     measurements.record(
         f"LiveKit link check behind a {cap_kbit} kbit/s tbf cap: carried {carried} kbit/s "
         f"({carried / cap_kbit - 1:+.1%} against the cap, which counts packet headers), "
         f"proposed {total} kbit/s at {proposal['width']}x{proposal['height']}, "
         f"round trip {report['rtt_ms']} ms idle, {report['loaded_rtt_ms']} ms full; took {report['seconds']:.1f} s, "
-        f"in the room (no tracks) {in_room_s:.1f} s, gone {left_s:.1f} s after the answer"
+        f"gone from the room {left_s:.1f} s after the answer"
     )
+
+
+def test_a_given_livekit_token_is_checked_as_a_participant_without_tracks(tmp_path, measurements):
+    """A token from the platform cannot be made hidden: the room lists the
+    check for its seconds, with no track, and then not at all."""
+    room = "given"
+    with KeyringEnv(tmp_path / "env") as k, LiveKitServer(tmp_path / "livekit") as server:
+        k.start_bus()
+        k.start_keyring(unlock=True)
+        token = secrets.SESSION.register(server.token("onair", room))
+        added = k.onair("keys", "add", "platform-room", "--url", server.url, stdin=token + "\n")
+        assert added.returncode == 0, added.describe()
+        with server.subscriber(room, audio=False) as viewer:
+            ran = onair.run(["check", "platform-room", "--json"], env=k.env, timeout=60)
+            server.wait_for_participants(room, lambda ps: [p.identity for p in ps] == ["viewer"], timeout=3)
+            deadline = time.time() + 3
+            while time.time() < deadline and not any(e[1] == "participant_disconnected" for e in viewer.events()):
+                time.sleep(0.1)
+            events = viewer.events()
+            received = list(viewer._data)
+    assert ran.returncode == 0, ran.describe()
+    report = json.loads(ran.stdout)
+    assert report["at_least"], report
+    assert not [e for e in events if e[1] in ("track_published", "track_subscribed")], events
+    assert received == [], received[:3]
+    joined = [e[0] for e in events if e[1] == "participant_connected"]
+    gone = [e[0] for e in events if e[1] == "participant_disconnected"]
+    assert len(joined) == 1 and len(gone) == 1, events
+    measurements.record(f"LiveKit link check with a given token: listed in the room, without tracks, "
+                        f"for {gone[0] - joined[0]:.1f} s; {report['sentence']}")

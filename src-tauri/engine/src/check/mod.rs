@@ -179,7 +179,8 @@ fn ingest(dest: &str, located: Resolved, shown: &str) -> Result<Ingest, OnairErr
             }
             let resolved = crate::keys::resolve(dest)?;
             let room = saved.options.livekit.room.clone();
-            let source = crate::session::prepare::livekit_source(&saved, resolved.secret)?;
+            let source =
+                crate::session::prepare::livekit_source(&saved, resolved.secret)?.for_link_check();
             Ok(Ingest::LiveKit { url, source, room })
         }
         Destination::Whip(_) => Err(OnairError::new(

@@ -28,6 +28,8 @@ pub enum TokenSource {
         api_secret: Secret,
         room: String,
         identity: String,
+        /// The room lists the participant to no one (the link check).
+        hidden: bool,
     },
     Fetch {
         token_url: String,
@@ -46,6 +48,29 @@ pub struct Credentials {
 }
 
 impl TokenSource {
+    /// The source for a link check. A token Onair mints itself is minted
+    /// hidden, under an identity of its own: the room shows no one, and a
+    /// session live under the creator's identity is not sent away as a
+    /// duplicate. A given or fetched token is what it is.
+    pub fn for_link_check(self) -> TokenSource {
+        match self {
+            TokenSource::Mint {
+                api_key,
+                api_secret,
+                room,
+                identity,
+                ..
+            } => TokenSource::Mint {
+                api_key,
+                api_secret,
+                room,
+                identity: format!("{identity}.link-check"),
+                hidden: true,
+            },
+            other => other,
+        }
+    }
+
     pub async fn obtain(&self) -> Result<Credentials, OnairError> {
         match self {
             TokenSource::Given(token) => Ok(Credentials {
@@ -57,8 +82,9 @@ impl TokenSource {
                 api_secret,
                 room,
                 identity,
+                hidden,
             } => Ok(Credentials {
-                token: token::mint(api_key, api_secret, room, identity, MINTED_TTL)?,
+                token: token::mint_as(api_key, api_secret, room, identity, MINTED_TTL, *hidden)?,
                 url: None,
             }),
             TokenSource::Fetch {

@@ -134,12 +134,26 @@ pub fn mint(
     identity: &str,
     ttl: Duration,
 ) -> Result<Secret, OnairError> {
+    mint_as(api_key, api_secret, room, identity, ttl, false)
+}
+
+/// A token for a participant that, when `hidden`, the room does not list
+/// to anyone (the link check's).
+pub fn mint_as(
+    api_key: &str,
+    api_secret: &Secret,
+    room: &str,
+    identity: &str,
+    ttl: Duration,
+    hidden: bool,
+) -> Result<Secret, OnairError> {
     let grants = VideoGrants {
         room_join: true,
         room: room.to_string(),
         can_publish: Some(true),
         can_subscribe: Some(false),
         can_publish_data: Some(true),
+        hidden,
         ..Default::default()
     };
     AccessToken::with_api_key(api_key, api_secret.expose())

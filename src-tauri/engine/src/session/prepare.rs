@@ -170,6 +170,7 @@ pub(crate) fn livekit_source(
             api_secret: secret,
             room,
             identity: options.identity().to_string(),
+            hidden: false,
         });
     }
     if let Some(token_url) = &saved.token_url {
