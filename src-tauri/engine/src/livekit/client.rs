@@ -149,6 +149,8 @@ pub async fn run(
         }
     };
     let _ = ready.send(Ok(()));
+    // Pictures wait for a keyframe (see `Publisher::restart_at_keyframes`).
+    links.control.request_keyframe();
     announce_live(&connection, &links);
     let mut policy = link::reconnect_policy(options.reconnect_attempts);
     loop {
@@ -212,6 +214,7 @@ pub async fn run(
         };
         let restored = policy.handle(Input::<LiveKitError>::Connected, Instant::now());
         announce_live(&connection, &links);
+        connection.publisher.restart_at_keyframes();
         links.control.request_keyframe();
         link::tell(restored, &links);
     }

@@ -43,6 +43,7 @@ use super::link::MIN_VIDEO_KBPS;
 use super::lipsync::LipSync;
 use super::PeerError as WebRtcError;
 use crate::encode::opus::STREAM_KBPS;
+use crate::flv::avc::{nal_type, split_annexb, NAL_SLICE_IDR};
 
 /// LiveKit's data channel labels.
 const RELIABLE_LABEL: &str = "_reliable";
@@ -136,6 +137,9 @@ struct Stream {
     sequence: u16,
     /// Random start, as RFC 3550 asks.
     timestamp_base: u32,
+    /// After a gap, pictures wait for a keyframe: one that refers to a
+    /// picture the receiver never got leaves its decoder stuck.
+    awaiting_keyframe: bool,
 }
 
 impl Stream {
@@ -145,6 +149,8 @@ impl Stream {
             rid: rid.map(Bytes::from),
             sequence: rand_u32() as u16,
             timestamp_base: rand_u32(),
+            // A new stream starts at a keyframe too.
+            awaiting_keyframe: true,
         }
     }
 
@@ -514,6 +520,15 @@ impl Publisher {
         Ok(())
     }
 
+    /// After a gap in what reached the server (a resume, a reconnect):
+    /// each layer sends nothing until its next keyframe, which the caller
+    /// asks the encoder for.
+    pub fn restart_at_keyframes(&mut self) {
+        for stream in &mut self.layers {
+            stream.awaiting_keyframe = true;
+        }
+    }
+
     /// When a held packet is next due, if one is held.
     pub fn next_release(&self) -> Option<Instant> {
         self.lipsync.next_release()
@@ -548,6 +563,12 @@ impl Publisher {
         let Some(stream) = self.layers.get_mut(layer) else {
             return Ok(());
         };
+        if stream.awaiting_keyframe {
+            if !is_keyframe(access_unit) {
+                return Ok(());
+            }
+            stream.awaiting_keyframe = false;
+        }
         let payloads = self
             .payloader
             .payload(MTU, &Bytes::copy_from_slice(access_unit))?;
@@ -717,6 +738,12 @@ fn media_ticks(pts_us: i64, clock_rate: i64) -> u32 {
     (pts_us * clock_rate).div_euclid(1_000_000) as u32
 }
 
+fn is_keyframe(access_unit: &[u8]) -> bool {
+    split_annexb(access_unit)
+        .iter()
+        .any(|nal| nal_type(nal) == NAL_SLICE_IDR)
+}
+
 fn rand_u32() -> u32 {
     let mut bytes = [0u8; 4];
     getrandom::fill(&mut bytes).expect("the OS random source");
@@ -726,6 +753,14 @@ fn rand_u32() -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_keyframe_is_an_access_unit_with_an_idr_slice() {
+        let idr = [0, 0, 0, 1, 0x67, 1, 0, 0, 1, 0x68, 2, 0, 0, 1, 0x65, 3];
+        let delta = [0, 0, 0, 1, 0x41, 9, 9];
+        assert!(is_keyframe(&idr));
+        assert!(!is_keyframe(&delta));
+    }
 
     #[test]
     fn rtp_time_follows_the_presentation_time() {

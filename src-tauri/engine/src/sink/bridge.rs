@@ -32,6 +32,9 @@ pub struct AsyncBridge {
     media: Option<mpsc::Sender<Media>>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), OnairError>>>,
+    /// Video layers (bits) that lost a picture here: the pictures after it
+    /// refer to it, so they are dropped too until the layer's next keyframe.
+    awaiting_keyframe: u32,
 }
 
 impl AsyncBridge {
@@ -71,6 +74,7 @@ impl AsyncBridge {
             media: Some(media_tx),
             stop: Some(stop_tx),
             task: Some(task),
+            awaiting_keyframe: 0,
         })
     }
 
@@ -81,11 +85,21 @@ impl AsyncBridge {
             return self.finish();
         }
         let media = match packet {
-            Packet::Video(video) => Media::Video {
-                layer: video.layer as usize,
-                data: video.data.clone(),
-                pts_us: video.pts_us,
-            },
+            Packet::Video(video) => {
+                let bit = 1u32 << video.layer.min(31);
+                if self.awaiting_keyframe & bit != 0 {
+                    if !video.keyframe {
+                        self.links.dropped.fetch_add(1, Ordering::Relaxed);
+                        return Ok(());
+                    }
+                    self.awaiting_keyframe &= !bit;
+                }
+                Media::Video {
+                    layer: video.layer as usize,
+                    data: video.data.clone(),
+                    pts_us: video.pts_us,
+                }
+            }
             Packet::Audio(audio) => Media::Audio {
                 data: audio.data.clone(),
                 pts_us: audio.pts_us,
@@ -94,9 +108,12 @@ impl AsyncBridge {
         let Some(tx) = &self.media else {
             return Ok(());
         };
-        if tx.try_send(media).is_err() {
+        if let Err(refused) = tx.try_send(media) {
             self.links.dropped.fetch_add(1, Ordering::Relaxed);
             self.links.control.request_keyframe();
+            if let Media::Video { layer, .. } = refused.into_inner() {
+                self.awaiting_keyframe |= 1u32 << layer.min(31);
+            }
         }
         Ok(())
     }

@@ -86,6 +86,8 @@ pub async fn run(
         }
     };
     let _ = ready.send(Ok(()));
+    // Pictures wait for a keyframe (see `Publisher::restart_at_keyframes`).
+    links.control.request_keyframe();
     let mut policy = link::reconnect_policy(options.reconnect_attempts);
     // Servers' ICE servers (Link headers) are kept for later publishes.
     let mut ice_servers = connection.accepted.ice_servers.clone();
@@ -141,6 +143,7 @@ pub async fn run(
             outputs = policy.handle(failed, Instant::now());
         }
         let restored = policy.handle(Input::<WhipError>::Connected, Instant::now());
+        connection.publisher.restart_at_keyframes();
         links.control.request_keyframe();
         link::tell(restored, &links);
     }
