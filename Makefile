@@ -1,5 +1,5 @@
 # Shortcuts over scripts/. The README's two set-up commands are scripts/run and scripts/test.
-.PHONY: run test test-multi-long bench bench-quality bench-encode bench-video-path bench-screen bench-voice bench-multi av-sync faults soak soak-multi fuzz deb
+.PHONY: run test test-multi-long bench bench-quality bench-encode bench-video-path bench-screen bench-voice bench-multi av-sync faults soak soak-multi fuzz deb deb-test
 
 run:
 	scripts/run
@@ -94,8 +94,11 @@ test-multi-long:
 fuzz:
 	scripts/fuzz 600
 
-# A .deb of the desktop app, with the Tauri CLI from the UI's npm packages.
-deb: export CARGO_TARGET_DIR ?= $(HOME)/.cache/onair/target
+# The .deb a creator installs: the desktop app and the onair CLI, stripped.
 deb:
-	scripts/setup
-	ui/node_modules/.bin/tauri build --bundles deb
+	scripts/deb
+
+# Builds the .deb, installs it with apt, opens the app under Xvfb (a
+# window titled Onair), runs onair --version, and removes it again.
+deb-test:
+	scripts/deb-test

@@ -6,10 +6,10 @@
 //! application and stops before a stream exists (the key never leaves this
 //! computer), then fills the connection with a command servers ignore.
 //! LiveKit joins the room publishing nothing and subscribing to nothing,
-//! and fills its data channel with packets addressed to no one; the room
-//! lists a participant without tracks for those seconds. WHIP has no such
-//! step: its one request starts the stream, so the check refuses it and
-//! says why.
+//! and fills its data channel with packets addressed to no one: hidden when
+//! Onair mints the token, otherwise a participant without tracks for those
+//! seconds. WHIP has no such step: its one request starts the stream, so
+//! the check refuses it and says why.
 
 pub mod estimate;
 mod livekit;

@@ -221,8 +221,9 @@ pub async fn run(
 }
 
 /// A connection that publishes nothing and subscribes to nothing, with its
-/// data channels up: what the link check measures over. The room lists it
-/// as a participant without tracks for as long as it lasts.
+/// data channels up: what the link check measures over. Unless its token
+/// is hidden, the room lists it as a participant without tracks while it
+/// lasts.
 pub struct Unpublished {
     connection: Connection,
 }

@@ -804,10 +804,6 @@ impl Runner {
     /// A member's report as events, and as the machine's input when it
     /// changes the whole session.
     fn on_report(&mut self, index: usize, report: SinkReport) -> Option<Input> {
-        if let SinkReport::Notice(SinkNotice::RoundTrip(rtt)) = report {
-            self.members[index].rtt = Some(rtt);
-            return None;
-        }
         let member = &self.members[index];
         let at_ms = self.at_ms();
         let heard = match report {
@@ -859,7 +855,10 @@ impl Runner {
                 });
                 return None;
             }
-            SinkReport::Notice(SinkNotice::RoundTrip(_)) => return None,
+            SinkReport::Notice(SinkNotice::RoundTrip(rtt)) => {
+                self.members[index].rtt = Some(rtt);
+                return None;
+            }
         };
         let mut session = None;
         for outcome in self.roster.on(index, heard) {
