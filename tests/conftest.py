@@ -36,6 +36,21 @@ def onair_bin() -> Path:
         pytest.fail(str(e), pytrace=False)
 
 
+@pytest.fixture(params=["openh264", "x264"])
+def encoder(request, onair_bin, monkeypatch) -> str:
+    """Each H.264 encoder a build can have: openh264 (every build: the
+    binary under test) and x264 (the opt-in GPL build, ``$ONAIR_X264_BIN``,
+    which scripts/test builds). The test runs ``onair`` as that build."""
+    if request.param == "x264":
+        x264 = os.environ.get("ONAIR_X264_BIN")
+        if not x264:
+            pytest.skip("no x264 build: set ONAIR_X264_BIN (scripts/test builds one)")
+        monkeypatch.setenv("ONAIR_BIN", x264)
+    version = onair.run(["--version"], timeout=10).stdout
+    assert f"H.264: {request.param}" in version, version
+    return request.param
+
+
 @pytest.fixture
 def pulse(tmp_path):
     """A private PulseAudio server whose default source hears its null sink."""

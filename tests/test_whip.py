@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import time
 
-from onair_testkit import media, onair, report
+from onair_testkit import colour, media, onair, report
 from onair_testkit.janus import JanusWhip
 
 #: Seconds of media the main test publishes (30 for the issue's full run).
@@ -45,6 +45,8 @@ def test_publishes_h264_and_opus_that_janus_records(janus: JanusWhip, ffmpeg, me
     info = media.probe(converted.video)
     (v,) = media.streams_of(info, "video")
     assert v["codec_name"] == "h264" and (v["width"], v["height"]) == (640, 360), v
+    # SD: BT.601 signalled, and the bars right converted back with it.
+    colour.check(converted.video, 640, 360, "smpte170m")
     video_s = float(info["format"]["duration"])
     info = media.probe(converted.audio)
     (a,) = media.streams_of(info, "audio")

@@ -3,12 +3,15 @@
 //! settings out) and writes the Annex B stream: scripts/bench-quality
 //! compares it with the source frames and with x264.
 //!
-//!   encode_y4m IN.y4m OUT.h264 KBPS [carrier=rtmp|webrtc] [complexity=low|medium|high]
-//!              [aq=0|1] [ltr=0|1] [background=0|1] [cabac=0|1] [ref=N]
+//!   encode_y4m IN.y4m OUT.h264 KBPS [carrier=rtmp|webrtc] [encoder=openh264|x264]
+//!              [complexity=low|medium|high] [aq=0|1] [ltr=0|1] [background=0|1]
+//!              [cabac=0|1] [ref=N]
 //!
 //! `carrier` picks what a session picks for it (the plan's entropy coder:
-//! CABAC for RTMP and files, CAVLC where WebRTC takes the picture); the
-//! other names change one setting after that.
+//! CABAC for RTMP and files, CAVLC where WebRTC takes the picture);
+//! `encoder` the library (x264 needs the example built with the x264
+//! feature; a session uses the build's own); the other names change one
+//! openh264 setting after that.
 //!
 //! Prints one JSON line: frames, bytes, and per-frame encode times (ms).
 
@@ -19,7 +22,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use onair_engine::colour::Colour;
-use onair_engine::encode::h264::{H264Encoder, H264Settings};
+use onair_engine::encode::h264::{H264Encoder, H264Settings, Implementation};
 use onair_engine::encode::openh264_raw::{Complexity, Entropy};
 use onair_engine::media::VideoFrame;
 use onair_engine::source::y4m::Reader;
@@ -42,6 +45,7 @@ fn main() {
         colour: Colour::for_size(header.width, header.height),
     };
     let mut params = settings.params();
+    let mut implementation = Implementation::BUILT_IN;
     for change in changes {
         let (name, value) = change.split_once('=').expect("name=value");
         let on = value == "1";
@@ -61,6 +65,10 @@ fn main() {
                     _ => panic!("carrier is rtmp, file or webrtc"),
                 })
             }
+            "encoder" => {
+                implementation = Implementation::named(value)
+                    .unwrap_or_else(|| panic!("this build has no encoder named {value}"))
+            }
             "aq" => params.adaptive_quant = on,
             "ltr" => params.long_term_reference = on,
             "background" => params.background_detection = on,
@@ -69,7 +77,7 @@ fn main() {
             _ => panic!("unknown setting {name}"),
         }
     }
-    let mut encoder = H264Encoder::with_params(params).expect("encoder");
+    let mut encoder = H264Encoder::with_implementation(params, implementation).expect("encoder");
     let mut out = BufWriter::new(File::create(output).expect("create the output"));
     let mut picture = vec![0u8; header.frame_len()];
     let (mut frames, mut bytes, mut times) = (0u64, 0u64, Vec::new());

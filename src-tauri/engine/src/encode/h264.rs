@@ -7,7 +7,9 @@ use openh264::encoder::{
     BitRate, EncoderConfig, FrameRate, IntraFramePeriod, RateControlMode, UsageType,
 };
 
-use super::openh264_raw::{Complexity, Entropy, Params, RawEncoder};
+use super::openh264_raw::{Complexity, Entropy, Params, Picture, RawEncoder};
+#[cfg(feature = "x264")]
+use super::x264::X264Encoder;
 use super::{EncodeError, VideoEncoder};
 use crate::colour::Colour;
 use crate::media::{EncodedVideo, VideoFrame};
@@ -62,8 +64,49 @@ impl H264Settings {
     }
 }
 
+/// Which library makes the H.264: openh264 (BSD) always; x264 (GPL) only in
+/// a build with the `x264` feature, and then for every session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Implementation {
+    OpenH264,
+    #[cfg(feature = "x264")]
+    X264,
+}
+
+impl Implementation {
+    #[cfg(feature = "x264")]
+    pub const BUILT_IN: Implementation = Implementation::X264;
+    #[cfg(not(feature = "x264"))]
+    pub const BUILT_IN: Implementation = Implementation::OpenH264;
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Implementation::OpenH264 => "openh264",
+            #[cfg(feature = "x264")]
+            Implementation::X264 => "x264",
+        }
+    }
+
+    /// By name, if this build has it.
+    pub fn named(name: &str) -> Option<Implementation> {
+        [
+            Implementation::OpenH264,
+            #[cfg(feature = "x264")]
+            Implementation::X264,
+        ]
+        .into_iter()
+        .find(|i| i.name() == name)
+    }
+}
+
+enum Backend {
+    OpenH264(RawEncoder),
+    #[cfg(feature = "x264")]
+    X264(X264Encoder),
+}
+
 pub struct H264Encoder {
-    encoder: RawEncoder,
+    encoder: Backend,
     keyframe_requested: bool,
 }
 
@@ -73,8 +116,19 @@ impl H264Encoder {
     }
 
     pub fn with_params(params: Params) -> Result<Self, EncodeError> {
+        Self::with_implementation(params, Implementation::BUILT_IN)
+    }
+
+    pub fn with_implementation(
+        params: Params,
+        implementation: Implementation,
+    ) -> Result<Self, EncodeError> {
         Ok(H264Encoder {
-            encoder: RawEncoder::new(params)?,
+            encoder: match implementation {
+                Implementation::OpenH264 => Backend::OpenH264(RawEncoder::new(params)?),
+                #[cfg(feature = "x264")]
+                Implementation::X264 => Backend::X264(X264Encoder::new(params)?),
+            },
             keyframe_requested: false,
         })
     }
@@ -104,10 +158,23 @@ impl H264Encoder {
         frame: &VideoFrame,
         pts_us: i64,
     ) -> Result<Option<EncodedVideo>, EncodeError> {
-        if std::mem::take(&mut self.keyframe_requested) {
-            self.encoder.force_keyframe();
-        }
-        Ok(self.encoder.encode(frame)?.map(|picture| EncodedVideo {
+        let force = std::mem::take(&mut self.keyframe_requested);
+        let picture = match &mut self.encoder {
+            Backend::OpenH264(encoder) => {
+                if force {
+                    encoder.force_keyframe();
+                }
+                encoder.encode(frame)?
+            }
+            #[cfg(feature = "x264")]
+            Backend::X264(encoder) => {
+                if force {
+                    encoder.force_keyframe();
+                }
+                encoder.encode(frame)?
+            }
+        };
+        Ok(picture.map(|picture: Picture| EncodedVideo {
             layer: 0,
             data: Arc::new(picture.data),
             keyframe: picture.keyframe,
@@ -116,7 +183,11 @@ impl H264Encoder {
     }
 
     pub fn set_target(&mut self, kbps: u32) -> Result<(), EncodeError> {
-        self.encoder.set_bitrate(kbps)
+        match &mut self.encoder {
+            Backend::OpenH264(encoder) => encoder.set_bitrate(kbps),
+            #[cfg(feature = "x264")]
+            Backend::X264(encoder) => encoder.set_bitrate(kbps),
+        }
     }
 }
 
@@ -127,25 +198,132 @@ mod tests {
     use crate::source::test_pattern::TestPattern;
     use crate::source::VideoSource;
 
+    fn every_implementation() -> Vec<Implementation> {
+        vec![
+            Implementation::OpenH264,
+            #[cfg(feature = "x264")]
+            Implementation::X264,
+        ]
+    }
+
+    fn encoder(implementation: Implementation, entropy: Entropy, kbps: u32) -> H264Encoder {
+        let settings = H264Settings {
+            fps: 30,
+            bitrate_kbps: kbps,
+            colour: Colour::Bt601,
+        };
+        H264Encoder::with_implementation(settings.params().with_entropy(entropy), implementation)
+            .unwrap()
+    }
+
+    /// The profile_idc of the first SPS in an Annex B access unit.
+    fn sps_profile(unit: &[u8]) -> Option<u8> {
+        unit.windows(5)
+            .find(|w| w[..3] == [0, 0, 1] && w[3] & 0x1f == 7)
+            .map(|w| w[4])
+    }
+
     #[test]
     fn keyframes_come_every_two_seconds_even_when_the_picture_flashes() {
-        let mut encoder = H264Encoder::new(H264Settings {
-            fps: 30,
-            bitrate_kbps: 500,
-            colour: Colour::Bt601,
-        })
-        .unwrap();
-        // The pattern flashes white once a second: a cut, to an encoder.
-        let mut pattern = TestPattern::new(320, 180, 30, MediaClock::start());
-        let mut keyframes = Vec::new();
-        for n in 0..130 {
-            let frame = pattern.next_frame().unwrap();
-            for out in encoder.encode(&frame, n * 33_333).unwrap() {
-                if out.keyframe {
+        for implementation in every_implementation() {
+            let mut encoder = encoder(implementation, Entropy::Cavlc, 500);
+            // The pattern flashes white once a second: a cut, to an encoder.
+            let mut pattern = TestPattern::new(320, 180, 30, MediaClock::start());
+            let mut keyframes = Vec::new();
+            for n in 0..130 {
+                let frame = pattern.next_frame().unwrap();
+                if n == 100 {
+                    encoder.request_keyframe();
+                }
+                let out = encoder.encode(&frame, n * 33_333).unwrap();
+                // One picture out for each picture in: no look-ahead delay.
+                assert_eq!(out.len(), 1, "{implementation:?} frame {n}");
+                if out[0].keyframe {
                     keyframes.push(n);
                 }
             }
+            // A keyframe asked for starts the two seconds again.
+            assert_eq!(keyframes, vec![0, 60, 100], "{implementation:?}");
         }
-        assert_eq!(keyframes, vec![0, 60, 120]);
+    }
+
+    #[test]
+    fn cabac_is_high_profile_and_cavlc_constrained_baseline() {
+        for implementation in every_implementation() {
+            for (entropy, profile) in [(Entropy::Cavlc, 66), (Entropy::Cabac, 100)] {
+                let mut encoder = encoder(implementation, entropy, 500);
+                let mut pattern = TestPattern::new(320, 180, 30, MediaClock::start());
+                let frame = pattern.next_frame().unwrap();
+                let out = encoder.encode_one(&frame, 0).unwrap().unwrap();
+                assert!(out.keyframe);
+                assert_eq!(
+                    sps_profile(&out.data),
+                    Some(profile),
+                    "{implementation:?} {entropy:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_new_size_starts_with_a_keyframe_at_that_size() {
+        for implementation in every_implementation() {
+            let mut encoder = encoder(implementation, Entropy::Cabac, 500);
+            let mut big = TestPattern::new(320, 180, 30, MediaClock::start());
+            let mut small = TestPattern::new(160, 90, 30, MediaClock::start());
+            for n in 0..5 {
+                encoder.encode_one(&big.next_frame().unwrap(), n).unwrap();
+            }
+            let out = encoder
+                .encode_one(&small.next_frame().unwrap(), 5)
+                .unwrap()
+                .unwrap();
+            assert!(out.keyframe, "{implementation:?}");
+        }
+    }
+
+    #[test]
+    fn a_lower_bitrate_takes_effect_while_running() {
+        for implementation in every_implementation() {
+            let mut encoder = encoder(implementation, Entropy::Cabac, 3000);
+            // Grain over grey: the more bits it is allowed, the more of it
+            // the encoder keeps.
+            let mut seed = 1u32;
+            let mut noise = |n: u64| {
+                let data: Vec<u8> = (0..320 * 180 * 3 / 2)
+                    .map(|_| {
+                        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                        112 + (seed >> 27) as u8
+                    })
+                    .collect();
+                VideoFrame {
+                    width: 320,
+                    height: 180,
+                    data: Arc::new(data),
+                    capture_us: n * 33_333,
+                }
+            };
+            let mut bytes = |encoder: &mut H264Encoder, range: std::ops::Range<u64>| -> usize {
+                range
+                    .map(|n| {
+                        let frame = noise(n);
+                        encoder
+                            .encode_one(&frame, n as i64)
+                            .unwrap()
+                            .map_or(0, |v| v.data.len())
+                    })
+                    .sum()
+            };
+            let before = bytes(&mut encoder, 1..60);
+            encoder.set_bitrate(600).unwrap();
+            bytes(&mut encoder, 60..75);
+            let after = bytes(&mut encoder, 75..120);
+            let kbps = |bytes: usize, frames: f64| bytes as f64 * 8.0 * 30.0 / frames / 1000.0;
+            let (before, after) = (kbps(before, 59.0), kbps(after, 45.0));
+            assert!(
+                before > 1500.0 && after < 900.0,
+                "{implementation:?}: {before:.0} then {after:.0} kbit/s"
+            );
+        }
     }
 }

@@ -5,6 +5,8 @@ pub mod h264;
 pub mod openh264_raw;
 pub mod opus;
 pub mod simulcast;
+#[cfg(feature = "x264")]
+pub mod x264;
 
 use crate::error::OnairError;
 use crate::media::{EncodedAudio, EncodedVideo, VideoFrame};
