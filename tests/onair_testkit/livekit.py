@@ -549,6 +549,10 @@ class VideoRecord:
     capture_ms: Optional[int]
     #: Mean luma below the stamp (sampled): over 200 on the pattern's flash.
     below_mean: float
+    #: Wall-clock time libwebrtc means the picture to be shown: the render
+    #: time it stamps on each decoded frame (its jitter buffer's and lip
+    #: sync's delay, and its render delay, after decoding).
+    render: float = float("nan")
 
     @property
     def latency_ms(self) -> Optional[float]:
@@ -619,6 +623,9 @@ class Subscriber:
         #: (wall time, luma plane) of the first few frames whose stamp could
         #: not be read, kept to look at.
         self.unreadable_pictures: list[tuple[float, np.ndarray]] = []
+        #: One whole decoded picture (packed I420: width, height, planes), half
+        #: a second after a flash (the bars show), for the colour check.
+        self.sample_picture: Optional[tuple[int, int, np.ndarray]] = None
         self._audio_chunks: list[np.ndarray] = []
         self._audio_first: Optional[float] = None
         self._audio_samples = 0
@@ -720,7 +727,9 @@ class Subscriber:
     async def _read_video(self, stream) -> None:
         try:
             async for event in stream:
-                received = time.time()
+                received, monotonic = time.time(), time.monotonic()
+                # libwebrtc's clock is CLOCK_MONOTONIC, as time.monotonic().
+                render = received + event.timestamp_us / 1e6 - monotonic
                 frame = event.frame
                 w, h = frame.width, frame.height
                 # I420 from the SDK is packed: the luma plane is the first w*h bytes.
@@ -736,11 +745,15 @@ class Subscriber:
                     None if found is None else found.frame,
                     None if found is None else found.time_ms,
                     below,
+                    render,
                 )
                 with self._lock:
                     self._video.append(record)
                     if found is None and len(self.unreadable_pictures) < 5:
                         self.unreadable_pictures.append((received, luma.copy()))
+                    if self.sample_picture is None and found is not None and found.frame % 30 == 15:
+                        planes = np.frombuffer(frame.data, dtype=np.uint8, count=w * h * 3 // 2).copy()
+                        self.sample_picture = (w, h, planes)
         finally:
             await stream.aclose()
 
@@ -890,7 +903,7 @@ class Subscriber:
             start = self._audio_first or 0.0
         return DecodedAudio(samples=samples, rate=48_000, start=start, channels=1)
 
-    def av_offsets(self, since: int = 0, fps: int = 30) -> list[float]:
+    def av_offsets(self, since: int = 0, fps: int = 30, shown: str = "received") -> list[float]:
         """Sound against picture as this viewer gets them, in seconds
         (positive: the sound comes late): for each flash of the test pattern
         (a stamped frame on a whole second, bright below the stamp), the
@@ -900,7 +913,7 @@ class Subscriber:
 
         audio = self.audio()
         beeps = [self.audio_arrival((b.onset - audio.start) * audio.rate) for b in media.find_beeps(audio)]
-        flashes = [r.received for r in self.frames(since)
+        flashes = [getattr(r, shown) for r in self.frames(since)
                    if r.frame is not None and r.frame % fps == 0 and r.below_mean > 200]
         offsets = []
         for shown in flashes:
