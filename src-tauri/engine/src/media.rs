@@ -106,6 +106,9 @@ pub struct EncodedVideo {
     pub keyframe: bool,
     /// Presentation time on the session timeline (0 = Go Live).
     pub pts_us: i64,
+    /// Decode time: before `pts_us` when an encoder reorders pictures for
+    /// B-frames (x264 for RTMP and files), the same otherwise.
+    pub dts_us: i64,
     /// Simulcast layer, 0 = full size (the only layer without simulcast).
     pub layer: u8,
 }

@@ -140,7 +140,23 @@ impl VideoEncoder for H264Encoder {
         frame: &VideoFrame,
         pts_us: i64,
     ) -> Result<Vec<EncodedVideo>, EncodeError> {
-        Ok(self.encode_one(frame, pts_us)?.into_iter().collect())
+        self.encode_all(frame, pts_us)
+    }
+
+    fn held(&self) -> usize {
+        match &self.encoder {
+            Backend::OpenH264(_) => 0,
+            #[cfg(feature = "x264")]
+            Backend::X264(encoder) => encoder.held(),
+        }
+    }
+
+    fn flush(&mut self) -> Result<Vec<EncodedVideo>, EncodeError> {
+        match &mut self.encoder {
+            Backend::OpenH264(_) => Ok(Vec::new()),
+            #[cfg(feature = "x264")]
+            Backend::X264(encoder) => Ok(timed_units(encoder.flush()?)),
+        }
     }
 
     fn request_keyframe(&mut self) {
@@ -153,33 +169,45 @@ impl VideoEncoder for H264Encoder {
 }
 
 impl H264Encoder {
-    pub fn encode_one(
+    /// The pictures ready after this one went in: one, except that an
+    /// encoder reordering for B-frames gives none while it fills up.
+    pub fn encode_all(
         &mut self,
         frame: &VideoFrame,
         pts_us: i64,
-    ) -> Result<Option<EncodedVideo>, EncodeError> {
+    ) -> Result<Vec<EncodedVideo>, EncodeError> {
         let force = std::mem::take(&mut self.keyframe_requested);
-        let picture = match &mut self.encoder {
+        match &mut self.encoder {
             Backend::OpenH264(encoder) => {
                 if force {
                     encoder.force_keyframe();
                 }
-                encoder.encode(frame)?
+                Ok(encoder
+                    .encode(frame)?
+                    .map(|picture| unit(picture, pts_us, pts_us))
+                    .into_iter()
+                    .collect())
             }
             #[cfg(feature = "x264")]
             Backend::X264(encoder) => {
                 if force {
                     encoder.force_keyframe();
                 }
-                encoder.encode(frame)?
+                Ok(timed_units(encoder.encode(frame, pts_us)?))
             }
-        };
-        Ok(picture.map(|picture: Picture| EncodedVideo {
-            layer: 0,
-            data: Arc::new(picture.data),
-            keyframe: picture.keyframe,
-            pts_us,
-        }))
+        }
+    }
+
+    /// For callers that never ask for B-frames (simulcast layers are
+    /// Constrained Baseline): the one picture out, if any.
+    pub fn encode_one(
+        &mut self,
+        frame: &VideoFrame,
+        pts_us: i64,
+    ) -> Result<Option<EncodedVideo>, EncodeError> {
+        let mut out = self.encode_all(frame, pts_us)?;
+        debug_assert!(out.len() <= 1, "a reordering encoder behind encode_one");
+        Ok(out.pop())
     }
 
     pub fn set_target(&mut self, kbps: u32) -> Result<(), EncodeError> {
@@ -189,6 +217,24 @@ impl H264Encoder {
             Backend::X264(encoder) => encoder.set_bitrate(kbps),
         }
     }
+}
+
+fn unit(picture: Picture, pts_us: i64, dts_us: i64) -> EncodedVideo {
+    EncodedVideo {
+        layer: 0,
+        data: Arc::new(picture.data),
+        keyframe: picture.keyframe,
+        pts_us,
+        dts_us,
+    }
+}
+
+#[cfg(feature = "x264")]
+fn timed_units(timed: Vec<super::x264::Timed>) -> Vec<EncodedVideo> {
+    timed
+        .into_iter()
+        .map(|t| unit(t.picture, t.pts_us, t.dts_us))
+        .collect()
 }
 
 #[cfg(test)]
@@ -254,7 +300,9 @@ mod tests {
                 let mut encoder = encoder(implementation, entropy, 500);
                 let mut pattern = TestPattern::new(320, 180, 30, MediaClock::start());
                 let frame = pattern.next_frame().unwrap();
-                let out = encoder.encode_one(&frame, 0).unwrap().unwrap();
+                let mut out = encoder.encode_all(&frame, 0).unwrap();
+                out.extend(encoder.flush().unwrap());
+                let out = &out[0];
                 assert!(out.keyframe);
                 assert_eq!(
                     sps_profile(&out.data),
@@ -271,14 +319,17 @@ mod tests {
             let mut encoder = encoder(implementation, Entropy::Cabac, 500);
             let mut big = TestPattern::new(320, 180, 30, MediaClock::start());
             let mut small = TestPattern::new(160, 90, 30, MediaClock::start());
+            let mut out = Vec::new();
             for n in 0..5 {
-                encoder.encode_one(&big.next_frame().unwrap(), n).unwrap();
+                out.extend(encoder.encode_all(&big.next_frame().unwrap(), n).unwrap());
             }
-            let out = encoder
-                .encode_one(&small.next_frame().unwrap(), 5)
-                .unwrap()
-                .unwrap();
-            assert!(out.keyframe, "{implementation:?}");
+            out.extend(encoder.encode_all(&small.next_frame().unwrap(), 5).unwrap());
+            out.extend(encoder.flush().unwrap());
+            // Every picture of the old size came out, then the new size's
+            // first is a keyframe.
+            assert_eq!(out.len(), 6, "{implementation:?}");
+            let first_small = out.iter().find(|v| v.pts_us == 5).unwrap();
+            assert!(first_small.keyframe, "{implementation:?}");
         }
     }
 
@@ -307,10 +358,8 @@ mod tests {
                 range
                     .map(|n| {
                         let frame = noise(n);
-                        encoder
-                            .encode_one(&frame, n as i64)
-                            .unwrap()
-                            .map_or(0, |v| v.data.len())
+                        let out = encoder.encode_all(&frame, n as i64).unwrap();
+                        out.iter().map(|v| v.data.len()).sum::<usize>()
                     })
                     .sum()
             };

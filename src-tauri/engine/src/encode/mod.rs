@@ -40,6 +40,15 @@ pub trait VideoEncoder: Send {
     fn set_bitrate(&mut self, kbps: u32) -> Result<(), EncodeError>;
     /// Which simulcast layers to encode, a bit per layer (top = bit 0).
     fn set_active_layers(&mut self, _mask: u32) {}
+    /// Pictures taken in and not yet out: an encoder that reorders for
+    /// B-frames holds a few (they are late, not lost).
+    fn held(&self) -> usize {
+        0
+    }
+    /// The pictures still held, at the end.
+    fn flush(&mut self) -> Result<Vec<EncodedVideo>, EncodeError> {
+        Ok(Vec::new())
+    }
 }
 
 pub trait AudioEncoder: Send {

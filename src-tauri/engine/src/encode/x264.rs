@@ -3,22 +3,33 @@
 //! licence that comes with it. It takes the same [`Params`] as openh264 and
 //! answers with the same [`Picture`]s, so a session cannot tell them apart.
 //!
-//! Set for live: `veryfast` (OBS's default) tuned `zerolatency`, which
-//! means no B-frames, no look-ahead and slice threads: one picture out for
-//! each picture in, as openh264 does. Against ffmpeg's plain `veryfast`
-//! (B-frames, a 10-frame look-ahead) that costs under 0.003 SSIM here and
-//! keeps a third of a second off the glass-to-glass delay.
+//! Set for live from `veryfast` (OBS's default), with no look-ahead and two
+//! slice threads, so nothing waits for pictures to come:
+//! - for RTMP and files (High profile), three B-frames in a fixed pattern:
+//!   the picture comes out three frames (100 ms) late, in decode order with
+//!   its own decode time. B-frames are most of x264's lead on a noisy
+//!   picture (make bench-quality: without them 0.850 SSIM against 0.876,
+//!   with them 0.873; the 10-frame look-ahead, another 333 ms, adds 0.003);
+//! - for WebRTC (Constrained Baseline), no B-frames: one picture out for
+//!   each picture in.
 
 use std::ffi::CStr;
 use std::mem::MaybeUninit;
 use std::os::raw::c_int;
-use std::ptr::null_mut;
+use std::ptr::{null, null_mut};
 
 use x264_sys::x264 as ffi;
 
 use super::openh264_raw::{Entropy, Params, Picture};
 use super::EncodeError;
 use crate::media::VideoFrame;
+
+/// One picture out of x264, with its own times (B-frames reorder them).
+pub struct Timed {
+    pub picture: Picture,
+    pub pts_us: i64,
+    pub dts_us: i64,
+}
 
 pub struct X264Encoder {
     params: Params,
@@ -28,7 +39,6 @@ pub struct X264Encoder {
     running: Option<Box<ffi::x264_param_t>>,
     size: Option<(c_int, c_int)>,
     keyframe_requested: bool,
-    frames: i64,
 }
 
 // SAFETY: the encoder instance is owned by this value alone; libx264 keeps
@@ -47,7 +57,6 @@ impl X264Encoder {
             running: None,
             size: None,
             keyframe_requested: false,
-            frames: 0,
         })
     }
 
@@ -58,10 +67,8 @@ impl X264Encoder {
         height: c_int,
     ) -> Result<Box<ffi::x264_param_t>, EncodeError> {
         let mut p = Box::new(MaybeUninit::<ffi::x264_param_t>::zeroed());
-        let preset = c"veryfast";
-        let tune = c"zerolatency";
         // SAFETY: x264 fills every field of the (zeroed) struct it is given.
-        if unsafe { ffi::x264_param_default_preset(p.as_mut_ptr(), preset.as_ptr(), tune.as_ptr()) }
+        if unsafe { ffi::x264_param_default_preset(p.as_mut_ptr(), c"veryfast".as_ptr(), null()) }
             < 0
         {
             return Err(fail("choosing its preset"));
@@ -74,12 +81,20 @@ impl X264Encoder {
         p.i_csp = ffi::X264_CSP_I420 as c_int;
         p.i_fps_num = self.params.fps.max(1);
         p.i_fps_den = 1;
+        // Times in and out are the session's microseconds.
         p.i_timebase_num = 1;
-        p.i_timebase_den = self.params.fps.max(1);
+        p.i_timebase_den = 1_000_000;
         p.b_vfr_input = 0;
-        // Two cores here: slices keep one picture in, one out.
+        // No look-ahead (and so no macroblock tree), and threads that share
+        // a picture rather than each take one: no picture waits for more.
+        p.rc.i_lookahead = 0;
+        p.rc.b_mb_tree = 0;
+        p.i_sync_lookahead = 0;
         p.i_threads = 2;
         p.b_sliced_threads = 1;
+        // B-frames (veryfast's three) in a fixed pattern, which needs no
+        // look-ahead to decide; the baseline profile below removes them.
+        p.i_bframe_adaptive = ffi::X264_B_ADAPT_NONE as c_int;
         // Keyframes on the fixed cadence ingest servers and packagers expect.
         p.i_keyint_max = self.params.keyframe_interval_frames.max(1) as c_int;
         p.i_keyint_min = p.i_keyint_max;
@@ -111,7 +126,10 @@ impl X264Encoder {
         Ok(p)
     }
 
-    fn open(&mut self, width: c_int, height: c_int) -> Result<(), EncodeError> {
+    /// Opens for pictures of `width`x`height`; what the encoder it replaces
+    /// still held comes back.
+    fn open(&mut self, width: c_int, height: c_int) -> Result<Vec<Timed>, EncodeError> {
+        let held = self.flush()?;
         self.close();
         let mut p = self.param_set(width, height)?;
         // SAFETY: `p` is a complete parameter set, read during the call.
@@ -124,7 +142,7 @@ impl X264Encoder {
         self.size = Some((width, height));
         // A new size starts with a keyframe anyway; the first picture is one.
         self.keyframe_requested = false;
-        Ok(())
+        Ok(held)
     }
 
     fn close(&mut self) {
@@ -156,11 +174,22 @@ impl X264Encoder {
         Ok(())
     }
 
-    pub fn encode(&mut self, frame: &VideoFrame) -> Result<Option<Picture>, EncodeError> {
-        let (width, height) = (frame.width as c_int, frame.height as c_int);
-        if self.size != Some((width, height)) {
-            self.open(width, height)?;
+    /// Pictures taken in and not yet out.
+    pub fn held(&self) -> usize {
+        if self.encoder.is_null() {
+            return 0;
         }
+        // SAFETY: the encoder is open.
+        unsafe { ffi::x264_encoder_delayed_frames(self.encoder) }.max(0) as usize
+    }
+
+    pub fn encode(&mut self, frame: &VideoFrame, pts_us: i64) -> Result<Vec<Timed>, EncodeError> {
+        let (width, height) = (frame.width as c_int, frame.height as c_int);
+        let mut out = if self.size != Some((width, height)) {
+            self.open(width, height)?
+        } else {
+            Vec::new()
+        };
         let mut input = MaybeUninit::<ffi::x264_picture_t>::zeroed();
         // SAFETY: x264_picture_init sets every field of the picture.
         unsafe { ffi::x264_picture_init(input.as_mut_ptr()) };
@@ -178,23 +207,42 @@ impl X264Encoder {
             v.as_ptr().cast_mut(),
             null_mut(),
         ];
-        input.i_pts = self.frames;
-        self.frames += 1;
+        input.i_pts = pts_us;
         if std::mem::take(&mut self.keyframe_requested) {
             input.i_type = ffi::X264_TYPE_IDR as c_int;
         }
+        out.extend(self.step(&raw mut input)?);
+        Ok(out)
+    }
+
+    /// Everything still held, at the end (or before a new size).
+    pub fn flush(&mut self) -> Result<Vec<Timed>, EncodeError> {
+        let mut out = Vec::new();
+        while self.held() > 0 {
+            match self.step(null_mut())? {
+                Some(timed) => out.push(timed),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// One call into x264: `input` (or none, to drain) in, a picture out
+    /// when one is ready. The planes `input` points at live for the call.
+    fn step(&mut self, input: *mut ffi::x264_picture_t) -> Result<Option<Timed>, EncodeError> {
         let mut nals: *mut ffi::x264_nal_t = null_mut();
         let mut count: c_int = 0;
         let mut output = MaybeUninit::<ffi::x264_picture_t>::zeroed();
-        // SAFETY: the planes are as large as I420 at the frame's size (the
-        // frame's own invariant) and live for the call; x264 points `nals`
-        // at its own buffers, valid until the next call.
+        // SAFETY: the encoder is open; `input` is null or a picture whose
+        // planes are as large as I420 at the encoder's size (the frame's own
+        // invariant); x264 points `nals` at its own buffers, valid until the
+        // next call.
         let bytes = unsafe {
             ffi::x264_encoder_encode(
                 self.encoder,
                 &raw mut nals,
                 &raw mut count,
-                &raw mut input,
+                input,
                 output.as_mut_ptr(),
             )
         };
@@ -207,15 +255,20 @@ impl X264Encoder {
         // SAFETY: a positive size means x264 wrote the output picture and
         // NAL units whose payloads lie one after another in one buffer of
         // `bytes` bytes, starting at the first.
-        let (keyframe, data) = unsafe {
-            let output = output.assume_init();
-            let first = &*nals;
+        let (output, data) = unsafe {
             (
-                output.b_keyframe != 0,
-                std::slice::from_raw_parts(first.p_payload, bytes as usize).to_vec(),
+                output.assume_init(),
+                std::slice::from_raw_parts((*nals).p_payload, bytes as usize).to_vec(),
             )
         };
-        Ok(Some(Picture { data, keyframe }))
+        Ok(Some(Timed {
+            picture: Picture {
+                data,
+                keyframe: output.b_keyframe != 0,
+            },
+            pts_us: output.i_pts,
+            dts_us: output.i_dts,
+        }))
     }
 }
 

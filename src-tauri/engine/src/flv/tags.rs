@@ -23,14 +23,16 @@ pub fn video_sequence_header(sps: &[u8], pps: &[u8]) -> Vec<u8> {
     body
 }
 
-/// One access unit; Baseline has no B-frames, so composition time is 0.
-pub fn video_frame(annexb: &[u8], keyframe: bool) -> Vec<u8> {
+/// One access unit, shown `composition_ms` after its decode time (the tag's
+/// timestamp): 0 without B-frames.
+pub fn video_frame(annexb: &[u8], keyframe: bool, composition_ms: u32) -> Vec<u8> {
     let kind = if keyframe {
         VIDEO_KEY_AVC
     } else {
         VIDEO_INTER_AVC
     };
-    let mut body = vec![kind, AVC_NALU, 0, 0, 0];
+    let cts = composition_ms.min(0x7f_ffff).to_be_bytes();
+    let mut body = vec![kind, AVC_NALU, cts[1], cts[2], cts[3]];
     body.extend(avc::to_avcc(annexb));
     body
 }

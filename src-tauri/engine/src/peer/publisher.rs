@@ -52,7 +52,8 @@ const LOSSY_LABEL: &str = "_lossy";
 const MTU: usize = 1200;
 const H264_PT: u8 = 102;
 const OPUS_PT: u8 = 111;
-/// Constrained Baseline 3.1, what openh264 emits, packetization mode 1.
+/// Constrained Baseline 3.1, what either encoder emits for a session with a
+/// WebRTC destination (session/plan.rs says why), packetization mode 1.
 const H264_FMTP: &str = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f";
 
 /// One video layer as the remote sees it.

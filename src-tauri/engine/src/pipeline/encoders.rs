@@ -112,12 +112,15 @@ pub fn spawn_video(
                     active_layers = layers;
                 }
                 let encoding = Instant::now();
+                let held = encoder.held();
                 let encoded = encoder.encode(&frame, pts as i64)?;
                 overload.record(started.elapsed());
                 counters
                     .encode_ns
                     .fetch_add(encoding.elapsed().as_nanos() as u64, Ordering::Relaxed);
-                if encoded.is_empty() {
+                // Nothing out and nothing more held: the encoder dropped it
+                // (one that reorders for B-frames holds a few at the start).
+                if encoded.is_empty() && encoder.held() <= held {
                     counters.encoder_dropped.fetch_add(1, Ordering::Relaxed);
                 }
                 for video in encoded {
@@ -132,6 +135,11 @@ pub fn spawn_video(
                         encoder.request_keyframe();
                     }
                 }
+            }
+            // The pictures a reordering encoder still holds end the stream.
+            for video in encoder.flush()? {
+                counters.video_encoded.fetch_add(1, Ordering::Relaxed);
+                fanout.send_video(&video);
             }
             counters
                 .capture_dropped

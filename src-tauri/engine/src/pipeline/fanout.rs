@@ -127,6 +127,7 @@ mod tests {
             data: Arc::new(vec![0]),
             keyframe,
             pts_us,
+            dts_us: pts_us,
         }
     }
 

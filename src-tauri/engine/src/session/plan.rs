@@ -88,8 +88,12 @@ pub struct SessionPlan {
     /// The full size is encoded whoever watches the room: a file takes it.
     pub keep_full_size: bool,
     /// CABAC (High profile) when every taker accepts it: RTMP ingests and
-    /// files do; Onair's WebRTC offer says Constrained Baseline (42e01f), so
-    /// a session with a WebRTC destination stays CAVLC.
+    /// files do. A session with a WebRTC destination stays CAVLC, as Onair's
+    /// offer says (Constrained Baseline, 42e01f). Checked: Janus answers a
+    /// High offer with High, but LiveKit's server offers its viewers no High
+    /// profile (livekit-server 1.13 filters it from its own offers), so a
+    /// High picture would reach viewers told it is Baseline; and the one
+    /// encoder of a session serves every destination it has.
     pub entropy: Entropy,
 }
 

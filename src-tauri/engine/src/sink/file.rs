@@ -91,7 +91,7 @@ impl Sink for FileSink {
                 let sets = v.keyframe.then(|| avc::parameter_sets(&v.data)).flatten();
                 match sets {
                     Some(sets) if self.parameter_sets.as_ref() != Some(&sets) => {
-                        let ts = self.timestamp_ms(v.pts_us);
+                        let ts = self.timestamp_ms(v.dts_us);
                         let header = tags::video_sequence_header(&sets.0, &sets.1);
                         let w = self.writer.as_mut().expect("opened");
                         w.write_tag(tags::TAG_VIDEO, ts, &header)
@@ -101,10 +101,13 @@ impl Sink for FileSink {
                     _ if self.parameter_sets.is_none() => return Ok(()),
                     _ => {}
                 }
+                // Tags go in decode order; each says when it is shown.
+                let dts = self.timestamp_ms(v.dts_us);
+                let shown_after = self.timestamp_ms(v.pts_us).saturating_sub(dts);
                 (
                     tags::TAG_VIDEO,
-                    self.timestamp_ms(v.pts_us),
-                    tags::video_frame(&v.data, v.keyframe),
+                    dts,
+                    tags::video_frame(&v.data, v.keyframe, shown_after),
                 )
             }
             Packet::Audio(a) => (

@@ -255,8 +255,10 @@ impl RtmpSink {
             .backlog_ms(bytes, self.audio_kbps(), self.delivered_kbps)
     }
 
-    fn send_video(&mut self, data: &[u8], keyframe: bool, pts_us: i64) {
-        let ts = self.timestamp_ms(pts_us);
+    fn send_video(&mut self, data: &[u8], keyframe: bool, pts_us: i64, dts_us: i64) {
+        // Tags go in decode order; each says when it is shown.
+        let ts = self.timestamp_ms(dts_us);
+        let shown_after = self.timestamp_ms(pts_us).saturating_sub(ts);
         let (verdict, want_keyframe) = self.gate.video(keyframe, ts, self.backlog_ms());
         if want_keyframe {
             self.request_keyframe();
@@ -294,7 +296,7 @@ impl RtmpSink {
             }
             VideoVerdict::Send => {}
         }
-        conn.send(VIDEO, ts, tags::video_frame(data, keyframe));
+        conn.send(VIDEO, ts, tags::video_frame(data, keyframe, shown_after));
     }
 
     fn send_audio(&mut self, data: &[u8], pts_us: i64) {
@@ -338,7 +340,7 @@ impl Sink for RtmpSink {
         }
         self.check_congestion(now);
         match packet {
-            Packet::Video(v) => self.send_video(&v.data, v.keyframe, v.pts_us),
+            Packet::Video(v) => self.send_video(&v.data, v.keyframe, v.pts_us, v.dts_us),
             Packet::Audio(a) => self.send_audio(&a.data, a.pts_us),
         }
         Ok(())
