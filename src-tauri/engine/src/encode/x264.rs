@@ -1,15 +1,17 @@
 //! x264 (Debian's libx264, GPL) as the second H.264 encoder, compiled in only
 //! with the `x264` feature: the picture a creator gets from OBS, for the
 //! licence that comes with it. It takes the same [`Params`] as openh264 and
-//! answers with the same [`Picture`]s, so a session cannot tell them apart.
+//! answers with the same [`Picture`]s, each with its own times (B-frames
+//! reorder them).
 //!
-//! Set for live from `veryfast` (OBS's default), with no look-ahead and two
-//! slice threads, so nothing waits for pictures to come:
+//! Set for live from `veryfast` (OBS's default), with no look-ahead and (for
+//! HD) two slice threads, so nothing waits for pictures to come:
 //! - for RTMP and files (High profile), three B-frames in a fixed pattern:
 //!   the picture comes out three frames (100 ms) late, in decode order with
 //!   its own decode time. B-frames are most of x264's lead on a noisy
-//!   picture (make bench-quality: without them 0.850 SSIM against 0.876,
-//!   with them 0.873; the 10-frame look-ahead, another 333 ms, adds 0.003);
+//!   picture (docs/BENCHMARKS.md: without them 0.850 SSIM against 0.876,
+//!   with them 0.873); a finer motion search makes up what the look-ahead
+//!   would give (0.875), for about a fifth more CPU instead of 333 ms;
 //! - for WebRTC (Constrained Baseline), no B-frames: one picture out for
 //!   each picture in.
 
@@ -85,16 +87,22 @@ impl X264Encoder {
         p.i_timebase_num = 1;
         p.i_timebase_den = 1_000_000;
         p.b_vfr_input = 0;
-        // No look-ahead (and so no macroblock tree), and threads that share
-        // a picture rather than each take one: no picture waits for more.
+        // No look-ahead (and so no macroblock tree), and for HD two threads
+        // that share a picture rather than each take one: no picture waits
+        // for more. Below HD one thread is quick enough, and slices cost
+        // small pictures of text (360p screen: 0.985 SSIM, 0.993 without).
         p.rc.i_lookahead = 0;
         p.rc.b_mb_tree = 0;
         p.i_sync_lookahead = 0;
-        p.i_threads = 2;
-        p.b_sliced_threads = 1;
+        let hd = height >= 720;
+        p.i_threads = if hd { 2 } else { 1 };
+        p.b_sliced_threads = c_int::from(hd);
         // B-frames (veryfast's three) in a fixed pattern, which needs no
         // look-ahead to decide; the baseline profile below removes them.
         p.i_bframe_adaptive = ffi::X264_B_ADAPT_NONE as c_int;
+        // Finer motion search than veryfast's (subme 3 for 2): what the
+        // look-ahead would have bought, for CPU instead of delay.
+        p.analyse.i_subpel_refine = 3;
         // Keyframes on the fixed cadence ingest servers and packagers expect.
         p.i_keyint_max = self.params.keyframe_interval_frames.max(1) as c_int;
         p.i_keyint_min = p.i_keyint_max;
