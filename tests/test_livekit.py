@@ -49,7 +49,7 @@ def test_publish_720p30_is_decoded_at_size_with_its_tone(livekit, encoder, measu
             frames = sub.frames(start)
             numbers = sub.stamp_numbers(start)
             audio = sub.audio()
-            av = sub.av_offsets(start, shown="render")
+            av = sub.av_offsets(start)
             info = sub.video_publication()
             session.stop()
     assert session.returncode == 0, session.describe()

@@ -903,17 +903,18 @@ class Subscriber:
             start = self._audio_first or 0.0
         return DecodedAudio(samples=samples, rate=48_000, start=start, channels=1)
 
-    def av_offsets(self, since: int = 0, fps: int = 30, shown: str = "received") -> list[float]:
+    def av_offsets(self, since: int = 0, fps: int = 30) -> list[float]:
         """Sound against picture as this viewer gets them, in seconds
         (positive: the sound comes late): for each flash of the test pattern
         (a stamped frame on a whole second, bright below the stamp), the
-        arrival of the nearest beep's onset less the flash frame's arrival.
-        libwebrtc's own lip sync (from the sender's reports) is in both."""
+        arrival of the nearest beep's onset less the flash frame's render
+        time (when libwebrtc means it to be seen). libwebrtc's own lip sync
+        (from the sender's reports) is in both."""
         from . import media
 
         audio = self.audio()
         beeps = [self.audio_arrival((b.onset - audio.start) * audio.rate) for b in media.find_beeps(audio)]
-        flashes = [getattr(r, shown) for r in self.frames(since)
+        flashes = [r.render for r in self.frames(since)
                    if r.frame is not None and r.frame % fps == 0 and r.below_mean > 200]
         offsets = []
         for shown in flashes:

@@ -170,7 +170,8 @@ impl VideoEncoder for H264Encoder {
 
 impl H264Encoder {
     /// The pictures ready after this one went in: one, except that an
-    /// encoder reordering for B-frames gives none while it fills up.
+    /// encoder reordering for B-frames gives none while it fills up, and
+    /// all it held when the picture size changes.
     pub fn encode_all(
         &mut self,
         frame: &VideoFrame,
