@@ -12,21 +12,23 @@ mod status;
 mod token;
 
 use std::process::ExitCode;
+use std::sync::OnceLock;
 
 use clap::{Parser, Subcommand};
+use onair_engine::encode::h264::Implementation;
 use onair_engine::logbook::{self, LogTarget, Logbook};
 
 /// The version, and which library makes the H.264 (a build with x264 is GPL).
-#[cfg(not(feature = "x264"))]
-const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (H.264: openh264)");
-#[cfg(feature = "x264")]
-const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (H.264: x264; this build is under the GPL)"
-);
+fn version() -> &'static str {
+    static VERSION: OnceLock<String> = OnceLock::new();
+    VERSION.get_or_init(|| {
+        let encoder = Implementation::BUILT_IN.version_note();
+        format!("{} ({encoder})", env!("CARGO_PKG_VERSION"))
+    })
+}
 
 #[derive(Parser)]
-#[command(name = "onair", version = VERSION, about = "Go live from the command line")]
+#[command(name = "onair", version = version(), about = "Go live from the command line")]
 struct Cli {
     #[command(subcommand)]
     command: Command,

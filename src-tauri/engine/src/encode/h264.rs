@@ -79,6 +79,16 @@ impl Implementation {
     #[cfg(not(feature = "x264"))]
     pub const BUILT_IN: Implementation = Implementation::OpenH264;
 
+    /// What `--version` says of the encoder: the licence matters to
+    /// whoever passes the binary on.
+    pub fn version_note(self) -> &'static str {
+        match self {
+            Implementation::OpenH264 => "H.264: openh264",
+            #[cfg(feature = "x264")]
+            Implementation::X264 => "H.264: x264; this build is under the GPL",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Implementation::OpenH264 => "openh264",
@@ -127,7 +137,7 @@ impl H264Encoder {
             encoder: match implementation {
                 Implementation::OpenH264 => Backend::OpenH264(RawEncoder::new(params)?),
                 #[cfg(feature = "x264")]
-                Implementation::X264 => Backend::X264(X264Encoder::new(params)?),
+                Implementation::X264 => Backend::X264(X264Encoder::new(params)),
             },
             keyframe_requested: false,
         })

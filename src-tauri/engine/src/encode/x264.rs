@@ -52,14 +52,15 @@ fn fail(what: &str) -> EncodeError {
 }
 
 impl X264Encoder {
-    pub fn new(params: Params) -> Result<Self, EncodeError> {
-        Ok(X264Encoder {
+    /// Opened at the first picture, at its size.
+    pub fn new(params: Params) -> Self {
+        X264Encoder {
             params,
             encoder: null_mut(),
             running: None,
             size: None,
             keyframe_requested: false,
-        })
+        }
     }
 
     /// x264's parameters for pictures of `width`x`height`.

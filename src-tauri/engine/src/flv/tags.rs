@@ -23,15 +23,22 @@ pub fn video_sequence_header(sps: &[u8], pps: &[u8]) -> Vec<u8> {
     body
 }
 
-/// One access unit, shown `composition_ms` after its decode time (the tag's
-/// timestamp): 0 without B-frames.
-pub fn video_frame(annexb: &[u8], keyframe: bool, composition_ms: u32) -> Vec<u8> {
+/// A tag's timestamp for session time `time_us`, moved later by `lead_us`
+/// (the audio encoder's priming) so nothing is negative; rounded, not
+/// truncated: 33.3 ms frames land on the nearest millisecond.
+pub fn timestamp_ms(time_us: i64, lead_us: i64) -> u32 {
+    (((time_us + lead_us).max(0) + 500) / 1000) as u32
+}
+
+/// One access unit: its tag goes at `dts_ms` (tags are in decode order) and
+/// says it is shown at `pts_ms` (the same without B-frames).
+pub fn video_frame(annexb: &[u8], keyframe: bool, dts_ms: u32, pts_ms: u32) -> Vec<u8> {
     let kind = if keyframe {
         VIDEO_KEY_AVC
     } else {
         VIDEO_INTER_AVC
     };
-    let cts = composition_ms.min(0x7f_ffff).to_be_bytes();
+    let cts = pts_ms.saturating_sub(dts_ms).min(0x7f_ffff).to_be_bytes();
     let mut body = vec![kind, AVC_NALU, cts[1], cts[2], cts[3]];
     body.extend(avc::to_avcc(annexb));
     body

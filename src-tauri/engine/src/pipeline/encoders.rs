@@ -15,7 +15,7 @@ use crate::clock::MediaClock;
 use crate::encode::{AudioEncoder, VideoEncoder};
 use crate::error::OnairError;
 use crate::events::{Event, EventSink, HealthCode};
-use crate::media::{AudioChunk, VideoFrame};
+use crate::media::{AudioChunk, EncodedVideo, VideoFrame};
 use crate::source::convert;
 
 /// The session's span on the media clock. `end` starts open and is set once,
@@ -124,22 +124,14 @@ pub fn spawn_video(
                     counters.encoder_dropped.fetch_add(1, Ordering::Relaxed);
                 }
                 for video in encoded {
-                    // Frames are counted once, by their top layer.
-                    if video.layer == 0 {
-                        counters.video_encoded.fetch_add(1, Ordering::Relaxed);
-                    }
-                    counters
-                        .video_bytes
-                        .fetch_add(video.data.len() as u64, Ordering::Relaxed);
-                    if fanout.send_video(&video) {
+                    if deliver(&video, &counters, &mut fanout) {
                         encoder.request_keyframe();
                     }
                 }
             }
             // The pictures a reordering encoder still holds end the stream.
             for video in encoder.flush()? {
-                counters.video_encoded.fetch_add(1, Ordering::Relaxed);
-                fanout.send_video(&video);
+                deliver(&video, &counters, &mut fanout);
             }
             counters
                 .capture_dropped
@@ -147,6 +139,19 @@ pub fn spawn_video(
             Ok(())
         })
         .expect("spawn video encoder thread")
+}
+
+/// Counts an encoded picture and sends it on; true when a sink lost one and
+/// asks for a keyframe.
+fn deliver(video: &EncodedVideo, counters: &PipelineCounters, fanout: &mut Fanout) -> bool {
+    // Frames are counted once, by their top layer.
+    if video.layer == 0 {
+        counters.video_encoded.fetch_add(1, Ordering::Relaxed);
+    }
+    counters
+        .video_bytes
+        .fetch_add(video.data.len() as u64, Ordering::Relaxed);
+    fanout.send_video(video)
 }
 
 /// The video thread's side of overload handling: measures encode time per

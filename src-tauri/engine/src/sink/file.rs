@@ -47,9 +47,8 @@ impl FileSink {
         )
     }
 
-    fn timestamp_ms(&self, pts_us: i64) -> u32 {
-        // Rounded, not truncated: 33.3 ms frames land on the nearest millisecond.
-        (((pts_us + self.lead_us).max(0) + 500) / 1000) as u32
+    fn timestamp_ms(&self, time_us: i64) -> u32 {
+        tags::timestamp_ms(time_us, self.lead_us)
     }
 }
 
@@ -101,13 +100,12 @@ impl Sink for FileSink {
                     _ if self.parameter_sets.is_none() => return Ok(()),
                     _ => {}
                 }
-                // Tags go in decode order; each says when it is shown.
                 let dts = self.timestamp_ms(v.dts_us);
-                let shown_after = self.timestamp_ms(v.pts_us).saturating_sub(dts);
+                let pts = self.timestamp_ms(v.pts_us);
                 (
                     tags::TAG_VIDEO,
                     dts,
-                    tags::video_frame(&v.data, v.keyframe, shown_after),
+                    tags::video_frame(&v.data, v.keyframe, dts, pts),
                 )
             }
             Packet::Audio(a) => (

@@ -114,8 +114,8 @@ impl RtmpSink {
         }
     }
 
-    fn timestamp_ms(&self, pts_us: i64) -> u32 {
-        (((pts_us + self.lead_us).max(0) + 500) / 1000) as u32
+    fn timestamp_ms(&self, time_us: i64) -> u32 {
+        tags::timestamp_ms(time_us, self.lead_us)
     }
 
     /// Connects, publishes and sends the metadata.
@@ -256,9 +256,8 @@ impl RtmpSink {
     }
 
     fn send_video(&mut self, data: &[u8], keyframe: bool, pts_us: i64, dts_us: i64) {
-        // Tags go in decode order; each says when it is shown.
         let ts = self.timestamp_ms(dts_us);
-        let shown_after = self.timestamp_ms(pts_us).saturating_sub(ts);
+        let shown = self.timestamp_ms(pts_us);
         let (verdict, want_keyframe) = self.gate.video(keyframe, ts, self.backlog_ms());
         if want_keyframe {
             self.request_keyframe();
@@ -296,7 +295,7 @@ impl RtmpSink {
             }
             VideoVerdict::Send => {}
         }
-        conn.send(VIDEO, ts, tags::video_frame(data, keyframe, shown_after));
+        conn.send(VIDEO, ts, tags::video_frame(data, keyframe, ts, shown));
     }
 
     fn send_audio(&mut self, data: &[u8], pts_us: i64) {
