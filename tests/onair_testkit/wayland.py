@@ -35,6 +35,15 @@ import uuid
 from pathlib import Path
 from typing import Optional
 
+try:  # as a module of the test kit, and as the painter's own script
+    from . import stamp as stamp_mod
+    from .screen import BACKGROUND, CLOCK_AT, CODE_AT, MARKER_SIZE, MARKER_STEP, MARKER_Y, stamp_rects
+except ImportError:  # pragma: no cover
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from onair_testkit import stamp as stamp_mod  # type: ignore
+    from onair_testkit.screen import (  # type: ignore
+        BACKGROUND, CLOCK_AT, CODE_AT, MARKER_SIZE, MARKER_STEP, MARKER_Y, stamp_rects)
+
 SIZE = (1920, 1080)
 DISPLAY_NAME = "wayland-0"
 PORTAL_GNOME = "/usr/libexec/xdg-desktop-portal-gnome"
@@ -44,6 +53,8 @@ PORTAL = "/usr/libexec/xdg-desktop-portal"
 HOST_APP = ""
 #: How the GNOME portal names the headless virtual monitor in restore data.
 VIRTUAL_MONITOR = "MetaVendor:MetaVirtualMonitor:0x00"
+MUTTER_SESSIONS = "/org/gnome/Mutter/ScreenCast/Session"
+PORTAL_SESSIONS = "/org/freedesktop/portal/desktop/session"
 SETUP_HINT = "scripts/setup installs them"
 
 #: The variables that make it a GNOME Wayland session for every process on
@@ -175,8 +186,12 @@ class WaylandSession:
             self._wait_for("pipewire", (self.runtime_dir / "pipewire-0").exists)
             self._spawn("wireplumber", ["wireplumber"])
             w, h = self.size
+            # No animations (mutter's own plugin reads only this): a window
+            # that goes fullscreen would be zoomed in over a quarter of a
+            # second, and the first frames of a cast would show that.
             self._spawn("mutter", ["mutter", "--headless", "--virtual-monitor", f"{w}x{h}", "--wayland",
-                                   "--no-x11", "--wayland-display", DISPLAY_NAME, "--sm-disable"])
+                                   "--no-x11", "--wayland-display", DISPLAY_NAME, "--sm-disable"],
+                        env=dict(env, MUTTER_DEBUG_DISABLE_ANIMATIONS="1"))
             self._wait_for("mutter", lambda: self._has_name("org.gnome.Mutter.ScreenCast")
                            and (self.runtime_dir / DISPLAY_NAME).exists())
             self._spawn("xdg-desktop-portal-gnome", [PORTAL_GNOME, "-r"])
@@ -226,6 +241,50 @@ class WaylandSession:
         """What the store keeps for ``token`` (GVariant text: the app ids
         with permissions, and the restore data)."""
         return self._store("Lookup", "screencast", token)
+
+    def forget(self, token: str) -> None:
+        """Deletes ``token`` from the permission store, as removing the app's
+        screen-cast permission does: the next SelectSources with it would
+        show the dialog again."""
+        self._store("Delete", "screencast", token)
+
+    # -- the creator stops sharing ----------------------------------------
+
+    def cast_sessions(self) -> list[str]:
+        """The object paths of mutter's running screen-cast sessions."""
+        return _run_bus(self.bus_address, _children("org.gnome.Mutter.ScreenCast", MUTTER_SESSIONS))
+
+    def revoke(self, timeout: float = 5.0) -> list[str]:
+        """Ends every screen cast the way "Stop sharing" does on a GNOME
+        desktop, as far as can be done without GNOME Shell; returns the
+        portal session handles it closed.
+
+        On GNOME the Shell's stop button closes mutter's screen-cast session
+        from inside mutter; mutter removes the stream's PipeWire node and
+        emits ``Closed``, and the portal passes that on to the app as
+        ``org.freedesktop.portal.Session.Closed``. Here nothing inside
+        mutter can be reached: mutter answers ``Stop`` from anyone but the
+        session's owner (the GNOME portal backend) with AccessDenied, and
+        the only monitor cannot be switched off ("Monitors config
+        incomplete"). So this closes the GNOME backend's own session objects
+        (``org.freedesktop.impl.portal.Session.Close``), which stops their
+        mutter sessions: the stream ends for the consumer exactly as on the
+        desktop (mutter's node is removed; a pw_stream goes
+        streaming -> paused -> unconnected), the app stays connected, but
+        the app gets no ``Session.Closed`` signal (a closed backend session
+        does not notify the frontend). Killing the backend does the same
+        to the stream but leaves no backend for a next Start. Returns once
+        mutter has no cast session left."""
+        handles = _run_bus(self.bus_address, _children("org.freedesktop.impl.portal.desktop.gnome",
+                                                        PORTAL_SESSIONS, depth=2))
+        for handle in handles:
+            _run_bus(self.bus_address, _call_close(handle))
+        deadline = time.monotonic() + timeout
+        while self.cast_sessions():
+            if time.monotonic() > deadline:
+                raise WaylandSessionError(f"mutter still casts after closing {handles}: {self.cast_sessions()}")
+            time.sleep(0.05)
+        return handles
 
     def _ours(self) -> list[int]:
         """Every process whose environment names this session's runtime
@@ -292,7 +351,45 @@ async def _with_bus(address: str, coro_fn):
     try:
         return await coro_fn(bus)
     finally:
-        bus.disconnect()
+        await _disconnect(bus)
+
+
+async def _disconnect(bus) -> None:
+    """Disconnects and collects the end (dbus-next ends its reader with an
+    EOFError that would otherwise be logged as never retrieved)."""
+    bus.disconnect()
+    try:
+        await bus.wait_for_disconnect()
+    except Exception:
+        pass
+
+
+def _children(bus_name: str, path: str, depth: int = 1):
+    """The object paths ``depth`` levels below ``path`` on ``bus_name``."""
+    async def call(bus):
+        paths = [path]
+        for _ in range(depth):
+            found = []
+            for parent in paths:
+                try:
+                    node = await bus.introspect(bus_name, parent)
+                except Exception:
+                    continue
+                found += [f"{parent}/{child.name}" for child in node.nodes if child.name]
+            paths = found
+        return paths
+    return call
+
+
+def _call_close(handle: str):
+    async def call(bus):
+        from dbus_next import Message, MessageType
+
+        reply = await bus.call(Message(destination="org.freedesktop.impl.portal.desktop.gnome", path=handle,
+                                       interface="org.freedesktop.impl.portal.Session", member="Close"))
+        if reply.message_type == MessageType.ERROR:
+            raise WaylandSessionError(f"closing {handle}: {reply.error_name}: {reply.body}")
+    return call
 
 
 def _name_has_owner(name: str):
@@ -332,7 +429,7 @@ class _BusThread:
         if self.loop.is_closed():
             return
         try:
-            self.loop.call_soon_threadsafe(self.bus.disconnect)
+            self.run(_disconnect(self.bus), timeout=5)
         except Exception:
             pass
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -382,6 +479,8 @@ class ScreenCast:
         self._requests = 0
 
     def open(self) -> "ScreenCast":
+        if self._bus is not None:
+            return self
         self._bus = _BusThread(self.session.bus_address)
         try:
             self._bus.run(self._open(), timeout=self.timeout * 4 + 10)
@@ -488,3 +587,239 @@ class ScreenCast:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+# -- reading a cast --------------------------------------------------------
+
+
+class Capture:
+    """A PipeWire consumer of a cast's node: ``gst-launch-1.0 pipewiresrc``
+    on the portal's fd, converted to 8-bit luma (GRAY8) and read from its
+    stdout, one ``numpy`` frame (rows x width) at a time. GStreamer logs
+    the stream's state changes (``GST_DEBUG=pipewiresrc:5``); ``states()``
+    lists them, so a test sees what a consumer sees when the cast ends."""
+
+    def __init__(self, cast: ScreenCast, size: tuple[int, int] = SIZE):
+        import numpy as np  # noqa: F401 (the frames are numpy arrays)
+
+        self.size = size
+        self.log_path = cast.session.logs / f"capture-{cast.node_id}-{time.monotonic_ns()}.log"
+        w, h = size
+        env = cast.session.env(GST_DEBUG="pipewiresrc:5", GST_DEBUG_NO_COLOR="1",
+                   GST_DEBUG_FILE=str(self.log_path))
+        self.proc = subprocess.Popen(
+            ["gst-launch-1.0", "-q", "pipewiresrc", f"fd={cast.fd}", f"path={cast.node_id}", "always-copy=true",
+             "!", "videoconvert", "!", f"video/x-raw,format=GRAY8,width={w},height={h}",
+             "!", "fdsink", "fd=1", "sync=false"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(cast.fd,), env=env,
+        )
+
+    def frames(self, seconds: float, limit: Optional[int] = None) -> list:
+        """The frames that arrive within ``seconds`` (at most ``limit``)."""
+        import select
+
+        import numpy as np
+
+        w, h = self.size
+        size = w * h
+        out, buf = [], bytearray()
+        deadline = time.monotonic() + seconds
+        fd = self.proc.stdout.fileno()
+        while time.monotonic() < deadline and (limit is None or len(out) < limit):
+            ready, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
+            if not ready:
+                break
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            buf += chunk
+            while len(buf) >= size:
+                out.append(np.frombuffer(bytes(buf[:size]), dtype=np.uint8).reshape(h, w))
+                del buf[:size]
+        return out
+
+    def wait_end(self, timeout: float) -> Optional[int]:
+        """Reads (and drops) frames until GStreamer exits; its exit code,
+        or None if it still runs after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            self.frames(min(0.2, max(deadline - time.monotonic(), 0)))
+        return self.proc.poll()
+
+    def states(self) -> list[str]:
+        """The stream states pipewiresrc logged, in order."""
+        import re
+
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return []
+        return re.findall(r"got stream state (\S+)", text)
+
+    def errors(self) -> str:
+        return self.proc.stderr.read().decode(errors="replace") if self.proc.poll() is not None else ""
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self) -> "Capture":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+# -- the painter -------------------------------------------------------------
+
+#: Where PyGObject lives on Debian: the painter (on the test venv's Python,
+#: for numpy and the stamp code) borrows GTK from the system's.
+SYSTEM_SITE = "/usr/lib/python3/dist-packages"
+
+
+class WaylandPainter:
+    """``screen.Painter``'s picture as a fullscreen GTK 4 window on the
+    session's monitor, in a process of its own; same commands on stdin
+    (``freeze``, ``move``, ``quit``) and the same "ready" line, printed once
+    its first frame is drawn. GTK's cairo renderer (no GPU here) draws
+    plain rectangles, a new frame on each compositor frame that is due at
+    ``fps``. The pointer is hidden over it, so nothing covers the stamps."""
+
+    def __init__(self, session: WaylandSession, code: int, fps: int = 60, timeout: float = 20.0):
+        env = session.env(GDK_BACKEND="wayland", GSK_RENDERER="cairo")
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "paint", str(code), str(fps)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )
+        import selectors
+
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.proc.stdout, selectors.EVENT_READ)
+            line = self.proc.stdout.readline() if sel.select(timeout) else ""
+        if not line.startswith("ready"):
+            self.proc.kill()
+            raise RuntimeError(f"the Wayland painter did not start: {line}{self.proc.communicate()[1]}")
+
+    def command(self, word: str) -> None:
+        self.proc.stdin.write(word + "\n")
+        self.proc.stdin.flush()
+
+    def stop(self) -> str:
+        """Ends the painter; returns what it said (its late-frame count)."""
+        if self.proc.poll() is None:
+            try:
+                self.command("quit")
+            except BrokenPipeError:
+                pass
+        try:
+            out, err = self.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, err = self.proc.communicate()
+        return out + err
+
+    def __enter__(self) -> "WaylandPainter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _paint(code: int, fps: int) -> None:
+    """The painter's main loop (its own process, GTK 4 on Wayland)."""
+    sys.path.append(SYSTEM_SITE)
+    import gi
+
+    gi.require_version("Gtk", "4.0")
+    gi.require_version("Gdk", "4.0")
+    gi.require_version("Graphene", "1.0")
+    from gi.repository import Gdk, GLib, Graphene, Gtk
+
+    def colour(rgb: int) -> Gdk.RGBA:
+        c = Gdk.RGBA()
+        c.red, c.green, c.blue, c.alpha = ((rgb >> 16) & 255) / 255, ((rgb >> 8) & 255) / 255, (rgb & 255) / 255, 1
+        return c
+
+    white, black, grey = colour(0xFFFFFF), colour(0x000000), colour(BACKGROUND)
+    code_white, code_black = stamp_rects(stamp_mod.encode(stamp_mod.Stamp(code, code ^ 0x5A5A5A5A)), *CODE_AT)
+    interval = 1.0 / fps
+    state = {"moving": True, "frame": 0, "late": 0, "next_due": time.monotonic(), "ready": False,
+             "quit": False, "drawn": None}
+
+    class Canvas(Gtk.Widget):
+        def do_snapshot(self, snap) -> None:
+            w, h = self.get_width(), self.get_height()
+
+            def fill(rgba, rects) -> None:
+                for x, y, rw, rh in rects:
+                    snap.append_color(rgba, Graphene.Rect().init(x, y, rw, rh))
+
+            fill(grey, [(0, 0, w, h)])
+            frame = state["frame"]
+            if state["drawn"] is None or state["moving"]:
+                # A new picture: the clock says when it was drawn.
+                now_ms = int(time.time() * 1000) % 2**32
+                state["drawn"] = stamp_rects(stamp_mod.encode(stamp_mod.Stamp(frame, now_ms)), *CLOCK_AT)
+                state["frame"] = frame + 1
+            clock_white, clock_black = state["drawn"]
+            fill(white, clock_white + code_white)
+            fill(black, clock_black + code_black)
+            x = ((state["frame"] - 1) * MARKER_STEP) % (max(w, MARKER_SIZE + 1) - MARKER_SIZE)
+            fill(white, [(x, MARKER_Y, MARKER_SIZE, MARKER_SIZE)])
+
+    canvas = Canvas()
+    canvas.set_cursor_from_name("none")
+    window = Gtk.Window(title="onair wayland painter", decorated=False)
+    window.set_child(canvas)
+
+    def on_tick(widget, clock) -> bool:
+        if not state["moving"]:
+            return GLib.SOURCE_CONTINUE
+        now = time.monotonic()
+        if now >= state["next_due"]:
+            widget.queue_draw()
+            state["next_due"] += interval
+            if now > state["next_due"]:
+                state["late"] += 1
+                state["next_due"] = now + interval
+        return GLib.SOURCE_CONTINUE
+
+    def after_paint(clock) -> None:
+        # The first full-screen frame is on its way to the compositor.
+        if not state["ready"] and canvas.get_width() >= 64 and window.is_fullscreen():
+            state["ready"] = True
+            print("ready", flush=True)
+
+    def on_stdin(fd, condition) -> bool:
+        word = sys.stdin.readline().strip()
+        if word in ("quit", ""):
+            state["quit"] = True
+            return GLib.SOURCE_REMOVE
+        if word == "freeze":
+            state["moving"] = False
+        elif word == "move":
+            state["moving"], state["next_due"] = True, time.monotonic()
+            canvas.queue_draw()
+        return GLib.SOURCE_CONTINUE
+
+    GLib.unix_fd_add_full(GLib.PRIORITY_DEFAULT, sys.stdin.fileno(), GLib.IOCondition.IN | GLib.IOCondition.HUP,
+                          on_stdin)
+    canvas.add_tick_callback(on_tick)
+    window.fullscreen()
+    window.present()
+    window.get_frame_clock().connect("after-paint", after_paint)
+    context = GLib.MainContext.default()
+    while not state["quit"]:
+        context.iteration(True)
+    print(f"frames {state['frame']} late {state['late']}", flush=True)
+    window.destroy()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["paint"]:
+        _paint(int(sys.argv[2]), int(sys.argv[3]))
