@@ -23,6 +23,7 @@ from onair_testkit import onair, secrets  # noqa: E402
 from onair_testkit.nginx import Nginx  # noqa: E402
 from onair_testkit.platform_backend import PlatformBackend  # noqa: E402
 from onair_testkit.pulse import PulseServer, available  # noqa: E402
+from onair_testkit import wayland as wayland_kit  # noqa: E402
 
 _MEASUREMENTS: list[tuple[str, str]] = []
 
@@ -72,6 +73,21 @@ def janus(tmp_path):
         pytest.fail(f"missing {', '.join(missing)}; {janus_kit.SETUP_HINT}", pytrace=False)
     with janus_kit.JanusWhip(tmp_path / "janus") as server:
         yield server
+
+
+@pytest.fixture
+def wayland_session(tmp_path, measurements):
+    """A headless GNOME Wayland session (mutter at 1920x1080, PipeWire,
+    xdg-desktop-portal-gnome) on a private bus; ``grant`` a restore token
+    and a ScreenCast with it starts without a dialog. See
+    onair_testkit/wayland.py. Processes that do not start fail the test
+    with their output; all of them end with the test."""
+    missing = wayland_kit.missing_tools()
+    if missing:
+        pytest.fail(f"missing {', '.join(missing)}; {wayland_kit.SETUP_HINT}", pytrace=False)
+    with wayland_kit.WaylandSession(root=tmp_path / "wayland") as session:
+        measurements.record(f"Wayland session started in {session.started_in:.2f} s")
+        yield session
 
 
 @pytest.fixture(scope="session")
