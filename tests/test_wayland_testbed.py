@@ -47,7 +47,12 @@ def test_a_granted_screen_is_cast_without_a_dialog_and_shows_the_painter(wayland
             with wayland.Capture(cast) as capture:
                 frames = capture.frames(1.5)
                 states = capture.states()
+                # mutter sends frames only when the screen changes.
+                painter.command("freeze")
+                capture.frames(0.3)
+                still = capture.frames(1.0)
         said = painter.stop()
+    assert still == [], "a still screen sends no frames"
     assert len(frames) >= 10, (len(frames), states)
     assert states[:3] == ["connecting", "paused", "streaming"], states
     last = frames[-1]
@@ -70,9 +75,9 @@ def test_a_granted_screen_is_cast_without_a_dialog_and_shows_the_painter(wayland
 
 
 def test_start_keeps_the_granted_token(wayland_session):
-    """xdg-desktop-portal 1.16 answers a restored Start with the token it was
-    given (stored again with fresh restore data), so the token keeps working
-    and no second one appears."""
+    """xdg-desktop-portal 1.16 answers a restored Start (persist_mode 2) with
+    the token it was given, stored again with fresh restore data: the token
+    keeps working, no second one appears, and two casts may use it at once."""
     t0 = str(uuid.uuid4())
     wayland_session.grant(t0)
     with wayland.ScreenCast(wayland_session, t0).open() as first:
@@ -80,9 +85,26 @@ def test_start_keeps_the_granted_token(wayland_session):
     assert t1 == t0
     with wayland.ScreenCast(wayland_session, t1).open() as again:
         assert again.restore_token == t0 and again.node_id is not None
+        with wayland.ScreenCast(wayland_session, t0).open() as also:
+            assert also.restore_token == t0 and also.node_id != again.node_id
     assert wayland_session.tokens() == [t0]
     wayland_session.forget(t0)
     assert wayland_session.tokens() == []
+
+
+def test_a_cast_that_does_not_persist_uses_the_grant_up(wayland_session):
+    """persist_mode 0 or 1 with a granted token restores without a dialog
+    once, and the portal deletes the token from the store (mode 1 gives it
+    back, but keeps it only in its memory): the next start in another
+    connection would show the dialog. A capture that should start again without
+    asking must use persist_mode 2."""
+    for mode in (0, 1):
+        token = str(uuid.uuid4())
+        wayland_session.grant(token)
+        with wayland.ScreenCast(wayland_session, token, persist_mode=mode) as cast:
+            assert cast.node_id is not None
+            assert cast.restore_token == (None if mode == 0 else token)
+        assert wayland_session.tokens() == []
 
 
 def test_a_token_that_was_never_granted_waits_for_a_dialog(wayland_session):
@@ -106,13 +128,20 @@ def test_revoke_ends_the_stream_for_its_consumer(wayland_session):
             with wayland.Capture(cast) as capture:
                 assert capture.frames(0.5), capture.states()
                 assert len(wayland_session.cast_sessions()) == 1
+                assert wayland_session.video_nodes() == [cast.node_id]
                 began = time.monotonic()
                 assert wayland_session.revoke() == [cast.session_handle]
                 capture.frames(1.0)
                 states = capture.states()
-                assert states[-2:] == ["paused", "unconnected"], states
+                # What a pw_stream consumer sees: its node goes, the stream
+                # goes paused, then unconnected (no error state).
+                assert states == ["connecting", "paused", "streaming", "paused", "unconnected"], states
                 assert time.monotonic() - began < 2
+                assert wayland_session.video_nodes() == []
                 assert not capture.frames(0.5), "no frame after the end"
+                # Unlike GNOME Shell's stop button, this revoke does not
+                # reach the app as Session.Closed: the stream is the signal.
+                assert not cast.closed_by_portal
             # The creator shares again: the same grant starts a new cast.
             with wayland.ScreenCast(wayland_session, token).open() as again:
                 with wayland.Capture(again) as capture:

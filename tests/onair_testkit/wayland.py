@@ -254,6 +254,20 @@ class WaylandSession:
         """The object paths of mutter's running screen-cast sessions."""
         return _run_bus(self.bus_address, _children("org.gnome.Mutter.ScreenCast", MUTTER_SESSIONS))
 
+    def video_nodes(self) -> list[int]:
+        """The ids of PipeWire's video output nodes (mutter's casts), as
+        ``pw-dump`` lists them."""
+        import json
+
+        done = subprocess.run(["pw-dump"], env=self._base_env(), capture_output=True, text=True, timeout=10)
+        if done.returncode != 0:
+            raise WaylandSessionError(f"pw-dump: {done.stderr.strip()}")
+        return sorted(
+            item["id"] for item in json.loads(done.stdout)
+            if item.get("type") == "PipeWire:Interface:Node"
+            and ((item.get("info") or {}).get("props") or {}).get("media.class") == "Stream/Output/Video"
+        )
+
     def revoke(self, timeout: float = 5.0) -> list[str]:
         """Ends every screen cast the way "Stop sharing" does on a GNOME
         desktop, as far as can be done without GNOME Shell; returns the
@@ -458,8 +472,14 @@ class ScreenCast:
     Without a token the portal would show its dialog, which nobody answers;
     ``timeout`` bounds that wait. After ``open``: ``node_id`` (the PipeWire
     node of the monitor), ``fd`` (the PipeWire remote, ours to close),
-    ``restore_token`` (the new token Start gave, or None), ``start_s`` (how
-    long Start took)."""
+    ``restore_token`` (the token Start gave, or None), ``start_s`` (how
+    long Start took).
+
+    What xdg-desktop-portal 1.16 does with a granted token (see
+    tests/test_wayland_testbed.py): with persist_mode 2 Start gives the same
+    token back and it stays in the store, usable again (and by two casts at
+    once); with persist_mode 0 or 1 it restores once and deletes the token
+    from the store (1 gives it back, kept only in the portal's memory)."""
 
     def __init__(self, session: WaylandSession, restore_token: Optional[str] = None,
                  persist_mode: int = PERSIST_UNTIL_REVOKED, timeout: float = 10.0):
