@@ -12,12 +12,17 @@ SelectSources starts without a dialog.
 ``WaylandPainter`` draws the X11 painter's picture (``screen.Painter``: clock
 stamp, code stamp, moving marker) as a fullscreen Wayland client, so frames
 read the same way whichever screen they came from. ``ScreenCast`` is the
-portal client the self-test uses (the Rust capture uses ashpd); ``capture``
-reads frames of a cast's PipeWire node with GStreamer.
+portal client the self-test uses (the Rust capture uses ashpd); ``Capture``
+reads frames of a cast's PipeWire node with GStreamer, as a consumer would.
 
-The kit's Python (the test venv) needs no PyGObject: the bus is dbus-next,
-GStreamer runs as ``gst-launch-1.0``, and only the painter runs on the
-system's Python (``/usr/bin/python3``, for GTK 4).
+The kit needs no PyGObject in the test venv: the bus is dbus-next and
+GStreamer runs as ``gst-launch-1.0``. Only the painter's process borrows
+GTK 4 from the system's PyGObject (Debian's python3-gi, built for the same
+Python 3.11).
+
+Everything whose environment names the session's runtime folder (its
+processes, the services the bus activates, clients started with ``env``)
+is ended with it.
 """
 
 from __future__ import annotations
@@ -199,7 +204,9 @@ class WaylandSession:
                            lambda: self._has_name("org.freedesktop.impl.portal.desktop.gnome"))
             self._spawn("xdg-desktop-portal", [PORTAL, "-r"])
             self._wait_for("xdg-desktop-portal", lambda: self._has_name("org.freedesktop.portal.Desktop"))
-            self._wait_for("wireplumber", lambda: True)
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    self._fail(name, f"exited with {proc.returncode}")
         except BaseException:
             self.stop()
             raise
