@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 use onair_engine::source::camera::{list_cameras, CameraInfo};
 use onair_engine::source::microphone::{list_microphones, MicInfo};
-use onair_engine::source::screen::{list_monitors, MonitorInfo};
+use onair_engine::source::screen::{backend_name, list_monitors, MonitorInfo};
 use serde::Serialize;
 
 #[derive(Args)]
@@ -42,7 +42,9 @@ const TEST_SOURCES: [TestSource; 2] = [
 struct Devices {
     cameras: Vec<CameraInfo>,
     microphones: Vec<MicInfo>,
-    /// The screen's monitors (X11); empty without a display.
+    /// How the screen is captured here: "x11", "wayland", or none.
+    screen: Option<&'static str>,
+    /// The screen's monitors (X11); empty without a display and on Wayland.
     monitors: Vec<MonitorInfo>,
     test_sources: &'static [TestSource],
 }
@@ -52,6 +54,7 @@ pub fn run(args: DevicesArgs) -> ExitCode {
     let devices = Devices {
         cameras: list_cameras(),
         microphones: list_microphones(),
+        screen: backend_name(),
         monitors: list_monitors(),
         test_sources: &TEST_SOURCES,
     };
@@ -88,8 +91,12 @@ fn human(devices: &Devices) -> String {
             mic.name, mic.rate, mic.channels, mic.format
         ));
     }
-    out.push_str("Monitors (--video screen:N, or screen for all of them):\n");
-    if devices.monitors.is_empty() {
+    if devices.screen == Some("wayland") {
+        out.push_str("Screen (--video screen):\n  the desktop asks which screen to share, once; the choice is remembered\n");
+    } else {
+        out.push_str("Monitors (--video screen:N, or screen for all of them):\n");
+    }
+    if devices.monitors.is_empty() && devices.screen != Some("wayland") {
         out.push_str("  none found (no display)\n");
     }
     for m in &devices.monitors {

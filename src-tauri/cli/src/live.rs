@@ -33,7 +33,8 @@ pub struct LiveArgs {
     #[arg(long)]
     key_stdin: bool,
     /// test, test:busy (with grain that costs a camera's bitrate), camera[:N], or
-    /// screen[:MONITOR] (the whole screen, or one monitor by index or name),
+    /// screen[:MONITOR] (the whole screen, or one monitor by index or name;
+    /// on Wayland the desktop asks which screen, once, and remembers it),
     /// y4m:PATH (a raw YUV4MPEG2 4:2:0 clip, looped at its own frame rate and
     /// sent at --size and --fps)
     #[arg(long, default_value = "test", value_parser = parse_video)]

@@ -13,14 +13,11 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendErro
 use serde::Serialize;
 
 use super::convert::{self, PixelFormat, I420};
-use super::{SourceError, VideoSource};
+use super::{slate, SourceError, VideoSource};
 use crate::clock::MediaClock;
 use crate::colour::Colour;
 use crate::events::{Event, EventSink, HealthCode};
 use crate::media::VideoFrame;
-
-/// Shown while the camera is gone.
-const SLATE_JPEG: &[u8] = include_bytes!("../../../../assets/slate.jpg");
 
 /// One way a camera can deliver frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -338,10 +335,8 @@ impl Camera {
         G: FrameGrabber,
         F: FnOnce() -> G + Send + 'static,
     {
-        let slate =
-            convert::mjpeg_to_i420(SLATE_JPEG, Colour::for_size(output.width, output.height))
-                .and_then(|s| convert::scale(s, output.width, output.height))
-                .map_err(|e| SourceError::Unavailable(format!("The slate image ({e})")))?;
+        let slate = slate::slate(output.width, output.height)
+            .map_err(|e| SourceError::Unavailable(format!("The slate image ({e})")))?;
         // Two frames of slack: a busy encoder loses the oldest frame, never
         // holds up the device.
         let (tx, messages) = bounded(2);
@@ -384,7 +379,7 @@ impl Camera {
             events,
             messages,
             stop,
-            slate: Arc::new(slate.data),
+            slate: Arc::new(slate),
             patience,
             lost: false,
             last_us: None,

@@ -10,6 +10,7 @@ pub mod microphone;
 #[cfg(target_os = "linux")]
 mod pulse;
 pub mod screen;
+pub mod slate;
 pub mod stamp;
 pub mod test_pattern;
 pub mod test_tone;

@@ -3,15 +3,19 @@
 //! stream's size. The backend is chosen at run time from the session
 //! (WAYLAND_DISPLAY, then DISPLAY). The source samples the screen on the
 //! stream's own clock, so a screen that does not change still yields every
-//! frame: viewers and ingest servers never see a stall.
+//! frame: viewers and ingest servers never see a stall. A screen lost while
+//! live (sharing stopped, the display gone) becomes the slate.
 
 pub mod picture;
+pub mod share_token;
+#[cfg(target_os = "linux")]
+mod wayland;
 #[cfg(target_os = "linux")]
 mod x11;
 
 use serde::Serialize;
 
-use super::{SourceError, VideoSource};
+use super::{slate, SourceError, VideoSource};
 use crate::clock::MediaClock;
 use crate::error::{ErrorCode, OnairError};
 use crate::events::{Event, EventSink, HealthCode};
@@ -69,8 +73,12 @@ pub enum ScreenError {
         wanted: String,
         found: Vec<MonitorInfo>,
     },
-    #[error("screen capture on Wayland ({display}) is not available in this build")]
-    WaylandUnsupported { display: String },
+    #[error("on Wayland the desktop chooses the screen, not --video screen:{0}")]
+    MonitorOnWayland(String),
+    #[error("{0}")]
+    Portal(String),
+    #[error("{0}")]
+    Refused(String),
     #[error("{0}")]
     Unsupported(String),
     #[error("{0} stopped giving pictures")]
@@ -91,8 +99,14 @@ impl From<ScreenError> for OnairError {
                     listed.join(", ")
                 )
             }
-            ScreenError::WaylandUnsupported { display } => format!(
-                "Screen capture on Wayland ({display}) is not available in this version of Onair. Log in to an X11 session to share the screen, or use a camera or the test pattern (--video test)."
+            ScreenError::MonitorOnWayland(monitor) => format!(
+                "On Wayland the desktop's own dialog chooses which screen to share, so Onair cannot pick monitor {monitor:?}. Use --video screen and choose the screen there; the choice is remembered."
+            ),
+            ScreenError::Portal(why) => format!(
+                "The screen cannot be shared on this Wayland desktop: {why}. Use a camera or the test pattern (--video test) meanwhile."
+            ),
+            ScreenError::Refused(why) => format!(
+                "The screen was not shared: {why}. Start again and choose a screen to share, or use a camera or the test pattern (--video test)."
             ),
             ScreenError::Unsupported(why) => format!(
                 "The screen cannot be captured: {why}. Use a camera or the test pattern (--video test)."
@@ -127,6 +141,14 @@ fn backend_from_env() -> Result<Backend, ScreenError> {
     let wayland = std::env::var("WAYLAND_DISPLAY").ok();
     let display = std::env::var("DISPLAY").ok();
     choose_backend(wayland.as_deref(), display.as_deref())
+}
+
+/// "x11" or "wayland": how this session's screen is captured, if it can be.
+pub fn backend_name() -> Option<&'static str> {
+    match backend_from_env().ok()? {
+        Backend::X11 { .. } => Some("x11"),
+        Backend::Wayland { .. } => Some("wayland"),
+    }
 }
 
 /// The monitor `wanted` names: its index in the list, or its name.
@@ -173,7 +195,8 @@ pub fn area_for(
     })
 }
 
-/// Monitors of this session's screen; none without a display.
+/// Monitors of this session's screen; none without a display, and none on
+/// Wayland, where the desktop's dialog chooses.
 pub fn list_monitors() -> Vec<MonitorInfo> {
     match backend_from_env() {
         #[cfg(target_os = "linux")]
@@ -219,8 +242,8 @@ pub struct Screen {
     clock: MediaClock,
     next_frame: u64,
     events: std::sync::Arc<dyn EventSink>,
-    /// The last picture, repeated once the screen is lost.
-    last: Option<VideoFrame>,
+    /// What goes out while the screen is lost, made when first needed.
+    slate: Option<std::sync::Arc<Vec<u8>>>,
     lost: bool,
 }
 
@@ -234,10 +257,14 @@ impl Screen {
     ) -> Result<Screen, ScreenError> {
         let backend = backend_from_env()?;
         let monitor = monitor.map(str::to_string);
-        let mut reopen: Reopen = Box::new(move || open_grabber(&backend, monitor.as_deref()));
-        let grabber = reopen()?;
+        let grabber = open_grabber(&backend, monitor.as_deref())?;
         let mut screen = Screen::with_grabber(grabber, output, clock, events);
-        screen.reopen = Some(reopen);
+        // An X display that went away is opened again once it is back. A
+        // Wayland share stopped from the desktop was the creator's choice:
+        // it is not asked for again while live.
+        if matches!(backend, Backend::X11 { .. }) {
+            screen.reopen = Some(Box::new(move || open_grabber(&backend, monitor.as_deref())));
+        }
         Ok(screen)
     }
 
@@ -256,7 +283,7 @@ impl Screen {
             clock,
             next_frame,
             events,
-            last: None,
+            slate: None,
             lost: false,
         }
     }
@@ -307,10 +334,7 @@ impl VideoSource for Screen {
             self.try_reopen(due);
         }
         match self.capture(due) {
-            Ok(frame) => {
-                self.last = Some(frame.clone());
-                Ok(frame)
-            }
+            Ok(frame) => Ok(frame),
             Err(e) => {
                 if !self.lost {
                     self.lost = true;
@@ -318,19 +342,16 @@ impl VideoSource for Screen {
                     self.grabber = None;
                     self.events.emit(Event::health(
                         HealthCode::DeviceLost,
-                        format!("The screen could not be captured ({e}); the last picture stays until it is back."),
+                        format!(
+                            "The screen could not be captured ({e}); the slate goes out instead."
+                        ),
                     ));
                 }
-                let Output { width, height, .. } = self.output;
-                let last = self.last.clone().unwrap_or_else(|| VideoFrame {
-                    width,
-                    height,
-                    data: std::sync::Arc::new(crate::compose::blit::black(width, height)),
-                    capture_us: due,
-                });
                 Ok(VideoFrame {
+                    width: self.output.width,
+                    height: self.output.height,
+                    data: self.slate(),
                     capture_us: due,
-                    ..last
                 })
             }
         }
@@ -338,6 +359,18 @@ impl VideoSource for Screen {
 }
 
 impl Screen {
+    fn slate(&mut self) -> std::sync::Arc<Vec<u8>> {
+        let Output { width, height, .. } = self.output;
+        self.slate
+            .get_or_insert_with(|| {
+                std::sync::Arc::new(
+                    slate::slate(width, height)
+                        .unwrap_or_else(|_| crate::compose::blit::black(width, height)),
+                )
+            })
+            .clone()
+    }
+
     /// Once a second while lost: the screen again, as it is now (its size
     /// may have changed), and `device_restored` when it is back.
     fn try_reopen(&mut self, now_us: u64) {
@@ -372,9 +405,17 @@ fn open_grabber(backend: &Backend, monitor: Option<&str>) -> Result<Box<dyn Grab
         Backend::X11 { .. } => Err(ScreenError::Unsupported(
             "X11 capture is built for Linux only".into(),
         )),
-        Backend::Wayland { display } => Err(ScreenError::WaylandUnsupported {
-            display: display.clone(),
-        }),
+        #[cfg(target_os = "linux")]
+        Backend::Wayland { .. } => match monitor {
+            Some(monitor) => Err(ScreenError::MonitorOnWayland(monitor.to_string())),
+            None => Ok(Box::new(wayland::PortalGrabber::open(
+                share_token::ShareTokens::default_location(),
+            )?)),
+        },
+        #[cfg(not(target_os = "linux"))]
+        Backend::Wayland { .. } => Err(ScreenError::Unsupported(
+            "Wayland capture is built for Linux only".into(),
+        )),
     }
 }
 
@@ -644,7 +685,12 @@ mod tests {
         let mut screen = Screen::with_grabber(grabber, output, MediaClock::start(), sink);
         let frames: Vec<VideoFrame> = (0..6).map(|_| screen.next_frame().unwrap()).collect();
         assert!(frames.windows(2).all(|p| p[1].capture_us > p[0].capture_us));
-        assert_eq!(frames[5].data, frames[1].data, "the last picture stays");
+        assert_ne!(frames[1].data, frames[5].data);
+        assert_eq!(
+            *frames[5].data,
+            slate::slate(64, 36).unwrap(),
+            "the slate goes out"
+        );
         let lost = seen
             .lock()
             .unwrap()
