@@ -62,7 +62,7 @@ pub enum Backend {
     Wayland { display: String },
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ScreenError {
     #[error("no graphical session: neither WAYLAND_DISPLAY nor DISPLAY is set")]
     NoDisplay,
@@ -83,6 +83,9 @@ pub enum ScreenError {
     Unsupported(String),
     #[error("{0} stopped giving pictures")]
     Lost(String),
+    /// The desktop's "stop sharing", or its compositor ending the stream.
+    #[error("screen sharing was stopped from the desktop")]
+    SharingStopped,
 }
 
 impl From<ScreenError> for OnairError {
@@ -112,6 +115,9 @@ impl From<ScreenError> for OnairError {
                 "The screen cannot be captured: {why}. Use a camera or the test pattern (--video test)."
             ),
             ScreenError::Lost(what) => format!("{what} stopped giving pictures."),
+            ScreenError::SharingStopped => {
+                "Screen sharing was stopped from the desktop. Go live again to share it.".to_string()
+            }
         };
         OnairError::new(ErrorCode::DeviceUnavailable, message)
     }

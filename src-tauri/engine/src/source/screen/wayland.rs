@@ -3,7 +3,9 @@
 //! of it; its restore token is kept (share_token.rs), so later starts share
 //! the same screen without asking. Sharing stopped from the desktop ends the
 //! picture (the screen source sends the slate) and is not asked for again
-//! while live.
+//! while live. The kept choice stays: the portal's persist mode 2 lasts
+//! until the creator revokes the permission itself, and pressing Go Live
+//! again is asking to share again.
 //!
 //! Two threads of their own: the portal's (its D-Bus session must stay open
 //! while the screen is shared, and its Closed signal says the desktop
@@ -30,13 +32,17 @@ use super::{Grabber, ScreenError};
 /// How long the desktop's "share your screen" dialog may wait for the
 /// creator.
 const CHOICE_TIMEOUT: Duration = Duration::from_secs(120);
-/// Why the picture ended when the desktop stopped sharing (its "stop
-/// sharing" button, or the compositor ending the stream). The kept choice
-/// stays: persist mode 2 means until the creator revokes the permission
-/// itself, and pressing Go Live again is asking to share again.
-const STOPPED: &str = "screen sharing was stopped by the desktop";
 /// How long PipeWire may take to agree a picture format once sharing began.
 const FORMAT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the first picture may take once the format is agreed.
+const FIRST_PICTURE_WAIT: Duration = Duration::from_secs(2);
+
+/// How far the PipeWire stream has come while opening.
+enum Ready {
+    Format,
+    Picture,
+}
 
 /// What the portal gave: the stream to read, and where.
 struct Shared {
@@ -51,7 +57,7 @@ struct Mailbox {
     fresh: Option<Picture>,
     /// A buffer to copy the next picture into (the one `grab` gave up).
     spare: Vec<u8>,
-    ended: Option<String>,
+    ended: Option<ScreenError>,
 }
 
 struct Picture {
@@ -63,7 +69,7 @@ struct Picture {
 
 type Latest = Arc<Mutex<Mailbox>>;
 
-fn end(latest: &Latest, why: String) {
+fn end(latest: &Latest, why: ScreenError) {
     let mut mailbox = latest.lock().unwrap();
     mailbox.ended.get_or_insert(why);
 }
@@ -118,11 +124,18 @@ impl PortalGrabber {
             .map_err(|e| ScreenError::Portal(e.to_string()))?;
         grabber.pipewire = Some((stop_pipewire, thread));
         match format_rx.recv_timeout(FORMAT_TIMEOUT) {
-            Ok(Ok(())) => Ok(grabber),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(ScreenError::Unsupported(
+            Ok(Ok(Ready::Format)) => {}
+            Ok(Ok(Ready::Picture)) => return Ok(grabber),
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(ScreenError::Unsupported(
                 "the desktop shared the screen, but PipeWire agreed no picture format with Onair (it reads 32-bit BGRx or BGRA)".into(),
             )),
+        }
+        // The stream begins with the screen, not black, when the compositor
+        // sends its first picture soon (they do as a cast starts).
+        match format_rx.recv_timeout(FIRST_PICTURE_WAIT) {
+            Ok(Err(e)) => Err(e),
+            _ => Ok(grabber),
         }
     }
 }
@@ -151,7 +164,7 @@ impl Grabber for PortalGrabber {
         {
             let mut mailbox = self.latest.lock().unwrap();
             if let Some(why) = &mailbox.ended {
-                return Err(ScreenError::Lost(why.clone()));
+                return Err(why.clone());
             }
             if let Some(fresh) = mailbox.fresh.take() {
                 let old = std::mem::replace(&mut self.current, fresh);
@@ -277,7 +290,7 @@ fn portal_thread(
         match closed {
             Ok(mut closed) => {
                 tokio::select! {
-                    _ = closed.next() => end(&latest, STOPPED.into()),
+                    _ = closed.next() => end(&latest, ScreenError::SharingStopped),
                     _ = stop => { let _ = session.close().await; }
                 }
             }
@@ -419,7 +432,7 @@ fn format_params() -> Vec<u8> {
 fn pipewire_thread(
     shared: Shared,
     latest: Latest,
-    format_tx: mpsc::Sender<Result<(), ScreenError>>,
+    format_tx: mpsc::Sender<Result<Ready, ScreenError>>,
     stop: pw::channel::Receiver<()>,
 ) -> Result<(), ScreenError> {
     let failed = |what: &str, e: pw::Error| ScreenError::Unsupported(format!("{what} ({e})"));
@@ -432,7 +445,7 @@ fn pipewire_thread(
         .connect_fd_rc(shared.remote, None)
         .map_err(|e| failed("the screen's PipeWire stream could not be reached", e))?;
     let stream = pw::stream::StreamRc::new(
-        core,
+        core.clone(),
         "onair-screen",
         pw::properties::properties! {
             *pw::keys::MEDIA_TYPE => "Video",
@@ -442,24 +455,36 @@ fn pipewire_thread(
     )
     .map_err(|e| failed("the screen's PipeWire stream could not be made", e))?;
 
+    // The share ends with the screen's node: the stream itself only pauses.
+    // This is how a stop shows when the portal does not say Closed.
+    let registry = core
+        .get_registry_rc()
+        .map_err(|e| failed("PipeWire's registry could not be read", e))?;
+    let _removed = registry
+        .add_listener_local()
+        .global_remove({
+            let latest = latest.clone();
+            let node_id = shared.node_id;
+            move |id| {
+                if id == node_id {
+                    end(&latest, ScreenError::SharingStopped);
+                }
+            }
+        })
+        .register();
     let format = std::rc::Rc::new(std::cell::Cell::new(None::<(u32, u32)>));
-    let streamed = std::rc::Rc::new(std::cell::Cell::new(false));
     let _listener = stream
         .add_local_listener_with_user_data(())
         .state_changed({
             let latest = latest.clone();
-            let streamed = streamed.clone();
             let format_tx = format_tx.clone();
             move |_, _, _, state| match state {
                 pw::stream::StreamState::Error(why) => {
-                    let why = format!("the screen's PipeWire stream failed ({why})");
-                    let _ = format_tx.send(Err(ScreenError::Unsupported(why.clone())));
+                    let why = ScreenError::Unsupported(format!(
+                        "the screen's PipeWire stream failed ({why})"
+                    ));
+                    let _ = format_tx.send(Err(why.clone()));
                     end(&latest, why);
-                }
-                pw::stream::StreamState::Streaming => streamed.set(true),
-                // How a stop shows when the portal does not say Closed.
-                pw::stream::StreamState::Unconnected if streamed.get() => {
-                    end(&latest, STOPPED.into())
                 }
                 _ => {}
             }
@@ -467,6 +492,7 @@ fn pipewire_thread(
         .param_changed({
             let format = format.clone();
             let latest = latest.clone();
+            let format_tx = format_tx.clone();
             move |_, _, id, param| {
                 let Some(param) = param else { return };
                 if id != spa::param::ParamType::Format.as_raw() {
@@ -478,20 +504,21 @@ fn pipewire_thread(
                 }
                 use spa::param::video::VideoFormat;
                 if !matches!(info.format(), VideoFormat::BGRx | VideoFormat::BGRA) {
-                    let why = format!(
+                    let why = ScreenError::Unsupported(format!(
                         "the compositor sends pictures as {:?}, which Onair does not read",
                         info.format()
-                    );
-                    let _ = format_tx.send(Err(ScreenError::Unsupported(why.clone())));
+                    ));
+                    let _ = format_tx.send(Err(why.clone()));
                     end(&latest, why);
                     return;
                 }
                 format.set(Some((info.size().width, info.size().height)));
-                let _ = format_tx.send(Ok(()));
+                let _ = format_tx.send(Ok(Ready::Format));
             }
         })
         .process({
             let latest = latest.clone();
+            let mut first = Some(format_tx);
             move |stream, _| {
                 // Only the newest picture matters: older queued ones go back.
                 let mut newest = None;
@@ -534,6 +561,9 @@ fn pipewire_thread(
                 let mut mailbox = latest.lock().unwrap();
                 if let Some(old) = mailbox.fresh.replace(picture) {
                     mailbox.spare = old.data;
+                }
+                if let Some(ready) = first.take() {
+                    let _ = ready.send(Ok(Ready::Picture));
                 }
             }
         })
