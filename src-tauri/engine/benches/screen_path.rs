@@ -1,6 +1,7 @@
 //! What does the screen cost, against the camera path? Run by
-//! `scripts/bench-screen` (`make bench-screen`) with DISPLAY on an Xvfb at
-//! 1920x1080 where a painter moves things every frame; not part of the tests.
+//! `scripts/bench-screen` (`make bench-screen`) on an Xvfb, then a headless
+//! GNOME Wayland session, each 1920x1080 with a painter that moves things
+//! every frame; not part of the tests.
 //!
 //! Each case opens the engine's real `Capture` at 1280x720, 30 fps (no
 //! audio) and encodes what it delivers with the engine's `H264Encoder` on
@@ -113,8 +114,8 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    if std::env::var_os("DISPLAY").is_none() {
-        eprintln!("screen_path: no DISPLAY; run it through scripts/bench-screen");
+    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        eprintln!("screen_path: no DISPLAY or WAYLAND_DISPLAY; run it through scripts/bench-screen");
         return;
     }
     let seconds: f64 = std::env::var("ONAIR_SCREEN_BENCH_SECONDS")

@@ -478,15 +478,14 @@ fn pipewire_thread(
         .state_changed({
             let latest = latest.clone();
             let format_tx = format_tx.clone();
-            move |_, _, _, state| match state {
-                pw::stream::StreamState::Error(why) => {
+            move |_, _, _, state| {
+                if let pw::stream::StreamState::Error(why) = state {
                     let why = ScreenError::Unsupported(format!(
                         "the screen's PipeWire stream failed ({why})"
                     ));
                     let _ = format_tx.send(Err(why.clone()));
                     end(&latest, why);
                 }
-                _ => {}
             }
         })
         .param_changed({
