@@ -115,7 +115,9 @@ fn main() {
         return;
     }
     if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
-        eprintln!("screen_path: no DISPLAY or WAYLAND_DISPLAY; run it through scripts/bench-screen");
+        eprintln!(
+            "screen_path: no DISPLAY or WAYLAND_DISPLAY; run it through scripts/bench-screen"
+        );
         return;
     }
     let seconds: f64 = std::env::var("ONAIR_SCREEN_BENCH_SECONDS")
