@@ -21,8 +21,9 @@ def devices_json(env=None) -> dict:
 
 def test_devices_lists_every_kind_and_exits_0_without_any(onair_bin):
     devices = devices_json()
-    assert set(devices) == {"cameras", "microphones", "monitors", "test_sources"}
+    assert set(devices) == {"cameras", "microphones", "screen", "monitors", "test_sources"}
     assert devices["cameras"] == []  # no camera in this VM
+    assert devices["screen"] in (None, "x11", "wayland")
     assert isinstance(devices["microphones"], list)
     assert isinstance(devices["monitors"], list)  # test_screen.py lists a real one
     flags = {s["flag"] for s in devices["test_sources"]}
