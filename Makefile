@@ -1,5 +1,5 @@
 # Shortcuts over scripts/. The README's two set-up commands are scripts/run and scripts/test.
-.PHONY: run test test-multi-long bench bench-quality bench-encode bench-video-path bench-screen bench-voice bench-multi av-sync faults soak soak-multi fuzz deb deb-test
+.PHONY: run test test-multi-long bench bench-quality bench-encode bench-video-path bench-screen bench-voice bench-multi av-sync faults soak soak-multi fuzz deb deb-test windows windows-test
 
 run:
 	scripts/run
@@ -102,3 +102,11 @@ deb:
 # window titled Onair), runs onair --version, and removes it again.
 deb-test:
 	scripts/deb-test
+
+# onair.exe, cross-built for Windows with MinGW-w64 (dist/windows/).
+windows:
+	scripts/windows/build
+
+# Builds onair.exe and runs tests/windows under Wine.
+windows-test:
+	scripts/windows/test

@@ -400,6 +400,8 @@ impl Screen {
 
 /// A grabber for the session's screen, or monitor `monitor` of it.
 fn open_grabber(backend: &Backend, monitor: Option<&str>) -> Result<Box<dyn Grabber>, ScreenError> {
+    #[cfg(not(target_os = "linux"))]
+    let _ = monitor;
     match backend {
         #[cfg(target_os = "linux")]
         Backend::X11 { display } => {

@@ -1,0 +1,122 @@
+"""onair.exe, cross-built for Windows (scripts/windows/build), run under
+Wine (Debian's wine64) in a prefix of its own: the device listing, ten
+seconds of test pattern and tone to a file that the stamp reader measures,
+an RTMP push to the local nginx-rtmp, and stream keys kept in Wine's
+credential store with the same secret scan as on Linux.
+
+Run by `make windows-test` (scripts/windows/test), which builds onair.exe
+and points ONAIR_BIN at it; not part of the Linux suites. What Wine cannot
+show (a camera, WebView2 for the window) is in the README.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets as pysecrets
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from onair_testkit import media, onair, report, secrets
+from onair_testkit.nginx import Nginx, wait_closed
+
+WINE = shutil.which("wine64") or "/usr/lib/wine/wine64"
+
+
+@pytest.fixture(scope="module")
+def wine(tmp_path_factory) -> dict:
+    """The environment onair.exe runs in: a fresh Wine prefix (its own
+    registry, credential store and %APPDATA%), no display."""
+    if not str(onair.onair_bin()).endswith(".exe"):
+        pytest.fail("ONAIR_BIN is not onair.exe; run these through scripts/windows/test", pytrace=False)
+    prefix = tmp_path_factory.mktemp("wine-prefix")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    # No Mono or Gecko to offer (nothing here needs .NET or a browser).
+    env.update(WINEPREFIX=str(prefix), WINEDEBUG="-all", WINEDLLOVERRIDES="mscoree,mshtml=")
+    subprocess.run([WINE, "wineboot", "--init"], env=env, check=True, timeout=300,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # What Wine 8 lacks and every Windows 10 has (see bcryptprimitives.c).
+    subprocess.run(["x86_64-w64-mingw32-gcc", "-O2", "-shared", "-Wl,--kill-at", "-o",
+                    str(prefix / "drive_c" / "windows" / "system32" / "bcryptprimitives.dll"),
+                    str(Path(__file__).with_name("bcryptprimitives.c")), "-ladvapi32"], check=True)
+    secrets.SESSION.watch_folder(prefix / "drive_c" / "users")
+    return env
+
+
+def run(wine: dict, *args: str, **kwargs) -> onair.Run:
+    return onair.run(list(args), env=wine, wrap=[WINE], **kwargs)
+
+
+def test_version_and_devices(wine):
+    version = run(wine, "--version")
+    assert version.returncode == 0 and "onair" in version.stdout, version.describe()
+    devices = run(wine, "devices", "--json")
+    assert devices.returncode == 0, devices.describe()
+    listed = json.loads(devices.stdout)
+    names = [s["name"] for s in listed["test_sources"]]
+    assert "test pattern" in names and "test tone" in names, listed
+    # Wine has no camera and no screen session to offer; the listing says so
+    # rather than failing.
+    assert listed["cameras"] == [] and listed["monitors"] == [], listed
+
+
+def test_ten_seconds_to_a_file_measure_right(wine, tmp_path, measurements):
+    path = tmp_path / "windows.flv"
+    done = run(wine, "live", f"file:{path}", "--video", "test", "--audio", "test", "--duration", "10", "--json",
+               timeout=90)
+    assert done.returncode == 0, done.describe()
+    assert done.states == ["preparing", "connecting", "live", "stopping", "ended"], done.describe()
+    analysed = report.analyse_file(path)
+    measurements.record("[onair.exe under Wine] " + analysed.summary())
+    frames = analysed.frames
+    assert frames.frames == 300 and not frames.lost and not frames.repeated, analysed.summary()
+    assert analysed.av is not None and len(analysed.av.matches) >= 9, analysed.summary()
+    assert analysed.av.max_abs_offset <= 0.020, analysed.summary()
+    (a,) = media.streams_of(analysed.info, "audio")
+    assert a["codec_name"] == "aac" and a.get("profile") == "LC", a
+
+
+def test_an_rtmp_push_reaches_nginx(wine, tmp_path, measurements):
+    key = secrets.SESSION.register(f"sk_windows_{pysecrets.token_hex(8)}")
+    with Nginx(tmp_path / "nginx") as nginx:
+        done = run(wine, "live", nginx.url("live"), "--key-stdin", "--duration", "6", "--json",
+                   stdin=key + "\n", timeout=60)
+        assert done.returncode == 0, done.describe()
+        path = nginx.recording(key)
+        wait_closed(path)
+        analysed = report.analyse_file(path)
+    measurements.record("[onair.exe under Wine, nginx-rtmp] " + analysed.summary().replace(path.name, "recording"))
+    assert analysed.frames.frames >= 150 and not analysed.frames.repeated, analysed.summary()
+    assert analysed.av is not None and analysed.av.max_abs_offset <= 0.020, analysed.summary()
+
+
+def test_keys_live_in_the_windows_credential_store(wine):
+    old = secrets.SESSION.register(f"sk_win_before_{pysecrets.token_hex(6)}QZ")
+    new = secrets.SESSION.register(f"sk_win_after_{pysecrets.token_hex(6)}XY")
+    added = run(wine, "keys", "add", "main", "--url", "rtmp://127.0.0.1/live", stdin=old + "\n")
+    assert added.returncode == 0, added.describe()
+    # In Windows' credential manager (Wine keeps it in its registry,
+    # encrypted), as a generic credential of its own.
+    store = subprocess.run([WINE, "reg", "query", r"HKCU\Software\Wine\Credential Manager", "/s"],
+                           env=wine, capture_output=True, text=True, timeout=60).stdout
+    assert "Generic: main.onair" in store and old not in store, store
+    shown = run(wine, "keys", "show", "main", "--json")
+    assert shown.returncode == 0, shown.describe()
+    assert json.loads(shown.stdout)["key"] == {"state": "stored", "masked": "••••••••QZ"}, shown.stdout
+    revealed = run(wine, "keys", "show", "main", "--reveal", reveals=[old])
+    assert old in revealed.stdout, revealed.describe()
+    rotated = run(wine, "keys", "rotate", "main", stdin=new + "\n")
+    assert rotated.returncode == 0, rotated.describe()
+    again = run(wine, "keys", "show", "main", "--reveal", reveals=[new])
+    assert new in again.stdout and old not in again.stdout, again.describe()
+    removed = run(wine, "keys", "rm", "main")
+    assert removed.returncode == 0, removed.describe()
+    listed = run(wine, "keys", "list", "--json")
+    assert listed.returncode == 0 and json.loads(listed.stdout)["destinations"] == [], listed.describe()
+    # The destinations file sits in %APPDATA%\onair, without the key.
+    appdata = Path(wine["WINEPREFIX"]) / "drive_c" / "users"
+    files = [p for p in appdata.rglob("destinations.json")]
+    assert files, f"no destinations.json under {appdata}"
