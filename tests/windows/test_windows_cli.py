@@ -13,41 +13,16 @@ show (a camera, WebView2 for the window) is in the README.
 from __future__ import annotations
 
 import json
-import os
 import secrets as pysecrets
-import shutil
 import subprocess
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from onair_testkit import media, onair, report, secrets
 from onair_testkit.nginx import Nginx, wait_closed
-
-WINE = shutil.which("wine64") or "/usr/lib/wine/wine64"
-
-
-@pytest.fixture(scope="module")
-def wine(tmp_path_factory) -> dict:
-    """The environment onair.exe runs in: a fresh Wine prefix (its own
-    registry, credential store and %APPDATA%), no display."""
-    if not str(onair.onair_bin()).endswith(".exe"):
-        pytest.fail("ONAIR_BIN is not onair.exe; run these through scripts/windows/test", pytrace=False)
-    prefix = tmp_path_factory.mktemp("wine-prefix")
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
-    # No Mono or Gecko to offer (nothing here needs .NET or a browser).
-    env.update(WINEPREFIX=str(prefix), WINEDEBUG="-all", WINEDLLOVERRIDES="mscoree,mshtml=")
-    subprocess.run([WINE, "wineboot", "--init"], env=env, check=True, timeout=300,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    # What Wine 8 lacks and every Windows 10 has (see bcryptprimitives.c).
-    subprocess.run(["x86_64-w64-mingw32-gcc", "-O2", "-shared", "-Wl,--kill-at", "-o",
-                    str(prefix / "drive_c" / "windows" / "system32" / "bcryptprimitives.dll"),
-                    str(Path(__file__).with_name("bcryptprimitives.c")), "-ladvapi32"], check=True)
-    secrets.SESSION.watch_folder(prefix / "drive_c" / "users")
-    return env
-
+from onair_testkit.wine import WINE, user_folder
 
 def run(wine: dict, *args: str, **kwargs) -> onair.Run:
     return onair.run(list(args), env=wine, wrap=[WINE], **kwargs)
@@ -152,6 +127,5 @@ def test_keys_live_in_the_windows_credential_store(wine):
     listed = run(wine, "keys", "list", "--json")
     assert listed.returncode == 0 and json.loads(listed.stdout)["destinations"] == [], listed.describe()
     # The destinations file sits in %APPDATA%\onair, without the key.
-    appdata = Path(wine["WINEPREFIX"]) / "drive_c" / "users"
-    files = [p for p in appdata.rglob("destinations.json")]
-    assert files, f"no destinations.json under {appdata}"
+    config = user_folder(wine) / "AppData" / "Roaming" / "onair" / "destinations.json"
+    assert config.is_file(), f"no {config}"

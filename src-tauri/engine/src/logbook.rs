@@ -7,7 +7,7 @@
 //! Libraries that print straight to the terminal (ALSA and JACK while audio
 //! devices are probed) are caught with `into_log` and written here instead.
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -169,7 +169,7 @@ impl StderrCapture {
             let reader = std::thread::Builder::new()
                 .name("onair-stderr-log".into())
                 .spawn(move || {
-                    for line in io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                    for line in io::BufRead::lines(io::BufReader::new(pipe)).map_while(Result::ok) {
                         if !line.trim().is_empty() {
                             tracing::debug!(target: LIBRARY_TARGET, "{line}");
                         }

@@ -200,6 +200,7 @@ pub fn private_temp_dir() -> std::io::Result<PathBuf> {
         getrandom::fill(&mut bytes).map_err(std::io::Error::other)?;
         let name: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let dir = base.join(format!("onair-{name}"));
+        #[cfg_attr(not(unix), allow(unused_mut))]
         let mut builder = std::fs::DirBuilder::new();
         #[cfg(unix)]
         {

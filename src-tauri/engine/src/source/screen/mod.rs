@@ -261,6 +261,11 @@ impl Screen {
         clock: MediaClock,
         events: std::sync::Arc<dyn EventSink>,
     ) -> Result<Screen, ScreenError> {
+        if !cfg!(target_os = "linux") {
+            return Err(ScreenError::Unsupported(
+                "screen capture is built for Linux (X11 and Wayland) only so far".into(),
+            ));
+        }
         let backend = backend_from_env()?;
         let monitor = monitor.map(str::to_string);
         let grabber = open_grabber(&backend, monitor.as_deref())?;
