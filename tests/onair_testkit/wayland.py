@@ -42,12 +42,12 @@ from typing import Optional
 
 try:  # as a module of the test kit, and as the painter's own script
     from . import stamp as stamp_mod
-    from .screen import BACKGROUND, CLOCK_AT, CODE_AT, MARKER_SIZE, MARKER_STEP, MARKER_Y, stamp_rects
+    from .screen import BACKGROUND, CLOCK_AT, CODE_AT, MARKER_SIZE, MARKER_STEP, MARKER_Y, Painter, stamp_rects
 except ImportError:  # pragma: no cover
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from onair_testkit import stamp as stamp_mod  # type: ignore
     from onair_testkit.screen import (  # type: ignore
-        BACKGROUND, CLOCK_AT, CODE_AT, MARKER_SIZE, MARKER_STEP, MARKER_Y, stamp_rects)
+        BACKGROUND, CLOCK_AT, CODE_AT, MARKER_SIZE, MARKER_STEP, MARKER_Y, Painter, stamp_rects)
 
 SIZE = (1920, 1080)
 DISPLAY_NAME = "wayland-0"
@@ -709,7 +709,7 @@ class Capture:
 SYSTEM_SITE = "/usr/lib/python3/dist-packages"
 
 
-class WaylandPainter:
+class WaylandPainter(Painter):
     """``screen.Painter``'s picture as a fullscreen GTK 4 window on the
     session's monitor, in a process of its own; same commands on stdin
     (``freeze``, ``move``, ``quit``) and the same "ready" line, printed once
@@ -731,30 +731,6 @@ class WaylandPainter:
         if not line.startswith("ready"):
             self.proc.kill()
             raise RuntimeError(f"the Wayland painter did not start: {line}{self.proc.communicate()[1]}")
-
-    def command(self, word: str) -> None:
-        self.proc.stdin.write(word + "\n")
-        self.proc.stdin.flush()
-
-    def stop(self) -> str:
-        """Ends the painter; returns what it said (its late-frame count)."""
-        if self.proc.poll() is None:
-            try:
-                self.command("quit")
-            except BrokenPipeError:
-                pass
-        try:
-            out, err = self.proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            out, err = self.proc.communicate()
-        return out + err
-
-    def __enter__(self) -> "WaylandPainter":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 def _paint(code: int, fps: int) -> None:
