@@ -965,7 +965,22 @@ class Subscriber:
             f"{self.unreadable(since)} unreadable, latency p50 {self.latency_ms(50, since):.1f} ms "
             f"p95 {self.latency_ms(95, since):.1f} ms, first frame "
             f"{'-' if first is None or self.connected_at is None else f'{first - self.connected_at:.2f} s after joining'}, "
-            f"{audio.duration:.1f} s of audio"
+            f"{audio.duration:.1f} s of audio{self._audio_summary(audio)}"
+        )
+
+    @staticmethod
+    def _audio_summary(audio) -> str:
+        """What the sound held, so a missed beep says whether it was silence or
+        beeps bent out of shape (a starved receiver stretches and squeezes them)."""
+        from . import media
+
+        if not len(audio.samples):
+            return ""
+        bursts = media.find_beeps(audio, length_tolerance=1.0)
+        lengths = ", ".join(f"{b.length * 1000:.0f}" for b in bursts[:8])
+        return (
+            f" (peak {float(np.abs(audio.samples).max()):.2f}, "
+            f"{len(bursts)} 1 kHz burst(s){f' of {lengths} ms' if bursts else ''})"
         )
 
 
