@@ -143,7 +143,14 @@ pub fn choose_backend(
     }
 }
 
+/// The session's screen backend. The one place that says where screen
+/// capture is built: X11 and Wayland, on Linux.
 fn backend_from_env() -> Result<Backend, ScreenError> {
+    if !cfg!(target_os = "linux") {
+        return Err(ScreenError::Unsupported(
+            "screen capture is built for Linux (X11 and Wayland) only so far".into(),
+        ));
+    }
     let wayland = std::env::var("WAYLAND_DISPLAY").ok();
     let display = std::env::var("DISPLAY").ok();
     choose_backend(wayland.as_deref(), display.as_deref())
@@ -261,11 +268,6 @@ impl Screen {
         clock: MediaClock,
         events: std::sync::Arc<dyn EventSink>,
     ) -> Result<Screen, ScreenError> {
-        if !cfg!(target_os = "linux") {
-            return Err(ScreenError::Unsupported(
-                "screen capture is built for Linux (X11 and Wayland) only so far".into(),
-            ));
-        }
         let backend = backend_from_env()?;
         let monitor = monitor.map(str::to_string);
         let grabber = open_grabber(&backend, monitor.as_deref())?;
@@ -404,32 +406,27 @@ impl Screen {
 }
 
 /// A grabber for the session's screen, or monitor `monitor` of it.
+#[cfg(target_os = "linux")]
 fn open_grabber(backend: &Backend, monitor: Option<&str>) -> Result<Box<dyn Grabber>, ScreenError> {
-    #[cfg(not(target_os = "linux"))]
-    let _ = monitor;
     match backend {
-        #[cfg(target_os = "linux")]
         Backend::X11 { display } => {
             let display = x11::Display::connect(display)?;
             let area = area_for(display.screen_size(), &display.monitors(), monitor)?;
             Ok(Box::new(display.grabber(area)?))
         }
-        #[cfg(not(target_os = "linux"))]
-        Backend::X11 { .. } => Err(ScreenError::Unsupported(
-            "X11 capture is built for Linux only".into(),
-        )),
-        #[cfg(target_os = "linux")]
         Backend::Wayland { .. } => match monitor {
             Some(monitor) => Err(ScreenError::MonitorOnWayland(monitor.to_string())),
             None => Ok(Box::new(wayland::PortalGrabber::open(
                 share_token::ShareTokens::default_location(),
             )?)),
         },
-        #[cfg(not(target_os = "linux"))]
-        Backend::Wayland { .. } => Err(ScreenError::Unsupported(
-            "Wayland capture is built for Linux only".into(),
-        )),
     }
+}
+
+/// Never called: `backend_from_env` refuses first on other systems.
+#[cfg(not(target_os = "linux"))]
+fn open_grabber(_: &Backend, _: Option<&str>) -> Result<Box<dyn Grabber>, ScreenError> {
+    backend_from_env().map(|_| unreachable!("screen capture is built for Linux only"))
 }
 
 #[cfg(test)]
