@@ -25,6 +25,7 @@ from typing import Any, Callable, Optional
 import jwt
 import pytest
 
+from onair_testkit import process
 from onair_testkit.livekit import Publisher, Viewers
 from onair_testkit.platform_backend import PlatformBackend
 
@@ -279,13 +280,7 @@ class RtmpPush:
         )
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # ends the stream as a publisher would
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        process.end(self.proc, signal.SIGINT, 10)  # SIGINT: ends the stream as a publisher would
 
     def __enter__(self) -> "RtmpPush":
         return self

@@ -7,6 +7,7 @@
 * ``onair``  — locate and run the ``onair`` binary, parse its JSON lines.
 * ``secrets`` — the secret scan: registered secrets must appear nowhere.
 * ``keyring`` — a private session bus with a real gnome-keyring Secret Service.
+* ``process`` — end a child process: its own signal first, then a kill.
 """
 
 from . import media, onair, report, secrets, stamp  # noqa: F401

@@ -76,7 +76,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
-from . import secrets
+from . import process, secrets
 
 CACHE = Path(os.environ.get("ONAIR_CACHE", Path.home() / ".cache" / "onair"))
 WHIP_SERVER_DIR = CACHE / "whip-server"
@@ -535,13 +535,7 @@ class JanusWhip:
     def stop(self) -> None:
         """Ends Janus gracefully (it closes its recordings) and the WHIP server."""
         for proc in (self.whip_proc, self.janus_proc):
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            process.end(proc, timeout=10)
 
     def close(self) -> None:
         """Stops everything and removes the namespaces; safe to call twice."""

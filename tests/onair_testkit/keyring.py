@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-from . import onair, secrets
+from . import onair, process, secrets
 
 PASSWORD = "pw"
 SECRETS_BUS_NAME = "org.freedesktop.secrets"
@@ -127,13 +127,7 @@ class KeyringEnv:
                 time.sleep(0.05)
 
     def stop(self) -> None:
-        if self._keyring and self._keyring.poll() is None:
-            self._keyring.terminate()
-            try:
-                self._keyring.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._keyring.kill()
-                self._keyring.wait()
+        process.end(self._keyring)
         self._keyring = None
         if self._keyring_log:
             self._keyring_log.close()

@@ -54,6 +54,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from . import process
 from . import stamp as stamp_mod
 
 API_KEY = "devkey"
@@ -252,12 +253,7 @@ class LiveKitServer:
 
     def stop(self, timeout: float = 10) -> None:
         """Shuts down gracefully (SIGTERM: participants are told to leave)."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        process.end(self.proc, timeout=timeout)
 
     def restart(self, timeout: float = 20) -> "LiveKitServer":
         """kill() then start() on the same ports."""
@@ -1078,13 +1074,7 @@ class LoadTest:
         return self
 
     def stop(self, timeout: float = 10) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # prints its summary and leaves
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        process.end(self.proc, signal.SIGINT, timeout)  # SIGINT: prints its summary and leaves
 
     def __enter__(self) -> "LoadTest":
         return self
@@ -1348,13 +1338,7 @@ class LkH264Publisher:
 
     def close(self) -> None:
         self._stop.set()
-        if self._lk is not None and self._lk.poll() is None:
-            self._lk.send_signal(signal.SIGINT)  # leaves the room
-            try:
-                self._lk.wait(5)
-            except subprocess.TimeoutExpired:
-                self._lk.kill()
-                self._lk.wait()
+        process.end(self._lk, signal.SIGINT)  # SIGINT: leaves the room
         if self._ffmpeg is not None:
             try:
                 self._ffmpeg.stdin.close()

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from . import process
+
 SINK = "vsink"
 RATE = 48_000
 
@@ -85,13 +87,7 @@ class PulseServer:
         for p in self.players:
             p.kill()
             p.wait()
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        process.end(self.proc)
 
 
 def available() -> Optional[str]:

@@ -29,22 +29,29 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import json
 import os
+import re
+import select
+import selectors
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Optional
 
 try:  # as a module of the test kit, and as the painter's own script
+    from . import process
     from . import stamp as stamp_mod
     from .screen import BACKGROUND, CLOCK_AT, CODE_AT, MARKER_SIZE, MARKER_STEP, MARKER_Y, Painter, stamp_rects
 except ImportError:  # pragma: no cover
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from onair_testkit import process  # type: ignore
     from onair_testkit import stamp as stamp_mod  # type: ignore
     from onair_testkit.screen import (  # type: ignore
         BACKGROUND, CLOCK_AT, CODE_AT, MARKER_SIZE, MARKER_STEP, MARKER_Y, Painter, stamp_rects)
@@ -264,8 +271,6 @@ class WaylandSession:
     def video_nodes(self) -> list[int]:
         """The ids of PipeWire's video output nodes (mutter's casts), as
         ``pw-dump`` lists them."""
-        import json
-
         done = subprocess.run(["pw-dump"], env=self._base_env(), capture_output=True, text=True, timeout=10)
         if done.returncode != 0:
             raise WaylandSessionError(f"pw-dump: {done.stderr.strip()}")
@@ -326,14 +331,7 @@ class WaylandSession:
         """Ends every process of the session (clients first, the bus last)
         and removes its folders."""
         for name in reversed(list(self.procs)):
-            proc = self.procs[name]
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            process.end(self.procs[name])
         for sig in (signal.SIGTERM, signal.SIGKILL):
             pids = self._ours()
             for pid in pids:
@@ -430,8 +428,6 @@ class _BusThread:
     across synchronous test code."""
 
     def __init__(self, address: str):
-        import threading
-
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="dbus", daemon=True)
         self.thread.start()
@@ -627,8 +623,6 @@ class Capture:
     lists them, so a test sees what a consumer sees when the cast ends."""
 
     def __init__(self, cast: ScreenCast, size: tuple[int, int] = SIZE):
-        import numpy as np  # noqa: F401 (the frames are numpy arrays)
-
         self.size = size
         self.log_path = cast.session.logs / f"capture-{cast.node_id}-{time.monotonic_ns()}.log"
         w, h = size
@@ -643,8 +637,6 @@ class Capture:
 
     def frames(self, seconds: float, limit: Optional[int] = None) -> list:
         """The frames that arrive within ``seconds`` (at most ``limit``)."""
-        import select
-
         import numpy as np
 
         w, h = self.size
@@ -675,8 +667,6 @@ class Capture:
 
     def states(self) -> list[str]:
         """The stream states pipewiresrc logged, in order."""
-        import re
-
         try:
             text = self.log_path.read_text(errors="replace")
         except FileNotFoundError:
@@ -687,13 +677,7 @@ class Capture:
         return self.proc.stderr.read().decode(errors="replace") if self.proc.poll() is not None else ""
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        process.end(self.proc)
 
     def __enter__(self) -> "Capture":
         return self
@@ -723,8 +707,6 @@ class WaylandPainter(Painter):
             [sys.executable, __file__, "paint", str(code), str(fps)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         )
-        import selectors
-
         with selectors.DefaultSelector() as sel:
             sel.register(self.proc.stdout, selectors.EVENT_READ)
             line = self.proc.stdout.readline() if sel.select(timeout) else ""
